@@ -1,0 +1,385 @@
+//! From a CloudTrail record to a KMS call row: which key, who really called,
+//! and how it ended.
+//!
+//! The caller classes and outcome classes are DESIGN.md's tables. This module
+//! is pure: no I/O, no grouping (see `diff`), no policy (see `policy`).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::event::Event;
+
+/// Who really made a call, as CloudTrail shows it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Caller {
+    pub class: CallerClass,
+    /// `userIdentity.type`, as logged.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub invoked_by: Option<String>,
+    /// The role ARN for assumed roles (never the session ARN), the user ARN
+    /// for users, `None` for service principals.
+    pub principal_arn: Option<String>,
+    pub account_id: Option<String>,
+}
+
+/// DESIGN.md's caller classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallerClass {
+    ServicePrincipal,
+    ForwardAccess,
+    ServiceLinkedRole,
+    ServiceEvent,
+    Direct,
+    Unknown,
+}
+
+impl CallerClass {
+    pub const ALL: [Self; 6] = [
+        Self::ServicePrincipal,
+        Self::ForwardAccess,
+        Self::ServiceLinkedRole,
+        Self::ServiceEvent,
+        Self::Direct,
+        Self::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ServicePrincipal => "service-principal",
+            Self::ForwardAccess => "forward-access",
+            Self::ServiceLinkedRole => "service-linked-role",
+            Self::ServiceEvent => "service-event",
+            Self::Direct => "direct",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    Denied,
+    KeyStateFailed,
+    OtherFailed,
+}
+
+impl Outcome {
+    /// DESIGN.md's outcome classes, from `errorCode`.
+    pub fn from_error_code(code: Option<&str>) -> Self {
+        let Some(code) = code else {
+            return Self::Succeeded;
+        };
+        let bare = code.rsplit('.').next().unwrap_or(code);
+        match bare {
+            "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => Self::Denied,
+            "DisabledException" | "KMSInvalidStateException" | "NotFoundException" => {
+                Self::KeyStateFailed
+            }
+            _ => Self::OtherFailed,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Denied => "denied",
+            Self::KeyStateFailed => "key_state_failed",
+            Self::OtherFailed => "other_failed",
+        }
+    }
+}
+
+/// One KMS API call, as the differ and the evaluator need it.
+#[derive(Debug, Clone)]
+pub struct KmsCall {
+    /// The key ARN, or the best name CloudTrail gives (`alias/...`, an id).
+    pub key: String,
+    pub event_name: String,
+    pub caller: Caller,
+    pub outcome: Outcome,
+    /// Milliseconds since the Unix epoch; `None` when `eventTime` is unreadable.
+    pub time_ms: Option<i64>,
+    pub event_id: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub region: Option<String>,
+    pub source_ip: Option<String>,
+    pub vpc_endpoint_id: Option<String>,
+    pub encryption_context: BTreeMap<String, String>,
+}
+
+/// The KMS event names that change a key's state or policy (not calls that use it).
+pub const LIFECYCLE_EVENTS: &[&str] = &[
+    "CreateKey",
+    "PutKeyPolicy",
+    "DisableKey",
+    "EnableKey",
+    "ScheduleKeyDeletion",
+    "CancelKeyDeletion",
+    "CreateGrant",
+    "RetireGrant",
+    "RevokeGrant",
+    "ImportKeyMaterial",
+    "DeleteImportedKeyMaterial",
+    "EnableKeyRotation",
+    "DisableKeyRotation",
+    "RotateKeyOnDemand",
+];
+
+/// True for records of the KMS API.
+pub fn is_kms(ev: &Event) -> bool {
+    ev.event_source.as_deref() == Some("kms.amazonaws.com")
+}
+
+/// Parses an RFC 3339 `eventTime` to epoch milliseconds.
+pub fn parse_time(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// Classifies the caller of a record per DESIGN.md's caller table.
+pub fn caller(ev: &Event) -> Caller {
+    let Some(id) = ev.user_identity.as_ref() else {
+        return unknown_caller(None);
+    };
+    let issuer = id
+        .session_context
+        .as_ref()
+        .and_then(|s| s.session_issuer.as_ref());
+    let issuer_arn = issuer.and_then(|i| i.arn.clone());
+    let kind = id.kind.clone();
+    let invoked_by = id.invoked_by.clone();
+    let class = match (kind.as_deref(), invoked_by.is_some()) {
+        (Some("AWSService"), _) => CallerClass::ServicePrincipal,
+        (Some(_), _) if is_service_linked(issuer_arn.as_deref(), id.arn.as_deref()) => {
+            CallerClass::ServiceLinkedRole
+        }
+        (Some(_), true) => CallerClass::ForwardAccess,
+        (None, true) => CallerClass::ServiceEvent,
+        (Some(_), false) => CallerClass::Direct,
+        (None, false) => CallerClass::Unknown,
+    };
+    let principal_arn = match class {
+        CallerClass::ServicePrincipal | CallerClass::ServiceEvent => None,
+        _ => principal_arn(kind.as_deref(), issuer_arn, id.arn.as_deref()),
+    };
+    Caller {
+        class,
+        kind,
+        invoked_by,
+        principal_arn,
+        account_id: id.account_id.clone(),
+    }
+}
+
+fn unknown_caller(account: Option<String>) -> Caller {
+    Caller {
+        class: CallerClass::Unknown,
+        kind: None,
+        invoked_by: None,
+        principal_arn: None,
+        account_id: account,
+    }
+}
+
+fn is_service_linked(issuer_arn: Option<&str>, arn: Option<&str>) -> bool {
+    issuer_arn.is_some_and(|a| a.contains(":role/aws-service-role/"))
+        || arn.is_some_and(|a| a.contains(":assumed-role/AWSServiceRoleFor"))
+}
+
+/// The ARN that `aws:PrincipalArn` holds: the role for a session, else the identity.
+fn principal_arn(
+    kind: Option<&str>,
+    issuer_arn: Option<String>,
+    arn: Option<&str>,
+) -> Option<String> {
+    match kind {
+        Some("AssumedRole" | "FederatedUser") => {
+            issuer_arn.or_else(|| arn.and_then(role_from_session_arn))
+        }
+        _ => arn.map(str::to_owned),
+    }
+}
+
+/// `arn:aws:sts::A:assumed-role/R/S` -> `arn:aws:iam::A:role/R` (the role's path
+/// is not in a session ARN, so this is a fallback for records without an issuer).
+fn role_from_session_arn(arn: &str) -> Option<String> {
+    let (head, rest) = arn.split_once(":assumed-role/")?;
+    let role = rest.split('/').next()?;
+    let head = head.replacen(":sts:", ":iam:", 1);
+    Some(format!("{head}:role/{role}"))
+}
+
+/// The key a KMS record is about: `resources[]` first, then `requestParameters`.
+///
+/// `aliases` maps `alias/name` to the key ARN it was seen to target.
+pub fn key_of(ev: &Event, request: Option<&serde_json::Value>) -> Option<String> {
+    let from_resources = ev.resources.iter().find_map(|r| {
+        let is_key = r.kind.as_deref().is_none_or(|k| k == "AWS::KMS::Key");
+        let arn = r.arn.as_deref()?;
+        (is_key && arn.contains(":key/")).then(|| arn.to_owned())
+    });
+    if from_resources.is_some() {
+        return from_resources;
+    }
+    let key_id = request?.get("keyId")?.as_str()?;
+    Some(qualify_key(
+        key_id,
+        ev.aws_region.as_deref(),
+        ev.recipient_account_id.as_deref(),
+    ))
+}
+
+/// A bare key id becomes an ARN when region and account are known.
+pub fn qualify_key(key_id: &str, region: Option<&str>, account: Option<&str>) -> String {
+    if key_id.starts_with("arn:") || key_id.starts_with("alias/") {
+        return key_id.to_owned();
+    }
+    match (region, account) {
+        (Some(r), Some(a)) => format!("arn:aws:kms:{r}:{a}:key/{key_id}"),
+        _ => key_id.to_owned(),
+    }
+}
+
+/// What a KMS call without any key (`ListKeys`, `GenerateRandom`) is grouped under.
+pub const NO_KEY: &str = "(no key)";
+
+/// Builds the row for a KMS record.
+pub fn kms_call(ev: &Event) -> KmsCall {
+    let request = ev.request();
+    let key = key_of(ev, request.as_ref())
+        .or_else(|| created_key(ev))
+        .unwrap_or_else(|| NO_KEY.to_owned());
+    let encryption_context = request
+        .as_ref()
+        .and_then(|r| r.get("encryptionContext"))
+        .and_then(serde_json::Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    KmsCall {
+        key,
+        event_name: ev.event_name.clone().unwrap_or_default(),
+        caller: caller(ev),
+        outcome: Outcome::from_error_code(ev.error_code.as_deref()),
+        time_ms: ev.event_time.as_deref().and_then(parse_time),
+        event_id: ev.event_id.clone(),
+        error_code: ev.error_code.clone(),
+        error_message: ev.error_message.clone(),
+        region: ev.aws_region.clone(),
+        source_ip: ev.source_ip_address.clone(),
+        vpc_endpoint_id: ev.vpc_endpoint_id.clone(),
+        encryption_context,
+    }
+}
+
+/// `CreateKey` names its key only in `responseElements.keyMetadata.arn`.
+fn created_key(ev: &Event) -> Option<String> {
+    let resp = ev.response()?;
+    Some(resp.get("keyMetadata")?.get("arn")?.as_str()?.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(json: &str) -> Event {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn service_principal() {
+        let c = caller(&ev(
+            r#"{"userIdentity": {"type": "AWSService", "invokedBy": "backup-storage.amazonaws.com"}}"#,
+        ));
+        assert_eq!(c.class, CallerClass::ServicePrincipal);
+        assert_eq!(c.principal_arn, None);
+    }
+
+    #[test]
+    fn forward_access_uses_the_role_arn() {
+        let c = caller(&ev(r#"{"userIdentity": {"type": "AssumedRole",
+            "arn": "arn:aws:sts::1:assumed-role/R/s", "invokedBy": "backup.amazonaws.com",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::1:role/path/R"}}}}"#));
+        assert_eq!(c.class, CallerClass::ForwardAccess);
+        assert_eq!(
+            c.principal_arn.as_deref(),
+            Some("arn:aws:iam::1:role/path/R")
+        );
+    }
+
+    #[test]
+    fn session_arn_fallback_without_issuer() {
+        let c = caller(&ev(
+            r#"{"userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/R/s"}}"#,
+        ));
+        assert_eq!(c.class, CallerClass::Direct);
+        assert_eq!(c.principal_arn.as_deref(), Some("arn:aws:iam::1:role/R"));
+    }
+
+    #[test]
+    fn service_linked_event_and_unknown() {
+        let slr = caller(&ev(
+            r#"{"userIdentity": {"type": "AssumedRole", "invokedBy": "x",
+            "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::1:role/aws-service-role/a/B"}}}}"#,
+        ));
+        assert_eq!(slr.class, CallerClass::ServiceLinkedRole);
+        let svc = caller(&ev(
+            r#"{"userIdentity": {"accountId": "1", "invokedBy": "AWS Internal"}}"#,
+        ));
+        assert_eq!(svc.class, CallerClass::ServiceEvent);
+        assert_eq!(
+            caller(&ev(r#"{"userIdentity": {}}"#)).class,
+            CallerClass::Unknown
+        );
+        assert_eq!(caller(&ev("{}")).class, CallerClass::Unknown);
+    }
+
+    #[test]
+    fn outcomes() {
+        use Outcome::*;
+        let cases = [
+            (None, Succeeded),
+            (Some("AccessDenied"), Denied),
+            (Some("KMS.AccessDeniedException"), Denied),
+            (Some("Client.UnauthorizedOperation"), Denied),
+            (Some("KMSInvalidStateException"), KeyStateFailed),
+            (Some("DisabledException"), KeyStateFailed),
+            (Some("ThrottlingException"), OtherFailed),
+        ];
+        for (code, want) in cases {
+            assert_eq!(Outcome::from_error_code(code), want, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn key_from_resources_then_request() {
+        let with_res = ev(
+            r#"{"resources": [{"type": "AWS::KMS::Key", "ARN": "arn:aws:kms:r:1:key/k"}],
+            "requestParameters": {"keyId": "alias/x"}}"#,
+        );
+        assert_eq!(kms_call(&with_res).key, "arn:aws:kms:r:1:key/k");
+        let bare = ev(
+            r#"{"awsRegion": "r", "recipientAccountId": "1", "requestParameters": {"keyId": "k"}}"#,
+        );
+        assert_eq!(kms_call(&bare).key, "arn:aws:kms:r:1:key/k");
+        assert_eq!(kms_call(&ev(r#"{"requestParameters": null}"#)).key, NO_KEY);
+        let created =
+            ev(r#"{"responseElements": {"keyMetadata": {"arn": "arn:aws:kms:r:1:key/n"}}}"#);
+        assert_eq!(kms_call(&created).key, "arn:aws:kms:r:1:key/n");
+    }
+}

@@ -1,0 +1,67 @@
+//! What the user typed: clap structs only. Resolution into a runnable
+//! configuration happens in `settings`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Find who a KMS key policy is really blocking, from CloudTrail.
+///
+/// denydiff groups KMS calls by key and by who really called (`userIdentity.type`,
+/// `invokedBy`, principal), and contrasts the calls that succeeded with the ones
+/// that were denied, over time.
+#[derive(Debug, Parser)]
+#[command(name = "denydiff", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read CloudTrail files and report KMS calls: who succeeded, who was denied, since when
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Files or directories (read recursively); `-` reads standard input.
+    ///
+    /// Gzipped or plain `{"Records":[...]}`, S3-export trees, JSON arrays, NDJSON,
+    /// and `aws cloudtrail lookup-events` output (or JSON Lines of its items).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+
+    /// Only calls at or after this time (RFC 3339, e.g. `2026-11-20T00:00:00Z`, or a date)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only calls at or before this time (RFC 3339, or a date: the end of that day)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Only this key: key ARN, key id, alias name or alias ARN (repeatable)
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+
+    /// Only this KMS event, e.g. `Decrypt` or `kms:Decrypt` (repeatable; default: all)
+    #[arg(long = "event-name", value_name = "NAME")]
+    pub event_names: Vec<String>,
+
+    /// Output format [default: table on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Write the report to this file instead of standard output
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Do not print per-input error messages on standard error (the report still lists them)
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Markdown,
+}

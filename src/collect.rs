@@ -1,0 +1,393 @@
+//! Where every decoded record lands: counted once, deduplicated on
+//! `eventID`, filtered, and turned into KMS call rows and key lifecycle
+//! events.
+//!
+//! Sources hand it whole inputs ([`Collector::add`]); it keeps the books so
+//! that `records = invalid + duplicates + non-KMS + outside filters + KMS calls`
+//! always holds. It does no I/O and no grouping.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::call::{self, KmsCall, LIFECYCLE_EVENTS, Outcome};
+use crate::event::{Event, RawRecord};
+use crate::source::decode::{DecodeError, Decoded};
+
+/// What the user asked to keep.
+#[derive(Debug, Default, Clone)]
+pub struct Filters {
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+    /// Key ARNs, key ids or aliases (`alias/name`, alias ARNs).
+    pub keys: Vec<String>,
+    /// Event names without the `kms:` prefix; empty means all.
+    pub event_names: Vec<String>,
+}
+
+/// The books: every input and every record is counted in exactly one place.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Inputs {
+    pub files_read: u64,
+    pub files_skipped: u64,
+    pub files_failed: u64,
+    /// Every record entry read, whatever became of it.
+    pub records: u64,
+    /// Entries that are not records (not a JSON object, bad NDJSON line).
+    pub records_invalid: u64,
+    pub duplicates_dropped: u64,
+    pub non_kms: u64,
+    /// KMS records outside `--since/--until`, `--key` or `--event-name`.
+    pub outside_filters: u64,
+    pub kms_calls: u64,
+}
+
+/// An input that could not be read, or records in it that could not.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Failure {
+    pub source: String,
+    pub reason: String,
+}
+
+/// A change to a key: policy, state, grants, material, rotation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lifecycle {
+    pub key_arn: String,
+    pub event_name: String,
+    #[serde(skip)]
+    pub time_ms: Option<i64>,
+    pub event_id: Option<String>,
+    /// The principal ARN, or the service, that made the change.
+    pub actor: Option<String>,
+    pub outcome: Outcome,
+    /// The key policy document, for `PutKeyPolicy` and `CreateKey`.
+    #[serde(skip)]
+    pub policy: Option<String>,
+}
+
+/// Everything collected from all inputs.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub inputs: Inputs,
+    pub failures: Vec<Failure>,
+    pub calls: Vec<KmsCall>,
+    pub lifecycle: Vec<Lifecycle>,
+}
+
+/// Accumulates inputs; see the module docs.
+#[derive(Debug, Default)]
+pub struct Collector {
+    filters: Filters,
+    seen_uuids: HashSet<u128>,
+    seen_other: HashSet<String>,
+    aliases: HashMap<String, String>,
+    out: Collected,
+}
+
+impl Collector {
+    pub fn new(filters: Filters) -> Self {
+        Self {
+            filters,
+            ..Self::default()
+        }
+    }
+
+    /// A path or object skipped on purpose (digest, not a log file by name).
+    pub fn skipped(&mut self) {
+        self.out.inputs.files_skipped += 1;
+    }
+
+    /// An input that failed before decoding (unreadable, missing).
+    pub fn failed(&mut self, source: &str, reason: String) {
+        self.out.inputs.files_failed += 1;
+        self.fail(source, reason);
+    }
+
+    fn fail(&mut self, source: &str, reason: String) {
+        self.out.failures.push(Failure {
+            source: source.to_owned(),
+            reason,
+        });
+    }
+
+    /// Takes one decoded input.
+    pub fn add(&mut self, source: &str, decoded: Result<Decoded, DecodeError>) {
+        let records = match decoded {
+            Err(e) => return self.failed(source, e.to_string()),
+            Ok(Decoded::Digest) => return self.skipped(),
+            Ok(Decoded::Records(r)) => r,
+        };
+        self.out.inputs.files_read += 1;
+        let bad = records.bad_lines.len() as u64;
+        self.out.inputs.records += bad;
+        self.out.inputs.records_invalid += bad;
+        if let Some((line, reason)) = records.bad_lines.first() {
+            let more = if bad > 1 {
+                format!(" (and {} more lines)", bad - 1)
+            } else {
+                String::new()
+            };
+            self.fail(source, format!("line {line}: {reason}{more}"));
+        }
+        let mut invalid = Vec::new();
+        for (i, rec) in records.records.into_iter().enumerate() {
+            self.out.inputs.records += 1;
+            match rec {
+                RawRecord::Record(ev) => self.record(&ev),
+                RawRecord::Invalid(what) => invalid.push((i, what)),
+            }
+        }
+        self.note_invalid(source, &invalid);
+    }
+
+    fn note_invalid(&mut self, source: &str, invalid: &[(usize, &'static str)]) {
+        let Some((first, what)) = invalid.first() else {
+            return;
+        };
+        self.out.inputs.records_invalid += invalid.len() as u64;
+        let n = invalid.len();
+        self.fail(
+            source,
+            format!(
+                "{n} record(s) are not JSON objects (record {}: {what})",
+                first + 1
+            ),
+        );
+    }
+
+    fn is_duplicate(&mut self, id: Option<&str>) -> bool {
+        let Some(id) = id else { return false };
+        match parse_uuid(id) {
+            Some(u) => !self.seen_uuids.insert(u),
+            None => !self.seen_other.insert(id.to_owned()),
+        }
+    }
+
+    fn record(&mut self, ev: &Event) {
+        if self.is_duplicate(ev.event_id.as_deref()) {
+            self.out.inputs.duplicates_dropped += 1;
+            return;
+        }
+        if !call::is_kms(ev) {
+            self.out.inputs.non_kms += 1;
+            return;
+        }
+        let kms = call::kms_call(ev);
+        self.note_alias(ev, &kms);
+        if LIFECYCLE_EVENTS.contains(&kms.event_name.as_str()) {
+            self.out.lifecycle.push(lifecycle(ev, &kms));
+        }
+        if self.in_window(&kms) && self.wants_event(&kms.event_name) {
+            self.out.calls.push(kms);
+        } else {
+            self.out.inputs.outside_filters += 1;
+        }
+    }
+
+    fn in_window(&self, c: &KmsCall) -> bool {
+        let f = &self.filters;
+        if f.since_ms.is_none() && f.until_ms.is_none() {
+            return true;
+        }
+        c.time_ms
+            .is_some_and(|t| f.since_ms.is_none_or(|s| t >= s) && f.until_ms.is_none_or(|u| t <= u))
+    }
+
+    fn wants_event(&self, name: &str) -> bool {
+        let names = &self.filters.event_names;
+        names.is_empty() || names.iter().any(|n| n == name)
+    }
+
+    fn note_alias(&mut self, ev: &Event, c: &KmsCall) {
+        if !matches!(c.event_name.as_str(), "CreateAlias" | "UpdateAlias")
+            || c.outcome != Outcome::Succeeded
+        {
+            return;
+        }
+        let req = ev.request();
+        let alias = req.as_ref().and_then(|r| r.get("aliasName")?.as_str());
+        let target = req.as_ref().and_then(|r| r.get("targetKeyId")?.as_str());
+        if let (Some(alias), Some(target)) = (alias, target) {
+            let arn = call::qualify_key(
+                target,
+                ev.aws_region.as_deref(),
+                ev.recipient_account_id.as_deref(),
+            );
+            self.aliases.insert(alias.to_owned(), arn);
+        }
+    }
+
+    /// Resolves aliases, applies `--key`, and returns the books.
+    pub fn finish(mut self) -> Collected {
+        for c in &mut self.out.calls {
+            if let Some(arn) = self.aliases.get(c.key.as_str()) {
+                c.key.clone_from(arn);
+            }
+        }
+        let wanted: Vec<String> = self.filters.keys.iter().map(|k| self.resolve(k)).collect();
+        if !wanted.is_empty() {
+            let before = self.out.calls.len();
+            self.out
+                .calls
+                .retain(|c| wanted.iter().any(|w| key_matches(&c.key, w)));
+            self.out
+                .lifecycle
+                .retain(|l| wanted.iter().any(|w| key_matches(&l.key_arn, w)));
+            self.out.inputs.outside_filters += (before - self.out.calls.len()) as u64;
+        }
+        self.out.inputs.kms_calls = self.out.calls.len() as u64;
+        self.out
+            .calls
+            .sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
+        self.out.lifecycle.sort_by_key(|l| l.time_ms);
+        self.out
+    }
+
+    /// `--key` as given, with an alias (name or ARN) replaced by its key ARN.
+    fn resolve(&self, want: &str) -> String {
+        let alias = want.find("alias/").map_or(want, |i| &want[i..]);
+        self.aliases
+            .get(alias)
+            .cloned()
+            .unwrap_or_else(|| want.to_owned())
+    }
+}
+
+/// A key matches a `--key` value given as ARN, bare id, or unresolved alias.
+fn key_matches(key: &str, want: &str) -> bool {
+    key == want || key.rsplit_once("key/").is_some_and(|(_, id)| id == want)
+}
+
+fn lifecycle(ev: &Event, c: &KmsCall) -> Lifecycle {
+    let policy = matches!(c.event_name.as_str(), "PutKeyPolicy" | "CreateKey")
+        .then(|| ev.request())
+        .flatten()
+        .and_then(|r| r.get("policy")?.as_str().map(str::to_owned));
+    Lifecycle {
+        key_arn: c.key.clone(),
+        event_name: c.event_name.clone(),
+        time_ms: c.time_ms,
+        event_id: c.event_id.clone(),
+        actor: c
+            .caller
+            .principal_arn
+            .clone()
+            .or_else(|| c.caller.invoked_by.clone()),
+        outcome: c.outcome,
+        policy,
+    }
+}
+
+/// A canonical 8-4-4-4-12 hex UUID as a number (compact dedup keys).
+fn parse_uuid(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            continue;
+        }
+        v = (v << 4) | u128::from((c as char).to_digit(16)?);
+    }
+    // Lower- and upper-case spellings of one UUID are the same event.
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::decode::decode;
+
+    fn collect(inputs: &[&str], filters: Filters) -> Collected {
+        let mut c = Collector::new(filters);
+        for (i, text) in inputs.iter().enumerate() {
+            c.add(&format!("input{i}"), decode(text.as_bytes()));
+        }
+        c.finish()
+    }
+
+    const KMS: &str = r#"{"eventID": "00000000-0000-0000-0000-00000000000X", "eventSource": "kms.amazonaws.com",
+        "eventName": "Decrypt", "eventTime": "2026-11-20T10:00:0XZ",
+        "resources": [{"type": "AWS::KMS::Key", "ARN": "arn:aws:kms:r:1:key/k"}]}"#;
+
+    fn kms(n: u8) -> String {
+        KMS.replace('X', &n.to_string()).replace('\n', " ")
+    }
+
+    fn assert_books(i: &Inputs) {
+        assert_eq!(
+            i.records,
+            i.records_invalid + i.duplicates_dropped + i.non_kms + i.outside_filters + i.kms_calls
+        );
+    }
+
+    #[test]
+    fn dedup_across_inputs_and_books_balance() {
+        let a = format!(
+            r#"{{"Records": [{}, {}, {{"eventSource": "s3.amazonaws.com"}}, 7]}}"#,
+            kms(1),
+            kms(2)
+        );
+        let b = format!("{}\n{}\nnot json\n", kms(2), kms(3));
+        let out = collect(&[&a, &b], Filters::default());
+        let i = &out.inputs;
+        assert_eq!(
+            (
+                i.records,
+                i.duplicates_dropped,
+                i.non_kms,
+                i.records_invalid,
+                i.kms_calls
+            ),
+            (7, 1, 1, 2, 3)
+        );
+        assert_books(i);
+        assert_eq!(out.failures.len(), 2, "{:?}", out.failures);
+        assert!(out.failures[1].reason.starts_with("line 3:"));
+    }
+
+    #[test]
+    fn filters_count_what_they_drop() {
+        let a = format!(r#"{{"Records": [{}, {}, {}]}}"#, kms(1), kms(2), kms(3));
+        let f = Filters {
+            since_ms: call::parse_time("2026-11-20T10:00:02Z"),
+            keys: vec!["k".into()],
+            ..Filters::default()
+        };
+        let out = collect(&[&a], f);
+        assert_eq!((out.inputs.kms_calls, out.inputs.outside_filters), (2, 1));
+        assert_books(&out.inputs);
+        let other = Filters {
+            keys: vec!["other".into()],
+            ..Filters::default()
+        };
+        assert_eq!(collect(&[&a], other).inputs.kms_calls, 0);
+    }
+
+    #[test]
+    fn alias_resolves_for_key_filter() {
+        let alias = r#"{"eventSource": "kms.amazonaws.com", "eventName": "CreateAlias", "awsRegion": "r",
+            "recipientAccountId": "1", "requestParameters": {"aliasName": "alias/vault", "targetKeyId": "k"}}"#;
+        let call = r#"{"eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "requestParameters": {"keyId": "alias/vault"}}"#;
+        let text = format!(r#"{{"Records": [{alias}, {call}]}}"#);
+        let f = Filters {
+            keys: vec!["alias/vault".into()],
+            ..Filters::default()
+        };
+        let out = collect(&[&text], f);
+        assert_eq!(out.inputs.kms_calls, 1);
+        assert_eq!(out.calls[0].key, "arn:aws:kms:r:1:key/k");
+    }
+
+    #[test]
+    fn uuid_parsing() {
+        assert_eq!(parse_uuid("00000000-0000-0000-0000-000000000010"), Some(16));
+        assert_eq!(parse_uuid("not-a-uuid"), None);
+        assert_eq!(
+            parse_uuid("AAAAAAAA-0000-0000-0000-000000000000"),
+            parse_uuid("aaaaaaaa-0000-0000-0000-000000000000")
+        );
+    }
+}

@@ -1,0 +1,388 @@
+//! The differ: KMS call rows in a polars DataFrame, grouped by key, caller and
+//! event name, successes contrasted with failures over time.
+//!
+//! The contrast is the product: a caller that succeeded and then only failed,
+//! or that went silent after a change to its key, is flagged. This module
+//! never prints (see `report`) and never evaluates policies (see `policy`).
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::call::{Caller, CallerClass, KmsCall, Outcome};
+use crate::collect::Lifecycle;
+
+/// One (key, caller, event name) group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub key_arn: String,
+    pub event_name: String,
+    pub caller: Caller,
+    pub succeeded: u64,
+    pub denied: u64,
+    pub key_state_failed: u64,
+    pub other_failed: u64,
+    #[serde(serialize_with = "ser_time")]
+    pub first_seen: Option<i64>,
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: Option<i64>,
+    #[serde(serialize_with = "ser_time")]
+    pub last_succeeded: Option<i64>,
+    #[serde(serialize_with = "ser_time")]
+    pub first_failed: Option<i64>,
+    /// Up to three distinct error messages of denied calls.
+    pub denied_messages: Vec<String>,
+    /// Up to three event IDs: failed calls first, else successes.
+    pub sample_event_ids: Vec<String>,
+    pub contrast: Option<Contrast>,
+}
+
+/// Why a group stands out.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Contrast {
+    /// Succeeded, then every later call failed (denied or key state).
+    SucceededThenFailed {
+        #[serde(serialize_with = "ser_time")]
+        last_succeeded: Option<i64>,
+        #[serde(serialize_with = "ser_time")]
+        first_failed: Option<i64>,
+    },
+    /// Only successes, none after a change to the key.
+    WentSilent {
+        #[serde(serialize_with = "ser_time")]
+        last_seen: Option<i64>,
+        after_event: String,
+        after_event_id: Option<String>,
+        #[serde(serialize_with = "ser_time")]
+        after_time: Option<i64>,
+    },
+}
+
+/// Formats epoch milliseconds as RFC 3339 UTC (`2026-11-22T09:17:00Z`).
+pub fn fmt_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    )
+}
+
+#[allow(clippy::ref_option, clippy::trivially_copy_pass_by_ref)]
+fn ser_time<S: serde::Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(ms) => s.serialize_str(&fmt_time(*ms)),
+        None => s.serialize_none(),
+    }
+}
+
+/// The call rows as a DataFrame, one row per call.
+pub fn frame(calls: &[KmsCall]) -> PolarsResult<DataFrame> {
+    let s = |f: fn(&KmsCall) -> Option<&str>| calls.iter().map(f).collect::<Vec<_>>();
+    df!(
+        "key_arn" => s(|c| Some(c.key.as_str())),
+        "event_name" => s(|c| Some(c.event_name.as_str())),
+        "class" => s(|c| Some(c.caller.class.as_str())),
+        "type" => s(|c| c.caller.kind.as_deref()),
+        "invoked_by" => s(|c| c.caller.invoked_by.as_deref()),
+        "principal_arn" => s(|c| c.caller.principal_arn.as_deref()),
+        "account_id" => s(|c| c.caller.account_id.as_deref()),
+        "outcome" => s(|c| Some(c.outcome.as_str())),
+        "time_ms" => calls.iter().map(|c| c.time_ms).collect::<Vec<_>>(),
+        "event_id" => s(|c| c.event_id.as_deref()),
+        "error_message" => s(|c| c.error_message.as_deref()),
+    )
+}
+
+const GROUP_KEYS: [&str; 7] = [
+    "key_arn",
+    "event_name",
+    "class",
+    "type",
+    "invoked_by",
+    "principal_arn",
+    "account_id",
+];
+
+fn is(outcome: Outcome) -> Expr {
+    col("outcome").eq(lit(outcome.as_str()))
+}
+
+fn failed() -> Expr {
+    is(Outcome::Denied).or(is(Outcome::KeyStateFailed))
+}
+
+/// Groups the rows; one output row per (key, caller, event name).
+pub fn grouped(df: DataFrame) -> PolarsResult<DataFrame> {
+    let count = |o: Outcome| is(o).cast(DataType::UInt64).sum().alias(o.as_str());
+    df.lazy()
+        .group_by_stable(GROUP_KEYS.map(col))
+        .agg([
+            count(Outcome::Succeeded),
+            count(Outcome::Denied),
+            count(Outcome::KeyStateFailed),
+            count(Outcome::OtherFailed),
+            col("time_ms").min().alias("first_seen"),
+            col("time_ms").max().alias("last_seen"),
+            col("time_ms")
+                .filter(is(Outcome::Succeeded))
+                .max()
+                .alias("last_succeeded"),
+            col("time_ms").filter(failed()).min().alias("first_failed"),
+        ])
+        .sort(
+            GROUP_KEYS,
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+        .collect()
+}
+
+/// Groups the calls and flags the contrasts against the key lifecycle.
+pub fn groups(calls: &[KmsCall], lifecycle: &[Lifecycle]) -> PolarsResult<Vec<Group>> {
+    let g = grouped(frame(calls)?)?;
+    let mut out = read_groups(&g)?;
+    add_samples(&mut out, calls);
+    for group in &mut out {
+        group.contrast = contrast(group, lifecycle);
+    }
+    Ok(out)
+}
+
+fn strs(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    Ok(df
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.map(str::to_owned))
+        .collect())
+}
+
+fn nums(df: &DataFrame, name: &str) -> PolarsResult<Vec<u64>> {
+    Ok(df
+        .column(name)?
+        .u64()?
+        .iter()
+        .map(Option::unwrap_or_default)
+        .collect())
+}
+
+fn times(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
+    Ok(df.column(name)?.i64()?.iter().collect())
+}
+
+fn read_groups(g: &DataFrame) -> PolarsResult<Vec<Group>> {
+    let [key, event, class, kind, invoked, principal, account] = GROUP_KEYS.map(|k| strs(g, k));
+    let (key, event, class, kind) = (key?, event?, class?, kind?);
+    let (invoked, principal, account) = (invoked?, principal?, account?);
+    let [ok, denied, state, other] = [
+        Outcome::Succeeded,
+        Outcome::Denied,
+        Outcome::KeyStateFailed,
+        Outcome::OtherFailed,
+    ]
+    .map(|o| nums(g, o.as_str()));
+    let (ok, denied, state, other) = (ok?, denied?, state?, other?);
+    let [first, last, last_ok, first_bad] =
+        ["first_seen", "last_seen", "last_succeeded", "first_failed"].map(|n| times(g, n));
+    let (first, last, last_ok, first_bad) = (first?, last?, last_ok?, first_bad?);
+    Ok((0..g.height())
+        .map(|i| Group {
+            key_arn: key[i].clone().unwrap_or_default(),
+            event_name: event[i].clone().unwrap_or_default(),
+            caller: Caller {
+                class: class_from(class[i].as_deref()),
+                kind: kind[i].clone(),
+                invoked_by: invoked[i].clone(),
+                principal_arn: principal[i].clone(),
+                account_id: account[i].clone(),
+            },
+            succeeded: ok[i],
+            denied: denied[i],
+            key_state_failed: state[i],
+            other_failed: other[i],
+            first_seen: first[i],
+            last_seen: last[i],
+            last_succeeded: last_ok[i],
+            first_failed: first_bad[i],
+            denied_messages: Vec::new(),
+            sample_event_ids: Vec::new(),
+            contrast: None,
+        })
+        .collect())
+}
+
+/// Fills each group's sample messages and event IDs, in call order.
+fn add_samples(groups: &mut [Group], calls: &[KmsCall]) {
+    let index: HashMap<(&str, &str, &Caller), usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| ((g.key_arn.as_str(), g.event_name.as_str(), &g.caller), i))
+        .collect();
+    let mut picks = vec![Samples::default(); groups.len()];
+    for c in calls {
+        let Some(&i) = index.get(&(c.key.as_str(), c.event_name.as_str(), &c.caller)) else {
+            continue;
+        };
+        let p = &mut picks[i];
+        if let Some(m) = c
+            .error_message
+            .as_ref()
+            .filter(|_| c.outcome == Outcome::Denied)
+        {
+            push_sample(&mut p.messages, m);
+        }
+        if let Some(id) = &c.event_id {
+            let failed = matches!(c.outcome, Outcome::Denied | Outcome::KeyStateFailed);
+            push_sample(if failed { &mut p.failed } else { &mut p.any }, id);
+        }
+    }
+    for (g, p) in groups.iter_mut().zip(picks) {
+        g.denied_messages = p.messages;
+        g.sample_event_ids = if p.failed.is_empty() { p.any } else { p.failed };
+    }
+}
+
+#[derive(Default, Clone)]
+struct Samples {
+    messages: Vec<String>,
+    failed: Vec<String>,
+    any: Vec<String>,
+}
+
+fn push_sample(v: &mut Vec<String>, s: &str) {
+    if v.len() < 3 && !v.iter().any(|x| x == s) {
+        v.push(s.to_owned());
+    }
+}
+
+fn class_from(s: Option<&str>) -> CallerClass {
+    CallerClass::ALL
+        .into_iter()
+        .find(|c| Some(c.as_str()) == s)
+        .unwrap_or(CallerClass::Unknown)
+}
+
+/// Lifecycle events after which a caller that stops calling is a suspect.
+const BREAKING: &[&str] = &[
+    "PutKeyPolicy",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "RevokeGrant",
+    "RetireGrant",
+];
+
+fn contrast(g: &Group, lifecycle: &[Lifecycle]) -> Option<Contrast> {
+    let failed = g.denied + g.key_state_failed;
+    if g.succeeded > 0 && failed > 0 {
+        let (ok, bad) = (g.last_succeeded?, g.first_failed?);
+        return (ok < bad).then_some(Contrast::SucceededThenFailed {
+            last_succeeded: Some(ok),
+            first_failed: Some(bad),
+        });
+    }
+    if g.succeeded == 0 || failed > 0 || g.other_failed > 0 {
+        return None;
+    }
+    let last = g.last_seen?;
+    let change = lifecycle.iter().find(|l| {
+        l.key_arn == g.key_arn
+            && l.outcome == Outcome::Succeeded
+            && BREAKING.contains(&l.event_name.as_str())
+            && l.time_ms.is_some_and(|t| t > last)
+    })?;
+    Some(Contrast::WentSilent {
+        last_seen: Some(last),
+        after_event: change.event_name.clone(),
+        after_event_id: change.event_id.clone(),
+        after_time: change.time_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::CallerClass;
+    use std::collections::BTreeMap;
+
+    fn call(key: &str, who: &str, outcome: Outcome, t: i64) -> KmsCall {
+        KmsCall {
+            key: key.into(),
+            event_name: "Decrypt".into(),
+            caller: Caller {
+                class: CallerClass::ServicePrincipal,
+                kind: Some("AWSService".into()),
+                invoked_by: Some(who.into()),
+                principal_arn: None,
+                account_id: None,
+            },
+            outcome,
+            time_ms: Some(t),
+            event_id: Some(format!("id-{t}")),
+            error_code: None,
+            error_message: (outcome == Outcome::Denied).then(|| "denied!".into()),
+            region: None,
+            source_ip: None,
+            vpc_endpoint_id: None,
+            encryption_context: BTreeMap::new(),
+        }
+    }
+
+    fn change(key: &str, t: i64) -> Lifecycle {
+        Lifecycle {
+            key_arn: key.into(),
+            event_name: "PutKeyPolicy".into(),
+            time_ms: Some(t),
+            event_id: Some("change".into()),
+            actor: None,
+            outcome: Outcome::Succeeded,
+            policy: None,
+        }
+    }
+
+    #[test]
+    fn counts_and_switch() {
+        let calls = [
+            call("k", "a", Outcome::Succeeded, 1),
+            call("k", "a", Outcome::Succeeded, 2),
+            call("k", "a", Outcome::Denied, 3),
+            call("k", "b", Outcome::Succeeded, 1),
+        ];
+        let g = groups(&calls, &[]).unwrap();
+        assert_eq!(g.len(), 2);
+        let a = &g[0];
+        assert_eq!(
+            (a.succeeded, a.denied, a.first_seen, a.last_seen),
+            (2, 1, Some(1), Some(3))
+        );
+        assert_eq!(a.denied_messages, ["denied!"]);
+        assert_eq!(a.sample_event_ids, ["id-3"]);
+        assert_eq!(
+            a.contrast,
+            Some(Contrast::SucceededThenFailed {
+                last_succeeded: Some(2),
+                first_failed: Some(3)
+            })
+        );
+        assert_eq!(g[1].contrast, None);
+    }
+
+    #[test]
+    fn mixed_failures_are_not_a_switch() {
+        let calls = [
+            call("k", "a", Outcome::Denied, 1),
+            call("k", "a", Outcome::Succeeded, 2),
+        ];
+        assert_eq!(groups(&calls, &[]).unwrap()[0].contrast, None);
+    }
+
+    #[test]
+    fn silent_after_a_change() {
+        let calls = [
+            call("k", "a", Outcome::Succeeded, 1),
+            call("k2", "a", Outcome::Succeeded, 1),
+        ];
+        let g = groups(&calls, &[change("k", 5)]).unwrap();
+        assert!(matches!(g[0].contrast, Some(Contrast::WentSilent { .. })));
+        assert_eq!(g[1].contrast, None, "a change to another key says nothing");
+    }
+}

@@ -1,0 +1,69 @@
+//! The Markdown report, for support tickets: the same content as the table,
+//! as GitHub-flavoured Markdown that reads well when pasted.
+
+use std::io::Write;
+
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+use super::Report;
+use super::table::{HEADER, row};
+
+/// Escapes the characters that would break a Markdown table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub(super) fn render(r: &Report, w: &mut impl Write) -> std::io::Result<()> {
+    writeln!(w, "# denydiff report\n")?;
+    writeln!(w, "{}\n", r.summary())?;
+    for key in r.keys() {
+        writeln!(w, "## Key `{key}`\n")?;
+        let mut b = Builder::default();
+        b.push_record(HEADER);
+        for g in r.groups.iter().filter(|g| g.key_arn == key) {
+            b.push_record(row(g).map(|c| cell(&c)));
+        }
+        let mut t = b.build();
+        t.with(Style::markdown());
+        writeln!(w, "{t}\n")?;
+        denied_messages(r, key, w)?;
+    }
+    if r.groups.is_empty() {
+        writeln!(w, "No KMS calls found.\n")?;
+    }
+    failures(r, w)
+}
+
+fn denied_messages(r: &Report, key: &str, w: &mut impl Write) -> std::io::Result<()> {
+    for g in r
+        .groups
+        .iter()
+        .filter(|g| g.key_arn == key && !g.denied_messages.is_empty())
+    {
+        writeln!(
+            w,
+            "Denied `{}` for {}:\n",
+            g.event_name,
+            super::caller_label(g)
+        )?;
+        for m in &g.denied_messages {
+            writeln!(w, "> {}\n", cell(m))?;
+        }
+        if !g.sample_event_ids.is_empty() {
+            writeln!(w, "Sample event IDs: {}\n", g.sample_event_ids.join(", "))?;
+        }
+    }
+    Ok(())
+}
+
+fn failures(r: &Report, w: &mut impl Write) -> std::io::Result<()> {
+    if r.failures.is_empty() {
+        return Ok(());
+    }
+    writeln!(w, "## Inputs that failed\n")?;
+    for f in &r.failures {
+        writeln!(w, "- `{}`: {}", f.source, cell(&f.reason))?;
+    }
+    writeln!(w)
+}

@@ -1,0 +1,133 @@
+//! Reports: one [`Report`] value, rendered by one file per format. Each
+//! renderer writes to a `&mut impl Write`, never to stdout directly, so tests
+//! render into a `Vec<u8>`.
+
+mod json;
+mod markdown;
+mod table;
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::cli::Format;
+use crate::collect::{Collected, Failure, Inputs, Lifecycle};
+use crate::diff::{self, Group};
+
+/// The JSON schema version; bumped only when a field changes meaning or goes away.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a report shows, in the shape the JSON format serialises.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub inputs: Inputs,
+    pub failures: Vec<Failure>,
+    pub groups: Vec<Group>,
+    /// Successful and failed changes to the keys seen (policy, state, grants).
+    pub lifecycle: Vec<LifecycleEntry>,
+}
+
+/// A lifecycle event as reported.
+#[derive(Debug, Serialize)]
+pub struct LifecycleEntry {
+    #[serde(flatten)]
+    pub event: Lifecycle,
+    pub event_time: Option<String>,
+}
+
+impl Report {
+    pub fn build(c: Collected) -> anyhow::Result<Self> {
+        let groups = diff::groups(&c.calls, &c.lifecycle)?;
+        let lifecycle = c
+            .lifecycle
+            .into_iter()
+            .map(|event| LifecycleEntry {
+                event_time: event.time_ms.map(diff::fmt_time),
+                event,
+            })
+            .collect();
+        Ok(Self {
+            schema_version: SCHEMA_VERSION,
+            inputs: c.inputs,
+            failures: c.failures,
+            groups,
+            lifecycle,
+        })
+    }
+
+    pub fn render(&self, format: Format, w: &mut impl Write) -> std::io::Result<()> {
+        match format {
+            Format::Json => json::render(self, w),
+            Format::Table => table::render(self, w),
+            Format::Markdown => markdown::render(self, w),
+        }
+    }
+
+    /// The distinct keys of the groups, in order.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.groups.iter().map(|g| g.key_arn.as_str()).collect();
+        keys.dedup();
+        keys
+    }
+
+    /// One line that says what was read.
+    pub fn summary(&self) -> String {
+        let i = &self.inputs;
+        format!(
+            "{} files read, {} skipped, {} failed; {} records: {} KMS calls analysed, {} outside filters, {} duplicates dropped, {} not KMS, {} invalid",
+            i.files_read,
+            i.files_skipped,
+            i.files_failed,
+            i.records,
+            i.kms_calls,
+            i.outside_filters,
+            i.duplicates_dropped,
+            i.non_kms,
+            i.records_invalid
+        )
+    }
+}
+
+/// A short label for a caller: the service, or the principal.
+pub fn caller_label(g: &Group) -> String {
+    let c = &g.caller;
+    let who = match (&c.principal_arn, &c.invoked_by) {
+        (Some(p), Some(via)) => format!("{p} via {via}"),
+        (Some(p), None) => p.clone(),
+        (None, Some(via)) => via.clone(),
+        (None, None) => c.account_id.clone().unwrap_or_else(|| "?".into()),
+    };
+    format!("{} {}", c.class.as_str(), who)
+}
+
+/// The contrast flag in words, or empty.
+pub fn contrast_label(g: &Group) -> String {
+    let t = |ms: &Option<i64>| ms.map_or_else(|| "?".into(), diff::fmt_time);
+    match &g.contrast {
+        None => String::new(),
+        Some(diff::Contrast::SucceededThenFailed {
+            last_succeeded,
+            first_failed,
+        }) => {
+            format!(
+                "FAILING since {} (ok until {})",
+                t(first_failed),
+                t(last_succeeded)
+            )
+        }
+        Some(diff::Contrast::WentSilent {
+            last_seen,
+            after_event,
+            after_time,
+            ..
+        }) => {
+            format!(
+                "SILENT since {} (after {} at {})",
+                t(last_seen),
+                after_event,
+                t(after_time)
+            )
+        }
+    }
+}

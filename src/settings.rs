@@ -1,0 +1,89 @@
+//! What the command line resolves to: the time window in milliseconds, the
+//! key and event filters, the output format and destination. Everything that
+//! can be wrong with the arguments is found here, before any input is read.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::cli::{AnalyzeArgs, Format};
+use crate::collect::Filters;
+
+/// A resolved `analyze` invocation.
+#[derive(Debug)]
+pub struct Settings {
+    pub paths: Vec<String>,
+    pub filters: Filters,
+    pub format: Format,
+    pub output: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+impl Settings {
+    pub fn from_args(a: AnalyzeArgs) -> anyhow::Result<Self> {
+        let since_ms = a
+            .since
+            .as_deref()
+            .map(|s| parse_bound(s, false))
+            .transpose()?;
+        let until_ms = a
+            .until
+            .as_deref()
+            .map(|s| parse_bound(s, true))
+            .transpose()?;
+        if let (Some(s), Some(u)) = (since_ms, until_ms)
+            && s > u
+        {
+            bail!("`--since` is after `--until`");
+        }
+        let event_names = a
+            .event_names
+            .iter()
+            .map(|n| n.strip_prefix("kms:").unwrap_or(n).to_owned())
+            .collect();
+        let format = a.format.unwrap_or_else(|| {
+            let tty = a.output.is_none() && std::io::stdout().is_terminal();
+            if tty { Format::Table } else { Format::Json }
+        });
+        Ok(Self {
+            paths: a.paths,
+            filters: Filters {
+                since_ms,
+                until_ms,
+                keys: a.keys,
+                event_names,
+            },
+            format,
+            output: a.output,
+            quiet: a.quiet,
+        })
+    }
+}
+
+/// RFC 3339, or a bare date (`--since` at its start, `--until` at its end).
+pub fn parse_bound(s: &str, end_of_day: bool) -> anyhow::Result<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_millis());
+    }
+    let day = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .with_context(|| format!("`{s}` is not an RFC 3339 time or a YYYY-MM-DD date\nhint: use e.g. `2026-11-20T09:00:00Z`"))?;
+    let t = if end_of_day {
+        day.and_hms_milli_opt(23, 59, 59, 999)
+    } else {
+        day.and_hms_opt(0, 0, 0)
+    };
+    Ok(t.expect("valid time of day").and_utc().timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bound;
+
+    #[test]
+    fn bounds() {
+        assert_eq!(parse_bound("1970-01-01T00:00:01Z", false).unwrap(), 1000);
+        assert_eq!(parse_bound("1970-01-01", true).unwrap(), 86_399_999);
+        assert!(parse_bound("yesterday", false).is_err());
+    }
+}

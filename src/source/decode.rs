@@ -1,0 +1,321 @@
+//! Bytes in, CloudTrail records out: the one decoder every source shares.
+//!
+//! Handles gzip (single or multi-member) and plain bytes, then every shape of
+//! DESIGN.md's input table: a `{"Records":[...]}` envelope, a top-level array,
+//! NDJSON, `lookup-events` output (`{"Events":[{"CloudTrailEvent":"..."}]}`),
+//! JSON Lines of LookupEvents items, and a single bare record. Digest files
+//! are recognised by shape and reported as such. It knows nothing of paths,
+//! filters or KMS: that is the caller's business.
+
+use std::fmt;
+use std::io::Read;
+
+use flate2::read::MultiGzDecoder;
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::event::{Event, RawRecord};
+
+/// What one input decoded to.
+#[derive(Debug)]
+pub enum Decoded {
+    /// Records (some possibly invalid), with per-line errors for NDJSON.
+    Records(Records),
+    /// A CloudTrail digest file: not events.
+    Digest,
+}
+
+/// The records of one input, in file order.
+#[derive(Debug, Default)]
+pub struct Records {
+    pub shape: Shape,
+    pub records: Vec<RawRecord>,
+    /// NDJSON lines that were not JSON: (1-based line, reason).
+    pub bad_lines: Vec<(usize, String)>,
+}
+
+/// The input shapes denydiff recognises.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    #[default]
+    Envelope,
+    Array,
+    Lines,
+    LookupEvents,
+    Single,
+}
+
+/// Why an input could not be decoded at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// A gzip stream that is truncated or corrupt.
+    #[error("gzip: {0}")]
+    Gzip(std::io::Error),
+    /// Bytes that are not JSON (or not UTF-8).
+    #[error("invalid JSON: {0}")]
+    Json(serde_json::Error),
+    /// An empty input (or only whitespace).
+    #[error("empty input: no JSON at all")]
+    Empty,
+    /// JSON, but no shape of CloudTrail: the top-level keys are named.
+    #[error("not CloudTrail: a JSON object with keys {0}")]
+    NotCloudTrail(String),
+    /// JSON, but a scalar at the top level.
+    #[error("not CloudTrail: the top-level JSON value is {0}")]
+    NotAnObject(&'static str),
+}
+
+/// Decompresses `bytes` if gzipped, then decodes the records.
+pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(bytes.len() * 8);
+        MultiGzDecoder::new(bytes)
+            .read_to_end(&mut out)
+            .map_err(DecodeError::Gzip)?;
+        decode_json(&out)
+    } else {
+        decode_json(bytes)
+    }
+}
+
+/// Decodes uncompressed JSON text in any of the shapes.
+pub fn decode_json(text: &[u8]) -> Result<Decoded, DecodeError> {
+    let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<Top>();
+    let first = match stream.next() {
+        None => return Err(DecodeError::Empty),
+        Some(Err(e)) => return Err(DecodeError::Json(e)),
+        Some(Ok(top)) => top,
+    };
+    let rest = &text[stream.byte_offset()..];
+    if rest.iter().all(u8::is_ascii_whitespace) {
+        return top_to_decoded(first);
+    }
+    if !matches!(first, Top::Object(..)) {
+        return Err(DecodeError::Json(trailing_error(text)));
+    }
+    Ok(Decoded::Records(decode_lines(text)))
+}
+
+fn trailing_error(text: &[u8]) -> serde_json::Error {
+    serde_json::from_slice::<IgnoredAny>(text).expect_err("trailing bytes after the first value")
+}
+
+fn top_to_decoded(top: Top) -> Result<Decoded, DecodeError> {
+    let (shape, records) = match top {
+        Top::Records(r) => (Shape::Envelope, r),
+        Top::Events(r) => (Shape::LookupEvents, r),
+        Top::Array(r) => (Shape::Array, r),
+        Top::Digest => return Ok(Decoded::Digest),
+        Top::Object(obj) => (Shape::Single, vec![object_to_record(obj)?]),
+        Top::Scalar(what) => return Err(DecodeError::NotAnObject(what)),
+    };
+    Ok(Decoded::Records(Records {
+        shape,
+        records,
+        bad_lines: Vec::new(),
+    }))
+}
+
+/// NDJSON or JSON Lines of LookupEvents items; a bad line is kept as an error.
+fn decode_lines(text: &[u8]) -> Records {
+    let mut out = Records {
+        shape: Shape::Lines,
+        ..Records::default()
+    };
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Top>(line) {
+            Ok(Top::Object(obj)) => match object_to_record(obj) {
+                Ok(r) => out.records.push(r),
+                Err(e) => out.bad_lines.push((i + 1, e.to_string())),
+            },
+            Ok(Top::Scalar(what)) => out.records.push(RawRecord::Invalid(what)),
+            Ok(_) => out
+                .bad_lines
+                .push((i + 1, "a whole log file on one line".into())),
+            Err(e) => out.bad_lines.push((i + 1, e.to_string())),
+        }
+    }
+    out
+}
+
+/// A lone object: a bare record, or one LookupEvents item.
+fn object_to_record(obj: Object) -> Result<RawRecord, DecodeError> {
+    if let Some(inner) = obj.cloudtrail_event {
+        return Ok(lookup_item(&inner));
+    }
+    let looks_like_record = ["eventTime", "eventName", "eventSource", "eventVersion"]
+        .iter()
+        .any(|k| obj.rest.contains_key(*k));
+    if !looks_like_record {
+        let keys: Vec<_> = obj.rest.keys().take(6).map(|k| format!("`{k}`")).collect();
+        return Err(DecodeError::NotCloudTrail(keys.join(", ")));
+    }
+    let ev = Event::deserialize(serde_json::Value::Object(obj.rest)).map_err(DecodeError::Json)?;
+    Ok(RawRecord::Record(Box::new(ev)))
+}
+
+/// The record inside a LookupEvents item's `CloudTrailEvent` string.
+fn lookup_item(inner: &str) -> RawRecord {
+    serde_json::from_str::<RawRecord>(inner).unwrap_or(RawRecord::Invalid(
+        "a CloudTrailEvent string that is not JSON",
+    ))
+}
+
+/// The top-level value of an input, classified while it is parsed.
+enum Top {
+    Records(Vec<RawRecord>),
+    Events(Vec<RawRecord>),
+    Array(Vec<RawRecord>),
+    Digest,
+    Object(Object),
+    Scalar(&'static str),
+}
+
+/// A top-level object that is neither an envelope nor a digest.
+#[derive(Default)]
+struct Object {
+    cloudtrail_event: Option<String>,
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for Top {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TopVisitor)
+    }
+}
+
+struct TopVisitor;
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = Top;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("CloudTrail JSON")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Top, A::Error> {
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element::<RawRecord>()? {
+            out.push(item);
+        }
+        Ok(Top::Array(out))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let mut obj = Object::default();
+        let mut records = None;
+        let mut events = None;
+        let mut digest = false;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "Records" if records.is_none() => {
+                    records = Some(map.next_value::<Vec<RawRecord>>()?);
+                }
+                "Events" if events.is_none() => events = Some(map.next_value::<Vec<LookupItem>>()?),
+                "digestStartTime" | "logFiles" | "digestPublicKeyFingerprint" => {
+                    digest = true;
+                    map.next_value::<IgnoredAny>()?;
+                }
+                "CloudTrailEvent" => match map.next_value::<serde_json::Value>()? {
+                    serde_json::Value::String(s) => obj.cloudtrail_event = Some(s),
+                    other => {
+                        obj.rest.insert(key, other);
+                    }
+                },
+                _ => {
+                    let v = map.next_value::<serde_json::Value>()?;
+                    obj.rest.insert(key, v);
+                }
+            }
+        }
+        Ok(match (records, events) {
+            (Some(r), _) => Top::Records(r),
+            (None, Some(e)) => Top::Events(e.into_iter().map(|i| i.0).collect()),
+            (None, None) if digest => Top::Digest,
+            (None, None) => Top::Object(obj),
+        })
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
+        Ok(Top::Scalar("a string"))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
+        Ok(Top::Scalar("a bool"))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
+        Ok(Top::Scalar("a number"))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
+        Ok(Top::Scalar("a number"))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
+        Ok(Top::Scalar("a number"))
+    }
+    fn visit_unit<E>(self) -> Result<Top, E> {
+        Ok(Top::Scalar("null"))
+    }
+}
+
+/// One item of `lookup-events` output: only `CloudTrailEvent` is read.
+struct LookupItem(RawRecord);
+
+impl<'de> Deserialize<'de> for LookupItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LookupItemVisitor)
+    }
+}
+
+struct LookupItemVisitor;
+
+impl<'de> Visitor<'de> for LookupItemVisitor {
+    type Value = LookupItem;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a LookupEvents item")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<LookupItem, A::Error> {
+        let mut inner = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "CloudTrailEvent" {
+                inner = match map.next_value::<serde_json::Value>()? {
+                    serde_json::Value::String(s) => Some(s),
+                    _ => None,
+                };
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(LookupItem(match inner {
+            Some(s) => lookup_item(&s),
+            None => RawRecord::Invalid("a LookupEvents item without `CloudTrailEvent`"),
+        }))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LookupItem, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(LookupItem(RawRecord::Invalid("an array")))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<LookupItem, E> {
+        Ok(LookupItem(RawRecord::Invalid("a string")))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<LookupItem, E> {
+        Ok(LookupItem(RawRecord::Invalid("a bool")))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<LookupItem, E> {
+        Ok(LookupItem(RawRecord::Invalid("a number")))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<LookupItem, E> {
+        Ok(LookupItem(RawRecord::Invalid("a number")))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<LookupItem, E> {
+        Ok(LookupItem(RawRecord::Invalid("a number")))
+    }
+    fn visit_unit<E>(self) -> Result<LookupItem, E> {
+        Ok(LookupItem(RawRecord::Invalid("null")))
+    }
+}

@@ -1,0 +1,7 @@
+//! Where CloudTrail records come from. Every source hands whole inputs to a
+//! [`Collector`](crate::collect::Collector) through the one shared decoder
+//! ([`decode`]), so all sources produce the same event stream. Only remote
+//! sources are async; local files are read synchronously.
+
+pub mod decode;
+pub mod files;
