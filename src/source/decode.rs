@@ -91,14 +91,23 @@ pub fn decode_json(text: &[u8]) -> Result<Decoded, DecodeError> {
     if rest.iter().all(u8::is_ascii_whitespace) {
         return top_to_decoded(first);
     }
-    if !matches!(first, Top::Object(..)) {
-        return Err(DecodeError::Json(trailing_error(text)));
+    if matches!(first, Top::Object(..)) {
+        return Ok(Decoded::Records(decode_lines(text)));
     }
-    Ok(Decoded::Records(decode_lines(text)))
+    // Concatenated documents (e.g. one gzip member each): read them all.
+    let mut out = top_to_records(first)?;
+    for top in stream {
+        let more = top_to_records(top.map_err(DecodeError::Json)?)?;
+        out.records.extend(more.records);
+    }
+    Ok(Decoded::Records(out))
 }
 
-fn trailing_error(text: &[u8]) -> serde_json::Error {
-    serde_json::from_slice::<IgnoredAny>(text).expect_err("trailing bytes after the first value")
+fn top_to_records(top: Top) -> Result<Records, DecodeError> {
+    match top_to_decoded(top)? {
+        Decoded::Records(r) => Ok(r),
+        Decoded::Digest => Err(DecodeError::NotCloudTrail("a digest among log documents".into())),
+    }
 }
 
 fn top_to_decoded(top: Top) -> Result<Decoded, DecodeError> {

@@ -1,0 +1,223 @@
+//! The real binary on small fixtures: each format, the filters, and the
+//! exit codes and messages for bad input.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::util::{analyze_json, gzip, run, stderr, stdout};
+
+const VAULT: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+fn record(id: u32, t: &str, who: &str, name: &str, error: Option<&str>) -> String {
+    let identity = if who.ends_with(".amazonaws.com") {
+        format!(r#"{{"type": "AWSService", "invokedBy": "{who}"}}"#)
+    } else {
+        format!(r#"{{"type": "IAMUser", "arn": "{who}", "accountId": "111122223333"}}"#)
+    };
+    let error = error.map_or(String::new(), |e| {
+        format!(r#""errorCode": "AccessDenied", "errorMessage": "{e}","#)
+    });
+    format!(
+        r#"{{"eventVersion": "1.09", "eventID": "00000000-0000-4000-8000-{id:012}", "eventTime": "{t}",
+        "eventSource": "kms.amazonaws.com", "eventName": "{name}", "awsRegion": "eu-west-1",
+        "recipientAccountId": "111122223333", {error} "userIdentity": {identity},
+        "requestParameters": {{"keyId": "{VAULT}"}},
+        "resources": [{{"type": "AWS::KMS::Key", "ARN": "{VAULT}"}}]}}"#
+    )
+    .replace('\n', " ")
+}
+
+/// A small incident: backup-storage succeeds twice, then is denied once.
+fn incident() -> Vec<String> {
+    let svc = "backup-storage.amazonaws.com";
+    vec![
+        record(1, "2026-11-10T01:00:00Z", svc, "Decrypt", None),
+        record(2, "2026-11-10T02:00:00Z", svc, "Decrypt", None),
+        record(3, "2026-11-11T01:00:00Z", svc, "Decrypt", Some("explicit deny in a resource-based policy")),
+        record(4, "2026-11-11T02:00:00Z", "arn:aws:iam::111122223333:user/admin", "DescribeKey", None),
+    ]
+}
+
+fn envelope(records: &[String]) -> String {
+    format!(r#"{{"Records": [{}]}}"#, records.join(","))
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, bytes).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
+fn group<'a>(v: &'a Value, who: &str, event: &str) -> &'a Value {
+    v["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| {
+            g["event_name"] == event
+                && (g["caller"]["invoked_by"] == who || g["caller"]["principal_arn"] == who)
+        })
+        .unwrap_or_else(|| panic!("no group {who} {event} in {v}"))
+}
+
+#[test]
+fn json_report_has_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.json.gz", &gzip(envelope(&incident()).as_bytes()));
+    let (v, out) = analyze_json(&[&f]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(v["schema_version"], 1);
+    for k in ["files_read", "files_skipped", "files_failed", "records", "duplicates_dropped", "kms_calls"] {
+        assert!(v["inputs"][k].is_u64(), "inputs.{k}");
+    }
+    let g = group(&v, "backup-storage.amazonaws.com", "Decrypt");
+    assert_eq!(g["key_arn"], VAULT);
+    assert_eq!(g["caller"]["class"], "service-principal");
+    assert_eq!(g["caller"]["type"], "AWSService");
+    assert_eq!(g["caller"]["principal_arn"], Value::Null);
+    assert_eq!((g["succeeded"].as_u64(), g["denied"].as_u64()), (Some(2), Some(1)));
+    assert_eq!((g["key_state_failed"].as_u64(), g["other_failed"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(g["first_seen"], "2026-11-10T01:00:00Z");
+    assert_eq!(g["last_seen"], "2026-11-11T01:00:00Z");
+    assert_eq!(g["contrast"]["kind"], "succeeded-then-failed");
+    assert_eq!(g["denied_messages"][0], "explicit deny in a resource-based policy");
+    assert_eq!(g["sample_event_ids"][0], "00000000-0000-4000-8000-000000000003");
+}
+
+#[test]
+fn table_and_markdown_show_the_contrast() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.json", envelope(&incident()).as_bytes());
+    let table = run(&["analyze", "--format", "table", &f], b"");
+    let t = stdout(&table);
+    assert!(t.contains(&format!("key {VAULT}")), "{t}");
+    assert!(t.contains("service-principal backup-storage.amazonaws.com"), "{t}");
+    assert!(t.contains("FAILING since 2026-11-11T01:00:00Z"), "{t}");
+    assert!(t.contains("1 files read, 0 skipped, 0 failed; 4 records"), "{t}");
+    let md = stdout(&run(&["analyze", "--format", "markdown", &f], b""));
+    assert!(md.starts_with("# denydiff report"), "{md}");
+    assert!(md.contains(&format!("## Key `{VAULT}`")), "{md}");
+    assert!(md.contains("| caller"), "{md}");
+    assert!(md.contains("> explicit deny in a resource-based policy"), "{md}");
+}
+
+#[test]
+fn every_input_shape_gives_the_same_groups() {
+    let recs = incident();
+    let lookup_item = |r: &String| serde_json::json!({"EventId": "x", "CloudTrailEvent": r}).to_string();
+    let shapes: Vec<(&str, Vec<u8>)> = vec![
+        ("envelope.json", envelope(&recs).into_bytes()),
+        ("envelope.json.gz", gzip(envelope(&recs).as_bytes())),
+        ("array.json", format!("[{}]", recs.join(",")).into_bytes()),
+        ("lines.ndjson", recs.join("\n").into_bytes()),
+        ("lookup.json", format!(r#"{{"Events": [{}]}}"#, recs.iter().map(lookup_item).collect::<Vec<_>>().join(",")).into_bytes()),
+        ("lookup.jsonl", recs.iter().map(lookup_item).collect::<Vec<_>>().join("\n").into_bytes()),
+    ];
+    // Multi-member gzip: two members, two records each.
+    let mut multi = gzip(envelope(&recs[..2]).as_bytes());
+    multi.extend(gzip(envelope(&recs[2..]).as_bytes()));
+    let dir = tempfile::tempdir().unwrap();
+    let reference = {
+        let f = write(dir.path(), "ref.json", envelope(&recs).as_bytes());
+        analyze_json(&[&f]).0["groups"].clone()
+    };
+    for (name, bytes) in shapes {
+        let f = write(dir.path(), name, &bytes);
+        let (v, out) = analyze_json(&[&f]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        assert_eq!(v["groups"], reference, "{name}");
+    }
+    let f = write(dir.path(), "multi.json.gz", &multi);
+    let (v, _) = analyze_json(&[&f]);
+    assert_eq!(v["inputs"]["records"], 4, "both gzip members are read");
+    assert_eq!(v["groups"], reference);
+    // One document split across two gzip members, as S3 deliveries can be.
+    let doc = envelope(&recs);
+    let (a, b) = doc.as_bytes().split_at(doc.len() / 2);
+    let mut split = gzip(a);
+    split.extend(gzip(b));
+    let f = write(dir.path(), "split.json.gz", &split);
+    assert_eq!(analyze_json(&[&f]).0["groups"], reference);
+}
+
+#[test]
+fn stdin_output_file_and_dedup() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = envelope(&incident());
+    let f = write(dir.path(), "copy.json", body.as_bytes());
+    let out_path = dir.path().join("report.json");
+    let o = run(&["analyze", "--format", "json", "-o", out_path.to_str().unwrap(), "-", &f], body.as_bytes());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let v: Value = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
+    assert_eq!(v["inputs"]["records"], 8);
+    assert_eq!(v["inputs"]["duplicates_dropped"], 4);
+    assert_eq!(v["inputs"]["kms_calls"], 4);
+}
+
+#[test]
+fn filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.json", envelope(&incident()).as_bytes());
+    let calls = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push(&f);
+        let (v, _) = analyze_json(&all);
+        (v["inputs"]["kms_calls"].as_u64().unwrap(), v["inputs"]["outside_filters"].as_u64().unwrap())
+    };
+    assert_eq!(calls(&["--since", "2026-11-11T00:00:00Z"]), (2, 2));
+    assert_eq!(calls(&["--until", "2026-11-10"]), (2, 2));
+    assert_eq!(calls(&["--event-name", "kms:DescribeKey"]), (1, 3));
+    assert_eq!(calls(&["--key", "1234abcd-12ab-34cd-56ef-1234567890ab"]), (4, 0));
+    assert_eq!(calls(&["--key", VAULT]), (4, 0));
+    assert_eq!(calls(&["--key", "alias/nothing"]), (0, 4));
+}
+
+#[test]
+fn bad_inputs_are_named_and_the_rest_is_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(dir.path(), "good.json", envelope(&incident()).as_bytes());
+    let full = gzip(envelope(&incident()).as_bytes());
+    let truncated = write(dir.path(), "truncated.json.gz", &full[..full.len() / 2]);
+    let invalid = write(dir.path(), "invalid.json", b"{\"Records\": [");
+    let other = write(dir.path(), "other.json", br#"{"Type": "Notification", "Message": "s3 event"}"#);
+    let digest = write(dir.path(), "digest.json", br#"{"digestStartTime": "x", "logFiles": []}"#);
+    let missing = dir.path().join("missing.json");
+    let missing = missing.to_str().unwrap();
+    let (v, out) = analyze_json(&[&good, &truncated, &invalid, &other, &digest, missing]);
+    assert_eq!(out.status.code(), Some(1), "some inputs failed");
+    let err = stderr(&out);
+    assert!(err.contains(&format!("`{truncated}`: gzip:")), "{err}");
+    assert!(err.contains(&format!("`{invalid}`: invalid JSON")), "{err}");
+    assert!(err.contains(&format!("`{other}`: not CloudTrail: a JSON object with keys `Type`, `Message`")), "{err}");
+    assert!(err.contains(&format!("`{missing}`: No such file or directory")), "{err}");
+    assert!(!err.contains("digest.json"), "a digest is skipped, not failed: {err}");
+    let i = &v["inputs"];
+    assert_eq!((i["files_read"].as_u64(), i["files_skipped"].as_u64(), i["files_failed"].as_u64()), (Some(1), Some(1), Some(4)));
+    assert_eq!(i["kms_calls"], 4, "the good file is still analysed");
+    assert_eq!(v["failures"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = run(&["analyze", "--since", "yesterday", "x.json"], b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("`yesterday` is not an RFC 3339 time"), "{}", stderr(&o));
+    assert_eq!(run(&["analyze"], b"").status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"], b"").status.code(), Some(2));
+}
+
+#[test]
+fn directory_walk_skips_digests_and_non_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/10/a.json.gz", &gzip(envelope(&incident()).as_bytes()));
+    write(root, "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/10/d.json.gz", &gzip(b"{}"));
+    write(root, "notes.txt", b"not a log");
+    let (v, out) = analyze_json(&[root.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(v["inputs"]["files_read"], 1);
+    assert_eq!(v["inputs"]["files_skipped"], 2);
+}
