@@ -10,6 +10,7 @@ pub mod cli;
 pub mod collect;
 pub mod diff;
 pub mod event;
+pub mod policy;
 pub mod report;
 pub mod settings;
 pub mod source;

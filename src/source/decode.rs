@@ -106,7 +106,9 @@ pub fn decode_json(text: &[u8]) -> Result<Decoded, DecodeError> {
 fn top_to_records(top: Top) -> Result<Records, DecodeError> {
     match top_to_decoded(top)? {
         Decoded::Records(r) => Ok(r),
-        Decoded::Digest => Err(DecodeError::NotCloudTrail("a digest among log documents".into())),
+        Decoded::Digest => Err(DecodeError::NotCloudTrail(
+            "a digest among log documents".into(),
+        )),
     }
 }
 

@@ -34,8 +34,20 @@ fn incident() -> Vec<String> {
     vec![
         record(1, "2026-11-10T01:00:00Z", svc, "Decrypt", None),
         record(2, "2026-11-10T02:00:00Z", svc, "Decrypt", None),
-        record(3, "2026-11-11T01:00:00Z", svc, "Decrypt", Some("explicit deny in a resource-based policy")),
-        record(4, "2026-11-11T02:00:00Z", "arn:aws:iam::111122223333:user/admin", "DescribeKey", None),
+        record(
+            3,
+            "2026-11-11T01:00:00Z",
+            svc,
+            "Decrypt",
+            Some("explicit deny in a resource-based policy"),
+        ),
+        record(
+            4,
+            "2026-11-11T02:00:00Z",
+            "arn:aws:iam::111122223333:user/admin",
+            "DescribeKey",
+            None,
+        ),
     ]
 }
 
@@ -65,11 +77,22 @@ fn group<'a>(v: &'a Value, who: &str, event: &str) -> &'a Value {
 #[test]
 fn json_report_has_the_documented_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "a.json.gz", &gzip(envelope(&incident()).as_bytes()));
+    let f = write(
+        dir.path(),
+        "a.json.gz",
+        &gzip(envelope(&incident()).as_bytes()),
+    );
     let (v, out) = analyze_json(&[&f]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(v["schema_version"], 1);
-    for k in ["files_read", "files_skipped", "files_failed", "records", "duplicates_dropped", "kms_calls"] {
+    for k in [
+        "files_read",
+        "files_skipped",
+        "files_failed",
+        "records",
+        "duplicates_dropped",
+        "kms_calls",
+    ] {
         assert!(v["inputs"][k].is_u64(), "inputs.{k}");
     }
     let g = group(&v, "backup-storage.amazonaws.com", "Decrypt");
@@ -77,13 +100,25 @@ fn json_report_has_the_documented_fields() {
     assert_eq!(g["caller"]["class"], "service-principal");
     assert_eq!(g["caller"]["type"], "AWSService");
     assert_eq!(g["caller"]["principal_arn"], Value::Null);
-    assert_eq!((g["succeeded"].as_u64(), g["denied"].as_u64()), (Some(2), Some(1)));
-    assert_eq!((g["key_state_failed"].as_u64(), g["other_failed"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (g["succeeded"].as_u64(), g["denied"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        (g["key_state_failed"].as_u64(), g["other_failed"].as_u64()),
+        (Some(0), Some(0))
+    );
     assert_eq!(g["first_seen"], "2026-11-10T01:00:00Z");
     assert_eq!(g["last_seen"], "2026-11-11T01:00:00Z");
     assert_eq!(g["contrast"]["kind"], "succeeded-then-failed");
-    assert_eq!(g["denied_messages"][0], "explicit deny in a resource-based policy");
-    assert_eq!(g["sample_event_ids"][0], "00000000-0000-4000-8000-000000000003");
+    assert_eq!(
+        g["denied_messages"][0],
+        "explicit deny in a resource-based policy"
+    );
+    assert_eq!(
+        g["sample_event_ids"][0],
+        "00000000-0000-4000-8000-000000000003"
+    );
 }
 
 #[test]
@@ -93,27 +128,51 @@ fn table_and_markdown_show_the_contrast() {
     let table = run(&["analyze", "--format", "table", &f], b"");
     let t = stdout(&table);
     assert!(t.contains(&format!("key {VAULT}")), "{t}");
-    assert!(t.contains("service-principal backup-storage.amazonaws.com"), "{t}");
+    assert!(
+        t.contains("service-principal backup-storage.amazonaws.com"),
+        "{t}"
+    );
     assert!(t.contains("FAILING since 2026-11-11T01:00:00Z"), "{t}");
-    assert!(t.contains("1 files read, 0 skipped, 0 failed; 4 records"), "{t}");
+    assert!(
+        t.contains("1 files read, 0 skipped, 0 failed; 4 records"),
+        "{t}"
+    );
     let md = stdout(&run(&["analyze", "--format", "markdown", &f], b""));
     assert!(md.starts_with("# denydiff report"), "{md}");
     assert!(md.contains(&format!("## Key `{VAULT}`")), "{md}");
     assert!(md.contains("| caller"), "{md}");
-    assert!(md.contains("> explicit deny in a resource-based policy"), "{md}");
+    assert!(
+        md.contains("> explicit deny in a resource-based policy"),
+        "{md}"
+    );
 }
 
 #[test]
 fn every_input_shape_gives_the_same_groups() {
     let recs = incident();
-    let lookup_item = |r: &String| serde_json::json!({"EventId": "x", "CloudTrailEvent": r}).to_string();
+    let lookup_item =
+        |r: &String| serde_json::json!({"EventId": "x", "CloudTrailEvent": r}).to_string();
     let shapes: Vec<(&str, Vec<u8>)> = vec![
         ("envelope.json", envelope(&recs).into_bytes()),
         ("envelope.json.gz", gzip(envelope(&recs).as_bytes())),
         ("array.json", format!("[{}]", recs.join(",")).into_bytes()),
         ("lines.ndjson", recs.join("\n").into_bytes()),
-        ("lookup.json", format!(r#"{{"Events": [{}]}}"#, recs.iter().map(lookup_item).collect::<Vec<_>>().join(",")).into_bytes()),
-        ("lookup.jsonl", recs.iter().map(lookup_item).collect::<Vec<_>>().join("\n").into_bytes()),
+        (
+            "lookup.json",
+            format!(
+                r#"{{"Events": [{}]}}"#,
+                recs.iter().map(lookup_item).collect::<Vec<_>>().join(",")
+            )
+            .into_bytes(),
+        ),
+        (
+            "lookup.jsonl",
+            recs.iter()
+                .map(lookup_item)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes(),
+        ),
     ];
     // Multi-member gzip: two members, two records each.
     let mut multi = gzip(envelope(&recs[..2]).as_bytes());
@@ -148,7 +207,18 @@ fn stdin_output_file_and_dedup() {
     let body = envelope(&incident());
     let f = write(dir.path(), "copy.json", body.as_bytes());
     let out_path = dir.path().join("report.json");
-    let o = run(&["analyze", "--format", "json", "-o", out_path.to_str().unwrap(), "-", &f], body.as_bytes());
+    let o = run(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "-o",
+            out_path.to_str().unwrap(),
+            "-",
+            &f,
+        ],
+        body.as_bytes(),
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(o.stdout.is_empty());
     let v: Value = serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap();
@@ -165,12 +235,18 @@ fn filters() {
         let mut all = args.to_vec();
         all.push(&f);
         let (v, _) = analyze_json(&all);
-        (v["inputs"]["kms_calls"].as_u64().unwrap(), v["inputs"]["outside_filters"].as_u64().unwrap())
+        (
+            v["inputs"]["kms_calls"].as_u64().unwrap(),
+            v["inputs"]["outside_filters"].as_u64().unwrap(),
+        )
     };
     assert_eq!(calls(&["--since", "2026-11-11T00:00:00Z"]), (2, 2));
     assert_eq!(calls(&["--until", "2026-11-10"]), (2, 2));
     assert_eq!(calls(&["--event-name", "kms:DescribeKey"]), (1, 3));
-    assert_eq!(calls(&["--key", "1234abcd-12ab-34cd-56ef-1234567890ab"]), (4, 0));
+    assert_eq!(
+        calls(&["--key", "1234abcd-12ab-34cd-56ef-1234567890ab"]),
+        (4, 0)
+    );
     assert_eq!(calls(&["--key", VAULT]), (4, 0));
     assert_eq!(calls(&["--key", "alias/nothing"]), (0, 4));
 }
@@ -182,8 +258,16 @@ fn bad_inputs_are_named_and_the_rest_is_analysed() {
     let full = gzip(envelope(&incident()).as_bytes());
     let truncated = write(dir.path(), "truncated.json.gz", &full[..full.len() / 2]);
     let invalid = write(dir.path(), "invalid.json", b"{\"Records\": [");
-    let other = write(dir.path(), "other.json", br#"{"Type": "Notification", "Message": "s3 event"}"#);
-    let digest = write(dir.path(), "digest.json", br#"{"digestStartTime": "x", "logFiles": []}"#);
+    let other = write(
+        dir.path(),
+        "other.json",
+        br#"{"Type": "Notification", "Message": "s3 event"}"#,
+    );
+    let digest = write(
+        dir.path(),
+        "digest.json",
+        br#"{"digestStartTime": "x", "logFiles": []}"#,
+    );
     let missing = dir.path().join("missing.json");
     let missing = missing.to_str().unwrap();
     let (v, out) = analyze_json(&[&good, &truncated, &invalid, &other, &digest, missing]);
@@ -191,11 +275,29 @@ fn bad_inputs_are_named_and_the_rest_is_analysed() {
     let err = stderr(&out);
     assert!(err.contains(&format!("`{truncated}`: gzip:")), "{err}");
     assert!(err.contains(&format!("`{invalid}`: invalid JSON")), "{err}");
-    assert!(err.contains(&format!("`{other}`: not CloudTrail: a JSON object with keys `Type`, `Message`")), "{err}");
-    assert!(err.contains(&format!("`{missing}`: No such file or directory")), "{err}");
-    assert!(!err.contains("digest.json"), "a digest is skipped, not failed: {err}");
+    assert!(
+        err.contains(&format!(
+            "`{other}`: not CloudTrail: a JSON object with keys `Type`, `Message`"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("`{missing}`: No such file or directory")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("digest.json"),
+        "a digest is skipped, not failed: {err}"
+    );
     let i = &v["inputs"];
-    assert_eq!((i["files_read"].as_u64(), i["files_skipped"].as_u64(), i["files_failed"].as_u64()), (Some(1), Some(1), Some(4)));
+    assert_eq!(
+        (
+            i["files_read"].as_u64(),
+            i["files_skipped"].as_u64(),
+            i["files_failed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(4))
+    );
     assert_eq!(i["kms_calls"], 4, "the good file is still analysed");
     assert_eq!(v["failures"].as_array().unwrap().len(), 4);
 }
@@ -204,7 +306,11 @@ fn bad_inputs_are_named_and_the_rest_is_analysed() {
 fn usage_errors_exit_2() {
     let o = run(&["analyze", "--since", "yesterday", "x.json"], b"");
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("`yesterday` is not an RFC 3339 time"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`yesterday` is not an RFC 3339 time"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(run(&["analyze"], b"").status.code(), Some(2));
     assert_eq!(run(&["frobnicate"], b"").status.code(), Some(2));
 }
@@ -213,8 +319,16 @@ fn usage_errors_exit_2() {
 fn directory_walk_skips_digests_and_non_logs() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    write(root, "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/10/a.json.gz", &gzip(envelope(&incident()).as_bytes()));
-    write(root, "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/10/d.json.gz", &gzip(b"{}"));
+    write(
+        root,
+        "AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/10/a.json.gz",
+        &gzip(envelope(&incident()).as_bytes()),
+    );
+    write(
+        root,
+        "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/10/d.json.gz",
+        &gzip(b"{}"),
+    );
     write(root, "notes.txt", b"not a log");
     let (v, out) = analyze_json(&[root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -12,30 +12,49 @@ fn generate(mb: &str) -> Option<(tempfile::TempDir, Value)> {
     let dir = tempfile::tempdir().unwrap();
     let st = Command::new("python3")
         .arg(&script)
-        .args(["--out", dir.path().to_str().unwrap(), "--mb", mb, "--seed", "11"])
+        .args([
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--mb",
+            mb,
+            "--seed",
+            "11",
+        ])
         .output()
         .expect("python3 runs");
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let truth = std::fs::read(dir.path().join("truth.json")).unwrap();
     Some((dir, serde_json::from_slice(&truth).unwrap()))
 }
 
 /// Sums a group field over the groups that `pick` selects.
 fn sum(groups: &[Value], field: &str, pick: impl Fn(&Value) -> bool) -> u64 {
-    groups.iter().filter(|g| pick(g)).map(|g| g[field].as_u64().unwrap()).sum()
+    groups
+        .iter()
+        .filter(|g| pick(g))
+        .map(|g| g[field].as_u64().unwrap())
+        .sum()
 }
 
 /// `type|invokedBy-or-arn`, the caller label truth.json uses.
 fn truth_label(g: &Value) -> String {
     let c = &g["caller"];
-    let who = c["invoked_by"].as_str().filter(|_| c["type"] == "AWSService");
+    let who = c["invoked_by"]
+        .as_str()
+        .filter(|_| c["type"] == "AWSService");
     let who = who.or(c["principal_arn"].as_str()).unwrap_or("?");
     format!("{}|{who}", c["type"].as_str().unwrap_or("?"))
 }
 
 #[test]
 fn groups_match_truth() {
-    let Some((dir, truth)) = generate("20") else { return };
+    let Some((dir, truth)) = generate("20") else {
+        return;
+    };
     let logs = dir.path().join("AWSLogs");
     let (v, out) = analyze_json(&[logs.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", crate::util::stderr(&out));
@@ -43,7 +62,10 @@ fn groups_match_truth() {
     assert_eq!(i["records"], truth["records"]);
     assert_eq!(i["kms_calls"], truth["kms_events"]);
     assert_eq!(i["files_read"], truth["log_files"]);
-    assert_eq!(i["files_skipped"], truth["digest_files"], "digests are skipped");
+    assert_eq!(
+        i["files_skipped"], truth["digest_files"],
+        "digests are skipped"
+    );
     assert_eq!(i["files_failed"], 0);
     let groups = v["groups"].as_array().unwrap();
     let vault = truth["policy_change"]["key"].as_str().unwrap();
@@ -63,17 +85,30 @@ fn groups_match_truth() {
         .flat_map(|e| e.as_object().unwrap().values())
         .map(|n| n.as_u64().unwrap())
         .sum();
-    assert_eq!(sum(groups, "denied", |g| g["key_arn"] == vault), blocked_total);
+    assert_eq!(
+        sum(groups, "denied", |g| g["key_arn"] == vault),
+        blocked_total
+    );
     // The administrator is unaffected.
     for label in truth["not_blocked"].as_object().unwrap().keys() {
-        assert_eq!(sum(groups, "denied", |g| truth_label(g) == *label), 0, "{label}");
+        assert_eq!(
+            sum(groups, "denied", |g| truth_label(g) == *label),
+            0,
+            "{label}"
+        );
     }
     // The noise: identity-policy denials elsewhere, and the disabled key.
     let others = sum(groups, "denied", |g| g["key_arn"] != vault);
     assert_eq!(others, truth["identity_policy_denials"].as_u64().unwrap());
-    assert_eq!(sum(groups, "key_state_failed", |_| true), truth["disabled_key_errors"].as_u64().unwrap());
+    assert_eq!(
+        sum(groups, "key_state_failed", |_| true),
+        truth["disabled_key_errors"].as_u64().unwrap()
+    );
     // The blocked callers are flagged: they succeeded, then only failed.
-    for g in groups.iter().filter(|g| g["key_arn"] == vault && g["denied"].as_u64() > Some(0)) {
+    for g in groups
+        .iter()
+        .filter(|g| g["key_arn"] == vault && g["denied"].as_u64() > Some(0))
+    {
         assert_eq!(g["contrast"]["kind"], "succeeded-then-failed", "{g}");
     }
 }

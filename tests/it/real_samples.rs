@@ -71,7 +71,9 @@ struct Counts {
 fn count(records: &[RawRecord]) -> Counts {
     let mut c = Counts::default();
     for r in records {
-        let RawRecord::Record(ev) = r else { panic!("invalid record in a real sample") };
+        let RawRecord::Record(ev) = r else {
+            panic!("invalid record in a real sample")
+        };
         c.records += 1;
         c.kms += u64::from(denydiff::call::is_kms(ev));
         let id = ev.user_identity.as_ref();
@@ -87,8 +89,8 @@ fn count(records: &[RawRecord]) -> Counts {
 fn check_file(dir: &Path, row: &Row) -> Result<(), String> {
     let bytes = std::fs::read(dir.join(&row.file)).map_err(|e| e.to_string())?;
     match (decode(&bytes), row.records, row.digest) {
-        (Ok(Decoded::Digest), _, true) => Ok(()),
-        (Err(_), None, false) => Ok(()), // published as not valid JSON: must fail
+        // A digest is recognised; a file published as not valid JSON must fail.
+        (Ok(Decoded::Digest), _, true) | (Err(_), None, false) => Ok(()),
         (Ok(Decoded::Records(r)), Some(n), false) => {
             let want = Counts {
                 records: n,
@@ -98,7 +100,9 @@ fn check_file(dir: &Path, row: &Row) -> Result<(), String> {
                 errors: row.errors.clone(),
             };
             let got = count(&r.records);
-            (got == want).then_some(()).ok_or(format!("got {got:?}\nwant {want:?}"))
+            (got == want)
+                .then_some(())
+                .ok_or(format!("got {got:?}\nwant {want:?}"))
         }
         (other, _, _) => Err(format!("unexpected decode result {other:?}")),
     }
@@ -106,13 +110,19 @@ fn check_file(dir: &Path, row: &Row) -> Result<(), String> {
 
 #[test]
 fn every_file_matches_sources_md() {
-    let Some(dir) = shared("real-samples") else { return };
+    let Some(dir) = shared("real-samples") else {
+        return;
+    };
     let md = std::fs::read_to_string(dir.join("SOURCES.md")).unwrap();
     let rows = rows(&md);
     assert_eq!(rows.len(), 135, "SOURCES.md lists 135 files");
     let failures: Vec<String> = rows
         .iter()
-        .filter_map(|r| check_file(&dir, r).err().map(|e| format!("{}: {e}", r.file)))
+        .filter_map(|r| {
+            check_file(&dir, r)
+                .err()
+                .map(|e| format!("{}: {e}", r.file))
+        })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     let total: u64 = rows.iter().filter_map(|r| r.records).sum();
@@ -121,28 +131,54 @@ fn every_file_matches_sources_md() {
 
 #[test]
 fn whole_tree_reads_everything_and_names_the_failures() {
-    let Some(dir) = shared("real-samples") else { return };
+    let Some(dir) = shared("real-samples") else {
+        return;
+    };
     let (v, out) = analyze_json(&[dir.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "non-CloudTrail JSON files fail the run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "non-CloudTrail JSON files fail the run"
+    );
     let failed: Vec<&str> = v["failures"]
         .as_array()
         .unwrap()
         .iter()
         .map(|f| f["source"].as_str().unwrap())
         .collect();
-    assert!(failed.iter().any(|f| f.ends_with("aws-kms-developer-guide/malformed-as-published.json")));
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.ends_with("aws-kms-developer-guide/malformed-as-published.json"))
+    );
     // Everything else that fails is one of the provenance files, which are not CloudTrail.
     for f in &failed {
-        assert!(f.ends_with(".index.json") || f.ends_with("malformed-as-published.json"), "{f}");
+        assert!(
+            f.ends_with(".index.json") || f.ends_with("malformed-as-published.json"),
+            "{f}"
+        );
     }
     let stderr = crate::util::stderr(&out);
-    assert!(stderr.contains("malformed-as-published.json`: not CloudTrail"), "{stderr}");
+    assert!(
+        stderr.contains("malformed-as-published.json`: not CloudTrail"),
+        "{stderr}"
+    );
     let i = &v["inputs"];
-    let sum = ["records_invalid", "duplicates_dropped", "non_kms", "outside_filters", "kms_calls"]
-        .iter()
-        .map(|k| i[k].as_u64().unwrap())
-        .sum::<u64>();
-    assert_eq!(i["records"].as_u64().unwrap(), sum, "the books balance: {i}");
+    let sum = [
+        "records_invalid",
+        "duplicates_dropped",
+        "non_kms",
+        "outside_filters",
+        "kms_calls",
+    ]
+    .iter()
+    .map(|k| i[k].as_u64().unwrap())
+    .sum::<u64>();
+    assert_eq!(
+        i["records"].as_u64().unwrap(),
+        sum,
+        "the books balance: {i}"
+    );
     // 5340 records in the sources, plus the derived selection (1606), all read.
     assert_eq!(i["records"], 5340 + 1606);
     // The two digest files and SOURCES.md are skipped, not failed.

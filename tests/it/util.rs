@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// Runs `denydiff` with `args`, feeding `stdin`.
-pub fn run(args: &[&str], stdin: &[u8]) -> Output {
+pub(crate) fn run(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_denydiff"))
         .args(args)
         .stdin(Stdio::piped())
@@ -18,19 +18,24 @@ pub fn run(args: &[&str], stdin: &[u8]) -> Output {
 }
 
 /// Runs `denydiff analyze --format json` and decodes the report.
-pub fn analyze_json(args: &[&str]) -> (serde_json::Value, Output) {
+pub(crate) fn analyze_json(args: &[&str]) -> (serde_json::Value, Output) {
     let mut all = vec!["analyze", "--format", "json"];
     all.extend_from_slice(args);
     let out = run(&all, b"");
     let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}); stderr: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "stdout is not JSON ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (v, out)
 }
 
 /// `../shared` beside the checkout, or `None` (test skips) outside CI.
-pub fn shared(sub: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared").join(sub);
+pub(crate) fn shared(sub: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(sub);
     if dir.exists() {
         return Some(dir);
     }
@@ -43,16 +48,16 @@ pub fn shared(sub: &str) -> Option<PathBuf> {
     None
 }
 
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

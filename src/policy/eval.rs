@@ -1,0 +1,311 @@
+//! Evaluate a key policy against one request, in three-valued logic, keeping
+//! the evidence a report needs to explain the decision.
+//!
+//! A statement matches when its principal, action, resource and every
+//! condition match (Kleene AND). The outcome follows "Policy evaluation
+//! logic": a matching Deny wins, then a matching Allow; an `Unknown` Deny (or,
+//! without any Allow, an `Unknown` Allow) makes the outcome `Undetermined`
+//! rather than a guess. Pure: no I/O, no clock. Grants and IAM policies are not
+//! visible here; an Allow through the account root is marked
+//! `via_account_delegation` so a report can say so.
+
+use std::ops::Not as _;
+
+use serde::Serialize;
+
+use super::cond;
+use super::context::{Principal, Request, Seen};
+use super::parse::{Effect, Policy, PrincipalPattern, Statement, Targets, Version, is_account_id};
+use super::pattern::{Expanded, expand, glob, literal};
+use super::tri::Tri;
+
+/// How the policy decides the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// An Allow statement matches and no Deny can.
+    Allowed,
+    /// A Deny statement matches.
+    ExplicitDeny,
+    /// Nothing matches; the call can still rest on a grant or, for account
+    /// principals, on IAM policies through delegation.
+    ImplicitDeny,
+    /// A Deny (or the only possible Allow) hangs on an unknown key.
+    Undetermined,
+}
+
+/// The decision with the evidence for every statement.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Decision {
+    pub outcome: Outcome,
+    pub statements: Vec<StatementTrace>,
+}
+
+/// How one statement fared.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StatementTrace {
+    pub index: usize,
+    pub sid: Option<String>,
+    pub effect: Effect,
+    pub principal_match: Tri,
+    pub action_match: Tri,
+    pub resource_match: Tri,
+    pub conditions: Vec<ConditionTrace>,
+    pub matched: Tri,
+    /// The principal matched only as "any principal of this account"
+    /// (`arn:aws:iam::ACCT:root` or `ACCT`): in a key policy that delegates to
+    /// the account's IAM policies, which this evaluator cannot see ("Key
+    /// policies in AWS KMS", default key policy).
+    pub via_account_delegation: bool,
+}
+
+/// How one condition fared: the operator and key as written, the policy
+/// values, what the request showed, and the result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConditionTrace {
+    pub operator: String,
+    pub key: String,
+    pub values: Vec<String>,
+    pub seen: Seen,
+    pub result: Tri,
+}
+
+impl Decision {
+    /// The statements that decided the outcome: the matching Denies for
+    /// `ExplicitDeny`, the matching Allows for `Allowed`, the unknown Denies
+    /// (or else unknown Allows) for `Undetermined`, none for `ImplicitDeny`.
+    pub fn deciding(&self) -> Vec<&StatementTrace> {
+        let pick = |effect, matched| {
+            self.statements
+                .iter()
+                .filter(move |s| s.effect == effect && s.matched == matched)
+        };
+        match self.outcome {
+            Outcome::ExplicitDeny => pick(Effect::Deny, Tri::True).collect(),
+            Outcome::Allowed => pick(Effect::Allow, Tri::True).collect(),
+            Outcome::ImplicitDeny => Vec::new(),
+            Outcome::Undetermined => {
+                let denies: Vec<_> = pick(Effect::Deny, Tri::Unknown).collect();
+                if denies.is_empty() {
+                    pick(Effect::Allow, Tri::Unknown).collect()
+                } else {
+                    denies
+                }
+            }
+        }
+    }
+
+    /// Whether a Deny applies: `True` if one matches, `Unknown` if one may.
+    pub fn explicit_deny(&self) -> Tri {
+        Tri::any(
+            self.statements
+                .iter()
+                .filter(|s| s.effect == Effect::Deny)
+                .map(|s| s.matched),
+        )
+    }
+
+    /// `Allowed` and every deciding Allow matched only through account
+    /// delegation: the IAM policy that really allows it is not visible.
+    pub fn only_via_account_delegation(&self) -> bool {
+        self.outcome == Outcome::Allowed && self.deciding().iter().all(|s| s.via_account_delegation)
+    }
+}
+
+/// Evaluate `policy` for `req`.
+///
+/// ```
+/// use denydiff::policy::{Outcome, Request, evaluate, parse_policy};
+///
+/// let policy = parse_policy(r#"{"Version": "2012-10-17", "Statement": [{
+///     "Sid": "Deny actions except Administrator", "Effect": "Deny",
+///     "Principal": "*", "Action": "kms:*", "Resource": "*",
+///     "Condition": {"StringNotEquals": {
+///         "aws:PrincipalArn": ["arn:aws:iam::111122223333:user/admin"]}}}]}"#)?;
+/// let key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd";
+/// let backup = Request::service_principal("backup-storage.amazonaws.com", "kms:Decrypt", key);
+///
+/// let decision = evaluate(&policy, &backup);
+/// assert_eq!(decision.outcome, Outcome::ExplicitDeny);
+/// let blocking = decision.deciding();
+/// assert_eq!(blocking[0].sid.as_deref(), Some("Deny actions except Administrator"));
+/// // A service principal has no aws:PrincipalArn, and StringNotEquals on an
+/// // absent key is true.
+/// assert_eq!(blocking[0].conditions[0].key, "aws:PrincipalArn");
+/// # Ok::<(), denydiff::policy::ParseError>(())
+/// ```
+pub fn evaluate(policy: &Policy, req: &Request) -> Decision {
+    let variables = policy.version == Version::V2012;
+    let statements: Vec<_> = policy
+        .statements
+        .iter()
+        .map(|s| statement(s, req, variables))
+        .collect();
+    Decision {
+        outcome: outcome(&statements),
+        statements,
+    }
+}
+
+fn outcome(statements: &[StatementTrace]) -> Outcome {
+    let any = |effect, matched| {
+        statements
+            .iter()
+            .any(|s| s.effect == effect && s.matched == matched)
+    };
+    if any(Effect::Deny, Tri::True) {
+        Outcome::ExplicitDeny
+    } else if any(Effect::Deny, Tri::Unknown) {
+        Outcome::Undetermined
+    } else if any(Effect::Allow, Tri::True) {
+        Outcome::Allowed
+    } else if any(Effect::Allow, Tri::Unknown) {
+        Outcome::Undetermined
+    } else {
+        Outcome::ImplicitDeny
+    }
+}
+
+fn statement(s: &Statement, req: &Request, variables: bool) -> StatementTrace {
+    let (principal_match, via_account) = principal_clause(&s.principal, &req.principal);
+    let action_match = action_clause(&s.action, &req.action);
+    let resource_match = resource_clause(&s.resource, req, variables);
+    let conditions: Vec<_> = s
+        .conditions
+        .iter()
+        .map(|c| cond::evaluate(c, &req.context, variables))
+        .collect();
+    let matched = Tri::all(
+        [principal_match, action_match, resource_match]
+            .into_iter()
+            .chain(conditions.iter().map(|c| c.result)),
+    );
+    StatementTrace {
+        index: s.index,
+        sid: s.sid.clone(),
+        effect: s.effect,
+        principal_match,
+        action_match,
+        resource_match,
+        conditions,
+        matched,
+        via_account_delegation: via_account && principal_match == Tri::True,
+    }
+}
+
+/// The principal match and whether it rests only on account patterns.
+fn principal_clause(targets: &Targets<PrincipalPattern>, who: &Principal) -> (Tri, bool) {
+    match targets {
+        Targets::Listed(patterns) => {
+            let direct = Tri::any(
+                patterns
+                    .iter()
+                    .filter(|p| !matches!(p, PrincipalPattern::Account(_)))
+                    .map(|p| principal(p, who)),
+            );
+            let account = Tri::any(
+                patterns
+                    .iter()
+                    .filter(|p| matches!(p, PrincipalPattern::Account(_)))
+                    .map(|p| principal(p, who)),
+            );
+            (
+                direct.or(account),
+                direct != Tri::True && account == Tri::True,
+            )
+        }
+        Targets::Except(patterns) => (
+            Tri::any(patterns.iter().map(|p| principal(p, who))).not(),
+            false,
+        ),
+    }
+}
+
+/// One `Principal` entry against the caller ("AWS JSON policy elements:
+/// Principal").
+fn principal(pattern: &PrincipalPattern, who: &Principal) -> Tri {
+    match (pattern, who) {
+        (PrincipalPattern::Everyone, _)
+        | (PrincipalPattern::AnyAws, Principal::Aws { .. } | Principal::Anonymous) => Tri::True,
+        // The docs call `{"AWS": "*"}` equivalent to `*` only for anonymous
+        // users; whether it covers service or federated principals is not
+        // documented, so it is unknown.
+        (PrincipalPattern::AnyAws, _) => Tri::Unknown,
+        (PrincipalPattern::Account(account), Principal::Aws { arn, account: own }) => {
+            let own = own.clone().or_else(|| arn.as_deref().and_then(arn_account));
+            own.map_or(Tri::Unknown, |own| Tri::from(own == *account))
+        }
+        (PrincipalPattern::Arn(pattern), Principal::Aws { arn, account }) => {
+            aws_arn(pattern, arn.as_deref(), account.as_deref())
+        }
+        (PrincipalPattern::Service(name), Principal::Service(own)) => {
+            Tri::from(name.eq_ignore_ascii_case(own))
+        }
+        (PrincipalPattern::Federated(name), Principal::Federated(own)) => Tri::from(name == own),
+        _ => Tri::False,
+    }
+}
+
+/// An exact principal ARN. The caller's ARN is the user or role ARN, so an
+/// assumed-role session ARN in the policy (`arn:aws:sts::A:assumed-role/R/S`)
+/// matches role `R` of account `A` only as `Unknown`: the session name is not
+/// known.
+fn aws_arn(pattern: &str, arn: Option<&str>, account: Option<&str>) -> Tri {
+    let pattern_account = arn_account(pattern);
+    let other_account = account
+        .or(arn.and_then(|a| a.split(':').nth(4)))
+        .is_some_and(|a| Some(a.to_owned()) != pattern_account);
+    if other_account {
+        return Tri::False;
+    }
+    let Some(arn) = arn else {
+        return Tri::Unknown;
+    };
+    if arn == pattern {
+        return Tri::True;
+    }
+    match (session_role(pattern), arn.rsplit_once(":role/")) {
+        (Some(role), Some((_, path_and_name)))
+            if path_and_name.rsplit('/').next() == Some(role) =>
+        {
+            Tri::Unknown
+        }
+        _ => Tri::False,
+    }
+}
+
+fn arn_account(arn: &str) -> Option<String> {
+    let account = arn.split(':').nth(4)?;
+    is_account_id(account).then(|| account.to_owned())
+}
+
+/// `R` of `arn:aws:sts::A:assumed-role/R/S`.
+fn session_role(arn: &str) -> Option<&str> {
+    let rest = arn.split_once(":assumed-role/")?.1;
+    rest.split('/').next()
+}
+
+/// Actions match case-insensitively with `*` and `?`.
+fn action_clause(targets: &Targets<String>, action: &str) -> Tri {
+    let any = |items: &[String]| items.iter().any(|p| glob(&literal(p), action, true));
+    Tri::from(match targets {
+        Targets::Listed(items) => any(items),
+        Targets::Except(items) => !any(items),
+    })
+}
+
+/// Resources match case-sensitively with wildcards and variables.
+fn resource_clause(targets: &Targets<String>, req: &Request, variables: bool) -> Tri {
+    let one = |p: &String| match expand(p, &req.context, variables) {
+        Expanded::Tokens(toks) => Tri::from(glob(&toks, &req.resource, false)),
+        Expanded::Unknown => Tri::Unknown,
+        Expanded::Missing => Tri::False,
+    };
+    match targets {
+        Targets::Listed(items) => Tri::any(items.iter().map(one)),
+        Targets::Except(items) => Tri::any(items.iter().map(one)).not(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

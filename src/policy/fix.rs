@@ -1,0 +1,471 @@
+//! Propose and verify the smallest change to a blocking Deny statement.
+//!
+//! [`patch`] edits the policy's original JSON (key order and every other field
+//! untouched) per the fix table in DESIGN.md, re-parses it, and renders a
+//! unified diff; [`verify`] evaluates a list of requests against the original
+//! and the patched policy and says which expectations hold. A fix is only as
+//! good as the checks it was verified with: this module chooses no callers
+//! itself.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::context::{Request, via_service};
+use super::diff;
+use super::eval::{Decision, Outcome, evaluate};
+use super::parse::{Effect, Location, ParseError, Policy, parse_policy_value};
+use super::tri::Tri;
+
+/// How wide the exemption is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FixKind {
+    /// Exempt the whole caller class (every service principal, every FAS).
+    Broad,
+    /// Exempt only the observed service (or principal).
+    Narrow,
+}
+
+/// The legitimate caller a Deny statement blocks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "class")]
+pub enum BlockedCaller {
+    /// `userIdentity.type` `AWSService`; `service` is `invokedBy`.
+    ServicePrincipal { service: String },
+    /// An IAM principal's call made by `service` (`invokedBy`, e.g.
+    /// `backup.amazonaws.com`) in `region`.
+    ForwardAccess { service: String, region: String },
+    /// An IAM user or role calling directly.
+    Direct { principal_arn: String },
+}
+
+/// A patched policy and how it differs from the original.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fix {
+    pub kind: FixKind,
+    pub description: String,
+    /// Callers the fix knowingly leaves blocked.
+    pub warnings: Vec<String>,
+    /// The full patched document.
+    pub document: Value,
+    /// `document` parsed, ready for [`verify`].
+    pub policy: Policy,
+    /// Unified diff of the pretty-printed documents.
+    pub diff: String,
+}
+
+/// Why no fix could be produced.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FixError {
+    /// `patch(&policy, 5, ..)` on a two-statement policy.
+    #[error("statement {index} does not exist: the policy has {count} statements")]
+    NoSuchStatement { index: usize, count: usize },
+    /// Patching the seed's statement 0, `Enable IAM User Permissions`.
+    #[error("{at} is an `Allow`: only a `Deny` statement blocks a caller")]
+    NotADeny { at: Location },
+    /// A `Direct` fix for a Deny whose only condition is `Bool
+    /// aws:SecureTransport`.
+    #[error(
+        "{at} has no exception list on `aws:PrincipalArn` to add `{arn}` to\nhint: use the service principal or forward access fix, or add a `StringNotEquals` block on `aws:PrincipalArn`"
+    )]
+    NoExceptionList { at: Location, arn: String },
+    /// A `BoolIfExists` entry the fix would set to `false` already holds
+    /// another value.
+    #[error("{at}: `{operator}` `{key}` already holds `{existing}`, which conflicts with `false`")]
+    Conflict {
+        at: Location,
+        operator: String,
+        key: String,
+        existing: String,
+    },
+    /// The entry is already there: a `Direct` fix for an ARN already on the
+    /// list, or the broad fix applied twice.
+    #[error("{at}: `{operator}` `{key}` already holds `{value}`, so the fix would change nothing")]
+    NoChange {
+        at: Location,
+        operator: String,
+        key: String,
+        value: String,
+    },
+    /// The document disagrees with its parse: `"Condition"` replaced by a
+    /// non-object in `Policy::document` after parsing.
+    #[error("{at}: `{field}` in the document is not an object")]
+    Malformed { at: Location, field: String },
+    /// The patched document no longer parses (a hand-edited `document`).
+    #[error("the patched policy does not parse: {0}")]
+    Invalid(#[source] ParseError),
+}
+
+type Result<T> = std::result::Result<T, FixError>;
+
+const EXCEPTION_OPERATORS: &[&str] = &[
+    "StringNotEquals",
+    "StringNotLike",
+    "ArnNotEquals",
+    "ArnNotLike",
+    "StringNotEqualsIfExists",
+    "StringNotLikeIfExists",
+    "ArnNotEqualsIfExists",
+    "ArnNotLikeIfExists",
+];
+
+/// Patch Deny statement `statement_index` so that `caller` is no longer
+/// blocked, per the DESIGN.md fix table.
+pub fn patch(
+    policy: &Policy,
+    statement_index: usize,
+    caller: &BlockedCaller,
+    kind: FixKind,
+) -> Result<Fix> {
+    let statement = policy
+        .statements
+        .get(statement_index)
+        .ok_or(FixError::NoSuchStatement {
+            index: statement_index,
+            count: policy.statements.len(),
+        })?;
+    let at = Location::Statement {
+        index: statement.index,
+        sid: statement.sid.clone(),
+    };
+    if statement.effect != Effect::Deny {
+        return Err(FixError::NotADeny { at });
+    }
+    let mut document = policy.document.clone();
+    let condition = condition_object(&mut document, statement_index, &at)?;
+    let (description, warnings) = apply(condition, caller, kind, &at)?;
+    let patched = parse_policy_value(&document).map_err(FixError::Invalid)?;
+    let diff = diff::unified(
+        &pretty(&policy.document),
+        &pretty(&document),
+        "key policy (current)",
+        "key policy (patched)",
+    );
+    Ok(Fix {
+        kind,
+        description,
+        warnings,
+        document,
+        policy: patched,
+        diff,
+    })
+}
+
+fn apply(
+    condition: &mut Map<String, Value>,
+    caller: &BlockedCaller,
+    kind: FixKind,
+    at: &Location,
+) -> Result<(String, Vec<String>)> {
+    match (caller, kind) {
+        (BlockedCaller::ServicePrincipal { .. }, FixKind::Broad) => {
+            add_bool(condition, "aws:PrincipalIsAWSService", at)?;
+            let what = "so it no longer applies to any AWS service principal";
+            let warning = "callers that reach the key through a forward access session (an IAM principal with `invokedBy`) are still denied by this statement";
+            Ok((
+                describe(
+                    "BoolIfExists",
+                    "aws:PrincipalIsAWSService",
+                    "false",
+                    at,
+                    what,
+                ),
+                vec![warning.to_owned()],
+            ))
+        }
+        (BlockedCaller::ServicePrincipal { service }, FixKind::Narrow) => {
+            add_list(
+                condition,
+                "StringNotEqualsIfExists",
+                "aws:PrincipalServiceName",
+                service,
+                at,
+            )?;
+            let what = format!("so it no longer applies to the service principal `{service}`");
+            Ok((
+                describe(
+                    "StringNotEqualsIfExists",
+                    "aws:PrincipalServiceName",
+                    service,
+                    at,
+                    &what,
+                ),
+                Vec::new(),
+            ))
+        }
+        (BlockedCaller::ForwardAccess { .. }, FixKind::Broad) => {
+            add_bool(condition, "aws:ViaAWSService", at)?;
+            let what =
+                "so it no longer applies to calls any AWS service makes on a principal's behalf";
+            Ok((
+                describe("BoolIfExists", "aws:ViaAWSService", "false", at, what),
+                Vec::new(),
+            ))
+        }
+        (BlockedCaller::ForwardAccess { service, region }, FixKind::Narrow) => {
+            let via = via_service(service, region);
+            add_list(
+                condition,
+                "StringNotEqualsIfExists",
+                "kms:ViaService",
+                &via,
+                at,
+            )?;
+            let what = format!("so it no longer applies to calls made through `{via}`");
+            Ok((
+                describe("StringNotEqualsIfExists", "kms:ViaService", &via, at, &what),
+                Vec::new(),
+            ))
+        }
+        (BlockedCaller::Direct { principal_arn }, _) => {
+            let operator = add_exception(condition, principal_arn, at)?;
+            let text = format!(
+                "add `{principal_arn}` to the `{operator}` exception list on `aws:PrincipalArn` in {at}"
+            );
+            Ok((text, Vec::new()))
+        }
+    }
+}
+
+fn describe(operator: &str, key: &str, value: &str, at: &Location, what: &str) -> String {
+    format!("add `{operator}` `{key}` = `{value}` to {at} {what}")
+}
+
+/// The statement's `Condition` object, created when absent.
+fn condition_object<'a>(
+    document: &'a mut Value,
+    index: usize,
+    at: &Location,
+) -> Result<&'a mut Map<String, Value>> {
+    let malformed = |field: &str| FixError::Malformed {
+        at: at.clone(),
+        field: field.to_owned(),
+    };
+    let statements = document
+        .get_mut("Statement")
+        .ok_or_else(|| malformed("Statement"))?;
+    let statement = match statements {
+        Value::Array(items) => items.get_mut(index),
+        one @ Value::Object(_) if index == 0 => Some(one),
+        _ => None,
+    };
+    let Some(Value::Object(statement)) = statement else {
+        return Err(malformed("Statement"));
+    };
+    let condition = statement
+        .entry("Condition")
+        .or_insert_with(|| Value::Object(Map::new()));
+    condition
+        .as_object_mut()
+        .ok_or_else(|| malformed("Condition"))
+}
+
+/// `"BoolIfExists": {key: "false"}`, merged into an existing block.
+fn add_bool(condition: &mut Map<String, Value>, key: &str, at: &Location) -> Result<()> {
+    let operator = "BoolIfExists";
+    let block = operator_block(condition, operator, at)?;
+    match find_key(block, key) {
+        None => {
+            block.insert(key.to_owned(), Value::String("false".to_owned()));
+            Ok(())
+        }
+        Some(existing) => {
+            let values = scalars(&block[&existing]);
+            let error = if values.iter().all(|v| v.eq_ignore_ascii_case("false")) {
+                FixError::NoChange {
+                    at: at.clone(),
+                    operator: operator.to_owned(),
+                    key: existing,
+                    value: "false".to_owned(),
+                }
+            } else {
+                FixError::Conflict {
+                    at: at.clone(),
+                    operator: operator.to_owned(),
+                    key: existing,
+                    existing: values.join("`, `"),
+                }
+            };
+            Err(error)
+        }
+    }
+}
+
+/// `operator: {key: [value]}`, merging `value` into an existing list.
+fn add_list(
+    condition: &mut Map<String, Value>,
+    operator: &str,
+    key: &str,
+    value: &str,
+    at: &Location,
+) -> Result<()> {
+    let block = operator_block(condition, operator, at)?;
+    match find_key(block, key) {
+        None => {
+            block.insert(
+                key.to_owned(),
+                Value::Array(vec![Value::String(value.to_owned())]),
+            );
+            Ok(())
+        }
+        Some(existing) => merge(block, &existing, operator, value, at),
+    }
+}
+
+/// Append `arn` to the first negated exception list on `aws:PrincipalArn`.
+fn add_exception(condition: &mut Map<String, Value>, arn: &str, at: &Location) -> Result<String> {
+    let found = condition.iter().find_map(|(operator, block)| {
+        let block = block.as_object()?;
+        let listed = EXCEPTION_OPERATORS.contains(&operator.as_str());
+        let key = find_key(block, "aws:PrincipalArn")?;
+        listed.then(|| (operator.clone(), key))
+    });
+    let Some((operator, key)) = found else {
+        return Err(FixError::NoExceptionList {
+            at: at.clone(),
+            arn: arn.to_owned(),
+        });
+    };
+    let block = operator_block(condition, &operator, at)?;
+    merge(block, &key, &operator, arn, at)?;
+    Ok(operator)
+}
+
+fn operator_block<'a>(
+    condition: &'a mut Map<String, Value>,
+    operator: &str,
+    at: &Location,
+) -> Result<&'a mut Map<String, Value>> {
+    condition
+        .entry(operator)
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or_else(|| FixError::Malformed {
+            at: at.clone(),
+            field: format!("Condition.{operator}"),
+        })
+}
+
+/// Condition keys are case-insensitive: reuse the key as the policy spells it.
+fn find_key(block: &Map<String, Value>, key: &str) -> Option<String> {
+    block.keys().find(|k| k.eq_ignore_ascii_case(key)).cloned()
+}
+
+/// Add `value` to `block[key]`, turning a single value into a list.
+fn merge(
+    block: &mut Map<String, Value>,
+    key: &str,
+    operator: &str,
+    value: &str,
+    at: &Location,
+) -> Result<()> {
+    let slot = block.get_mut(key).expect("key found in block");
+    if scalars(slot).iter().any(|v| v == value) {
+        return Err(FixError::NoChange {
+            at: at.clone(),
+            operator: operator.to_owned(),
+            key: key.to_owned(),
+            value: value.to_owned(),
+        });
+    }
+    let mut items = match slot.take() {
+        Value::Array(items) => items,
+        one => vec![one],
+    };
+    items.push(Value::String(value.to_owned()));
+    *slot = Value::Array(items);
+    Ok(())
+}
+
+fn scalars(value: &Value) -> Vec<String> {
+    let one = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match value {
+        Value::Array(items) => items.iter().map(one).collect(),
+        other => vec![one(other)],
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// What must hold for one request after the patch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expectation {
+    /// No Deny matches, not even possibly (the blocked caller).
+    NotExplicitlyDenied,
+    /// A Deny matches for certain (the callers the statement keeps out).
+    ExplicitlyDenied,
+    /// No Deny applies that did not before, and an `Allowed` stays `Allowed`.
+    NotNewlyDenied,
+    /// The outcome is unchanged.
+    SameAsBefore,
+}
+
+/// One check's result; `index` is its position in the list given to [`verify`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub index: usize,
+    pub expectation: Expectation,
+    pub before: Outcome,
+    pub after: Outcome,
+    pub passed: bool,
+}
+
+/// All checks; `verified` only if there was at least one and all passed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub checks: Vec<CheckResult>,
+    pub verified: bool,
+}
+
+/// Evaluate every request against both policies and test its expectation.
+pub fn verify(
+    original: &Policy,
+    patched: &Policy,
+    checks: &[(Request, Expectation)],
+) -> Verification {
+    let checks: Vec<CheckResult> = checks
+        .iter()
+        .enumerate()
+        .map(|(index, (request, expectation))| {
+            let before = evaluate(original, request);
+            let after = evaluate(patched, request);
+            CheckResult {
+                index,
+                expectation: *expectation,
+                before: before.outcome,
+                after: after.outcome,
+                passed: holds(*expectation, &before, &after),
+            }
+        })
+        .collect();
+    let verified = !checks.is_empty() && checks.iter().all(|c| c.passed);
+    Verification { checks, verified }
+}
+
+fn holds(expectation: Expectation, before: &Decision, after: &Decision) -> bool {
+    match expectation {
+        Expectation::NotExplicitlyDenied => after.explicit_deny() == Tri::False,
+        Expectation::ExplicitlyDenied => after.explicit_deny() == Tri::True,
+        Expectation::SameAsBefore => before.outcome == after.outcome,
+        Expectation::NotNewlyDenied => {
+            let (was, is) = (before.explicit_deny(), after.explicit_deny());
+            let newly =
+                (is == Tri::True && was != Tri::True) || (is == Tri::Unknown && was == Tri::False);
+            let lost_allow =
+                before.outcome == Outcome::Allowed && after.outcome != Outcome::Allowed;
+            !newly && !lost_allow
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
