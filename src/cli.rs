@@ -57,6 +57,36 @@ pub struct AnalyzeArgs {
     /// Do not print per-input error messages on standard error (the report still lists them)
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// The key policy in force (a JSON document); it overrides the trail's.
+    ///
+    /// It applies to the keys selected with `--key`; without `--key`, the
+    /// trail must show calls to one key only.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Reaching AWS (for `--fetch-policy`).
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// Fetch each key's policy with `kms:GetKeyPolicy` (standard credential chain)
+    #[arg(long)]
+    pub fetch_policy: bool,
+
+    /// AWS profile (default: the standard chain: environment, default profile, instance role)
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS region for API calls (default: each key's own region)
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send AWS API calls to this endpoint (tests, private endpoints)
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

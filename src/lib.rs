@@ -8,6 +8,7 @@
 pub mod call;
 pub mod cli;
 pub mod collect;
+pub mod diagnose;
 pub mod diff;
 pub mod event;
 pub mod policy;
@@ -22,6 +23,7 @@ use anyhow::Context;
 
 use crate::cli::{Cli, Command};
 use crate::collect::Collector;
+use crate::diagnose::{KeyPolicy, PolicyError, PolicySet, PolicySource};
 use crate::settings::Settings;
 
 /// denydiff's exit codes, documented in README.md.
@@ -51,19 +53,79 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
     let mut collector = Collector::new(s.filters.clone());
     source::files::read_paths(&s.paths, &mut collector);
-    let collected = collector.finish();
+    let mut collected = collector.finish();
+    let policies = policies(s, &mut collected)?;
     if !s.quiet {
         for f in &collected.failures {
             eprintln!("denydiff: `{}`: {}", f.source, f.reason);
         }
+        for e in &policies.errors {
+            eprintln!("denydiff: warning: key `{}`: {}", e.key_arn, e.reason);
+        }
     }
-    let report = report::Report::build(collected)?;
+    let report = report::Report::build(collected, &policies)?;
     write_report(s, &report)?;
     Ok(if report.failures.is_empty() {
         ExitStatus::Ok
     } else {
         ExitStatus::InputsFailed
     })
+}
+
+/// The key policies: the trail's, then `--fetch-policy`, then `--policy`.
+fn policies(s: &Settings, c: &mut collect::Collected) -> anyhow::Result<PolicySet> {
+    let mut set = PolicySet::from_trail(&c.lifecycle);
+    let mut keys: Vec<String> = c.calls.iter().map(|k| k.key.clone()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.retain(|k| k.starts_with("arn:"));
+    if let Some(opts) = &s.fetch {
+        for (key, result) in source::kms::fetch_policies(opts, &keys) {
+            match result.map(|text| policy::parse_policy(&text).map_err(|e| e.to_string())) {
+                Ok(Ok(policy)) => set.add(KeyPolicy {
+                    key_arn: key,
+                    source: PolicySource::Api,
+                    origin: None,
+                    event_id: None,
+                    time_ms: None,
+                    policy,
+                }),
+                Ok(Err(e)) => set.errors.push(PolicyError {
+                    key_arn: key,
+                    source: PolicySource::Api,
+                    event_id: None,
+                    reason: format!("the fetched policy does not parse: {e}"),
+                }),
+                Err(e) => {
+                    c.inputs.files_failed += 1;
+                    c.failures.push(collect::Failure {
+                        source: format!("kms:GetKeyPolicy {key}"),
+                        reason: e,
+                    });
+                }
+            }
+        }
+    }
+    if let Some((path, policy)) = &s.policy {
+        if s.filters.keys.is_empty() && keys.len() > 1 {
+            anyhow::bail!(
+                "`--policy {}` would apply to {} keys\nhint: name the key it belongs to with `--key`",
+                path.display(),
+                keys.len()
+            );
+        }
+        for key in keys {
+            set.add(KeyPolicy {
+                key_arn: key,
+                source: PolicySource::File,
+                origin: Some(path.display().to_string()),
+                event_id: None,
+                time_ms: None,
+                policy: policy.clone(),
+            });
+        }
+    }
+    Ok(set)
 }
 
 fn write_report(s: &Settings, report: &report::Report) -> anyhow::Result<()> {

@@ -3,12 +3,14 @@
 //! can be wrong with the arguments is found here, before any input is read.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
 use crate::cli::{AnalyzeArgs, Format};
 use crate::collect::Filters;
+use crate::policy::{Policy, parse_policy};
+use crate::source::kms::AwsOptions;
 
 /// A resolved `analyze` invocation.
 #[derive(Debug)]
@@ -18,6 +20,10 @@ pub struct Settings {
     pub format: Format,
     pub output: Option<PathBuf>,
     pub quiet: bool,
+    /// `--policy`: the path and the parsed document.
+    pub policy: Option<(PathBuf, Policy)>,
+    /// `--fetch-policy` with how to reach AWS.
+    pub fetch: Option<AwsOptions>,
 }
 
 impl Settings {
@@ -46,7 +52,18 @@ impl Settings {
             let tty = a.output.is_none() && std::io::stdout().is_terminal();
             if tty { Format::Table } else { Format::Json }
         });
+        let policy = a
+            .policy
+            .map(|p| read_policy(&p).map(|doc| (p, doc)))
+            .transpose()?;
+        let fetch = a.aws.fetch_policy.then_some(AwsOptions {
+            profile: a.aws.profile,
+            region: a.aws.region,
+            endpoint_url: a.aws.endpoint_url,
+        });
         Ok(Self {
+            policy,
+            fetch,
             paths: a.paths,
             filters: Filters {
                 since_ms,
@@ -59,6 +76,13 @@ impl Settings {
             quiet: a.quiet,
         })
     }
+}
+
+/// Reads and parses a key policy file; errors name the file and the place.
+fn read_policy(path: &Path) -> anyhow::Result<Policy> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the policy `{}`", path.display()))?;
+    parse_policy(&text).with_context(|| format!("the policy `{}` does not parse", path.display()))
 }
 
 /// RFC 3339, or a bare date (`--since` at its start, `--until` at its end).

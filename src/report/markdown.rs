@@ -32,6 +32,13 @@ pub(super) fn render(r: &Report, w: &mut impl Write) -> std::io::Result<()> {
     if r.groups.is_empty() {
         writeln!(w, "No KMS calls found.\n")?;
     }
+    let style = super::diagnosis::Style {
+        heading: "## ",
+        bullet: "- ",
+        code_open: "\n  ```diff",
+        code_close: "  ```",
+    };
+    super::diagnosis::render(r, style, w)?;
     failures(r, w)
 }
 

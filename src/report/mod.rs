@@ -2,6 +2,7 @@
 //! renderer writes to a `&mut impl Write`, never to stdout directly, so tests
 //! render into a `Vec<u8>`.
 
+mod diagnosis;
 mod json;
 mod markdown;
 mod table;
@@ -12,6 +13,7 @@ use serde::Serialize;
 
 use crate::cli::Format;
 use crate::collect::{Collected, Failure, Inputs, Lifecycle};
+use crate::diagnose::{self, Blocked, PolicyError, PolicySet, Unexplained, policies::PolicyEntry};
 use crate::diff::{self, Group};
 
 /// The JSON schema version; bumped only when a field changes meaning or goes away.
@@ -26,6 +28,14 @@ pub struct Report {
     pub groups: Vec<Group>,
     /// Successful and failed changes to the keys seen (policy, state, grants).
     pub lifecycle: Vec<LifecycleEntry>,
+    /// Every key policy version known, and which one the diagnosis used.
+    pub policies: Vec<PolicyEntry>,
+    /// Policies that could not be used (they do not parse).
+    pub policy_errors: Vec<PolicyError>,
+    /// Callers a key-policy statement blocks, with verified fixes.
+    pub blocked: Vec<Blocked>,
+    /// Failed calls the key policy does not explain, and why.
+    pub unexplained: Vec<Unexplained>,
 }
 
 /// A lifecycle event as reported.
@@ -37,8 +47,9 @@ pub struct LifecycleEntry {
 }
 
 impl Report {
-    pub fn build(c: Collected) -> anyhow::Result<Self> {
+    pub fn build(c: Collected, policies: &PolicySet) -> anyhow::Result<Self> {
         let groups = diff::groups(&c.calls, &c.lifecycle)?;
+        let d = diagnose::diagnose(&groups, &c.calls, policies);
         let lifecycle = c
             .lifecycle
             .into_iter()
@@ -53,6 +64,10 @@ impl Report {
             failures: c.failures,
             groups,
             lifecycle,
+            policies: policies.entries(),
+            policy_errors: policies.errors.clone(),
+            blocked: d.blocked,
+            unexplained: d.unexplained,
         })
     }
 

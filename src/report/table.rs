@@ -51,6 +51,13 @@ pub(super) fn render(r: &Report, w: &mut impl Write) -> std::io::Result<()> {
     if r.groups.is_empty() {
         writeln!(w, "no KMS calls found")?;
     }
+    let style = super::diagnosis::Style {
+        heading: "== ",
+        bullet: "- ",
+        code_open: "",
+        code_close: "",
+    };
+    super::diagnosis::render(r, style, w)?;
     for f in &r.failures {
         writeln!(w, "failed: {}: {}", f.source, f.reason)?;
     }

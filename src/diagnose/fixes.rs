@@ -1,0 +1,191 @@
+//! Fixes for a blocked caller, each verified by evaluating the patched
+//! policy again against every caller seen on the key (DESIGN.md, "Fixes the
+//! tool proposes"): the blocked caller is no longer denied, an unlisted IAM
+//! user of the key's account still is, the principals the statement exempts
+//! and every other observed caller are not newly denied. `verified` is the
+//! result of those checks, never assumed.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::policies::KeyPolicy;
+use super::request::{arn_part, blocked_caller, probe, request};
+use super::{Blocked, GroupId};
+use crate::call::KmsCall;
+use crate::diff::Group;
+use crate::policy::{Expectation, FixKind, Outcome, Request, evaluate, patch, verify};
+
+/// A patched policy, its diff, and how its verification went.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProposedFix {
+    pub kind: FixKind,
+    pub description: String,
+    /// The full patched key policy document.
+    pub policy: serde_json::Value,
+    /// Unified diff against the policy in force.
+    pub diff: String,
+    /// True only if every check below passed.
+    pub verified: bool,
+    pub checks: Vec<Check>,
+    /// Callers this fix knowingly leaves blocked.
+    pub warnings: Vec<String>,
+}
+
+/// One verification check, in words.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub what: String,
+    pub expectation: Expectation,
+    pub before: Outcome,
+    pub after: Outcome,
+    pub passed: bool,
+}
+
+/// Broad and narrow fixes for `b`, plus notes when none can be made.
+pub(super) fn propose(
+    b: &Blocked,
+    kp: &KeyPolicy,
+    groups: &[Group],
+    reps: &BTreeMap<GroupId<'_>, &KmsCall>,
+) -> (Vec<ProposedFix>, Vec<String>) {
+    let mine: Vec<&Group> = groups
+        .iter()
+        .filter(|g| g.key_arn == b.key_arn && g.caller == b.caller)
+        .collect();
+    let Some(first) = mine.first() else {
+        return (Vec::new(), Vec::new());
+    };
+    let rep = |g: &Group| {
+        reps.get(&(g.key_arn.as_str(), g.event_name.as_str(), &g.caller))
+            .copied()
+    };
+    let region = rep(first)
+        .and_then(|c| c.region.clone())
+        .or_else(|| arn_part(&b.key_arn, 3).map(str::to_owned))
+        .unwrap_or_default();
+    let Some(caller) = blocked_caller(first, &region) else {
+        return (
+            Vec::new(),
+            vec!["no fix: the caller is not identified well enough".into()],
+        );
+    };
+    let checks = checks(b, kp, groups, &mine, &rep);
+    let mut fixes: Vec<ProposedFix> = Vec::new();
+    let mut notes = Vec::new();
+    for kind in [FixKind::Broad, FixKind::Narrow] {
+        match patch(&kp.policy, b.statement.index, &caller, kind) {
+            Ok(fix) if fixes.iter().any(|f| f.policy == fix.document) => {}
+            Ok(fix) => {
+                let v = verify(
+                    &kp.policy,
+                    &fix.policy,
+                    &checks
+                        .iter()
+                        .map(|(r, e, _)| (r.clone(), *e))
+                        .collect::<Vec<_>>(),
+                );
+                fixes.push(ProposedFix {
+                    kind,
+                    description: fix.description,
+                    policy: fix.document,
+                    diff: fix.diff,
+                    verified: v.verified,
+                    checks: v
+                        .checks
+                        .iter()
+                        .zip(&checks)
+                        .map(|(c, (_, _, what))| Check {
+                            what: what.clone(),
+                            expectation: c.expectation,
+                            before: c.before,
+                            after: c.after,
+                            passed: c.passed,
+                        })
+                        .collect(),
+                    warnings: fix.warnings,
+                });
+            }
+            Err(e) => notes.push(format!("no {} fix: {e}", kind_name(kind))),
+        }
+    }
+    (fixes, notes)
+}
+
+fn kind_name(k: FixKind) -> &'static str {
+    match k {
+        FixKind::Broad => "broad",
+        FixKind::Narrow => "narrow",
+    }
+}
+
+type Checks = Vec<(Request, Expectation, String)>;
+
+fn checks<'a>(
+    b: &Blocked,
+    kp: &KeyPolicy,
+    groups: &'a [Group],
+    mine: &[&'a Group],
+    rep: &dyn Fn(&Group) -> Option<&'a KmsCall>,
+) -> Checks {
+    let mut out: Checks = Vec::new();
+    for g in mine {
+        if let Some(r) = request(g, &g.event_name, rep(g)) {
+            out.push((
+                r,
+                Expectation::NotExplicitlyDenied,
+                format!("the blocked caller's {}", g.event_name),
+            ));
+        }
+    }
+    let event = mine.first().map_or("Decrypt", |g| g.event_name.as_str());
+    if let Some(p) = probe(&b.key_arn, event)
+        && evaluate(&kp.policy, &p).outcome == Outcome::ExplicitDeny
+    {
+        out.push((
+            p,
+            Expectation::ExplicitlyDenied,
+            format!("an unlisted IAM user of the account, {event}"),
+        ));
+    }
+    for g in groups
+        .iter()
+        .filter(|g| g.key_arn == b.key_arn && g.caller != b.caller)
+    {
+        if let Some(r) = request(g, &g.event_name, rep(g)) {
+            let who = crate::report::caller_label(g);
+            out.push((
+                r,
+                Expectation::NotNewlyDenied,
+                format!("observed caller {who}, {}", g.event_name),
+            ));
+        }
+    }
+    for arn in exempted(kp, b.statement.index) {
+        let account = arn_part(&arn, 4).unwrap_or_default().to_owned();
+        let r = Request::iam_principal(&arn, &account, &format!("kms:{event}"), &b.key_arn);
+        out.push((
+            r,
+            Expectation::NotNewlyDenied,
+            format!("exempted principal {arn}, {event}"),
+        ));
+    }
+    out
+}
+
+/// The ARNs a Deny exempts through a negated `aws:PrincipalArn` condition.
+fn exempted(kp: &KeyPolicy, index: usize) -> Vec<String> {
+    let Some(stmt) = kp.policy.statements.get(index) else {
+        return Vec::new();
+    };
+    stmt.conditions
+        .iter()
+        .filter(|c| c.op.negated && c.key.eq_ignore_ascii_case("aws:PrincipalArn"))
+        .flat_map(|c| {
+            c.values
+                .iter()
+                .filter(|v| !v.contains('*') && !v.contains('?'))
+                .cloned()
+        })
+        .collect()
+}

@@ -1,0 +1,104 @@
+//! From a caller group and one of its calls to the request the key policy
+//! sees, per DESIGN.md's request-context table (the constructors on
+//! [`Context`](crate::policy::Context) hold the per-class rules).
+//!
+//! What CloudTrail cannot tell stays unknown; a caller CloudTrail does not
+//! identify (service events, empty `userIdentity`) has no request at all.
+
+use std::net::IpAddr;
+
+use crate::call::{CallerClass, KmsCall};
+use crate::diff::Group;
+use crate::policy::{BlockedCaller, Request};
+
+/// The request for `group`'s caller doing `event_name` on its key, with the
+/// network and encryption context of `call` (a representative call).
+pub fn request(group: &Group, event_name: &str, call: Option<&KmsCall>) -> Option<Request> {
+    let c = &group.caller;
+    let action = format!("kms:{event_name}");
+    let key = group.key_arn.as_str();
+    let region = call
+        .and_then(|c| c.region.clone())
+        .or_else(|| arn_part(key, 3).map(str::to_owned))
+        .unwrap_or_default();
+    let mut req = match c.class {
+        CallerClass::ServicePrincipal => {
+            Request::service_principal(c.invoked_by.as_deref()?, &action, key)
+        }
+        CallerClass::ForwardAccess => {
+            let arn = c.principal_arn.as_deref()?;
+            let account = account_of(c.account_id.as_deref(), arn)?;
+            let via = c.invoked_by.as_deref()?;
+            Request::forward_access(arn, &account, via, &region, &action, key)
+        }
+        CallerClass::Direct | CallerClass::ServiceLinkedRole => {
+            let arn = c.principal_arn.as_deref()?;
+            let account = account_of(c.account_id.as_deref(), arn)?;
+            Request::iam_principal(arn, &account, &action, key)
+        }
+        CallerClass::ServiceEvent | CallerClass::Unknown => return None,
+    };
+    if let Some(call) = call {
+        req.context = with_call_context(req.context, call);
+    }
+    Some(req)
+}
+
+/// Source IP (when it is an address, not a service name), VPC endpoint and
+/// encryption context, from the event.
+fn with_call_context(mut ctx: crate::policy::Context, call: &KmsCall) -> crate::policy::Context {
+    if let Some(ip) = call
+        .source_ip
+        .as_deref()
+        .filter(|s| s.parse::<IpAddr>().is_ok())
+    {
+        ctx = ctx.set("aws:SourceIp", [ip]);
+    }
+    if let Some(vpce) = call.vpc_endpoint_id.as_deref() {
+        ctx = ctx.set("aws:SourceVpce", [vpce]);
+    }
+    if !call.encryption_context.is_empty() {
+        ctx = ctx.set_encryption_context(call.encryption_context.iter());
+    }
+    ctx
+}
+
+/// An unlisted IAM user of the key's account: the probe that a fix must
+/// still keep out.
+pub fn probe(key_arn: &str, event_name: &str) -> Option<Request> {
+    let account = arn_part(key_arn, 4)?;
+    let arn = format!("arn:aws:iam::{account}:user/denydiff-probe-unlisted");
+    Some(Request::iam_principal(
+        &arn,
+        account,
+        &format!("kms:{event_name}"),
+        key_arn,
+    ))
+}
+
+/// The caller in the fix module's terms.
+pub fn blocked_caller(group: &Group, region: &str) -> Option<BlockedCaller> {
+    let c = &group.caller;
+    Some(match c.class {
+        CallerClass::ServicePrincipal => BlockedCaller::ServicePrincipal {
+            service: c.invoked_by.clone()?,
+        },
+        CallerClass::ForwardAccess => BlockedCaller::ForwardAccess {
+            service: c.invoked_by.clone()?,
+            region: region.to_owned(),
+        },
+        CallerClass::Direct | CallerClass::ServiceLinkedRole => BlockedCaller::Direct {
+            principal_arn: c.principal_arn.clone()?,
+        },
+        CallerClass::ServiceEvent | CallerClass::Unknown => return None,
+    })
+}
+
+/// The `n`th colon-separated part of an ARN (`3` region, `4` account).
+pub fn arn_part(arn: &str, n: usize) -> Option<&str> {
+    arn.split(':').nth(n).filter(|s| !s.is_empty())
+}
+
+fn account_of(account: Option<&str>, arn: &str) -> Option<String> {
+    account.or_else(|| arn_part(arn, 4)).map(str::to_owned)
+}
