@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::util::{analyze_json, shared};
 
@@ -104,6 +104,34 @@ fn groups_match_truth() {
         sum(groups, "key_state_failed", |_| true),
         truth["disabled_key_errors"].as_u64().unwrap()
     );
+    // The diagnosis names exactly truth.json's blocked callers, by the right Sid.
+    let mut named: Vec<String> = v["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            assert_eq!(b["statement"]["sid"], truth["policy_change"]["sid"]);
+            assert_eq!(b["key_arn"], vault);
+            assert!(
+                b["fixes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|f| f["verified"] == true),
+                "{b}"
+            );
+            truth_label(&json!({"caller": b["caller"]}))
+        })
+        .collect();
+    named.sort();
+    let mut want: Vec<String> = truth["blocked_by_key_policy"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    want.sort();
+    assert_eq!(named, want);
     // The blocked callers are flagged: they succeeded, then only failed.
     for g in groups
         .iter()

@@ -1,7 +1,9 @@
 //! Integration tests: the real binary on fixtures, the real samples, and
 //! generated corpora. One test binary with modules (as ripgrep and uv do).
 
+mod aws;
 mod cli;
 mod corpus;
+mod diagnosis;
 mod real_samples;
 mod util;

@@ -1,0 +1,346 @@
+//! The key-policy diagnosis end to end: on the bundled sample incident, on a
+//! `gen_corpus.py` tree, and on fixtures for replay and unverifiable fixes.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::util::{analyze_json, run, stderr};
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-logs/incident-2026-11-backup-vault")
+}
+
+fn sample_args() -> Vec<String> {
+    let s = sample();
+    vec![
+        s.join("AWSLogs").display().to_string(),
+        s.join("lookup-events-kms.json").display().to_string(),
+    ]
+}
+
+/// The caller label `expected.json` uses.
+fn label(c: &Value) -> String {
+    match (c["principal_arn"].as_str(), c["invoked_by"].as_str()) {
+        (Some(p), Some(v)) => format!("{p} via {v}"),
+        (Some(p), None) => p.to_owned(),
+        (None, Some(v)) => format!("service:{v}"),
+        (None, None) => "?".into(),
+    }
+}
+
+fn blocked(v: &Value) -> Vec<&Value> {
+    v["blocked"].as_array().unwrap().iter().collect()
+}
+
+#[test]
+fn sample_incident_names_exactly_the_blocked_callers() {
+    let args = sample_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (v, out) = analyze_json(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(sample().join("expected.json")).unwrap()).unwrap();
+    let sid = expected["policy_change"]["sid"].as_str().unwrap();
+    let mut want: Vec<(String, u64)> = expected["blocked_by_key_policy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let denied = b["denied"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|n| n.as_u64().unwrap())
+                .sum();
+            (b["caller"].as_str().unwrap().to_owned(), denied)
+        })
+        .collect();
+    // The silent caller is blocked too, found by replaying its successes.
+    for s in expected["silent_callers"].as_array().unwrap() {
+        want.push((s["caller"].as_str().unwrap().to_owned(), 0));
+    }
+    want.sort();
+    let mut got: Vec<(String, u64)> = blocked(&v)
+        .iter()
+        .map(|b| (label(&b["caller"]), b["denied"].as_u64().unwrap()))
+        .collect();
+    got.sort();
+    assert_eq!(got, want);
+    for b in blocked(&v) {
+        assert_eq!(b["statement"]["sid"], sid);
+        assert_eq!(b["statement"]["index"], 1);
+        assert_eq!(b["decision"], "explicit_deny");
+        assert_eq!(b["key_arn"], expected["keys"]["vault"]);
+    }
+    let silent = blocked(&v).into_iter().find(|b| b["denied"] == 0).unwrap();
+    assert_eq!(
+        silent["replayed"], 11,
+        "the silent caller's successes are replayed"
+    );
+    // Noise is labelled, never blamed on the statement.
+    let kinds: Vec<(String, &str)> = v["unexplained"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (label(&u["caller"]), u["kind"].as_str().unwrap()))
+        .collect();
+    assert!(
+        kinds.contains(&(
+            "arn:aws:iam::111122223333:user/dev-alice".into(),
+            "identity-policy"
+        )),
+        "{kinds:?}"
+    );
+    assert!(kinds.iter().any(|(_, k)| *k == "key-state"), "{kinds:?}");
+    assert_eq!(
+        v["policies"].as_array().unwrap().len(),
+        2,
+        "CreateKey and PutKeyPolicy"
+    );
+}
+
+#[test]
+fn broad_fix_for_the_service_principal_is_the_documented_one_and_verified() {
+    let args = sample_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (v, _) = analyze_json(&args);
+    let sp = blocked(&v)
+        .into_iter()
+        .find(|b| b["caller"]["class"] == "service-principal")
+        .unwrap();
+    let broad = sp["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "broad")
+        .unwrap();
+    let fixed: Value = serde_json::from_slice(
+        &std::fs::read(sample().join("policies/key-policy-fixed.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        broad["policy"], fixed,
+        "exactly BoolIfExists aws:PrincipalIsAWSService false added"
+    );
+    assert_eq!(broad["verified"], true);
+    let checks = broad["checks"].as_array().unwrap();
+    assert!(checks.iter().all(|c| c["passed"] == true));
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["expectation"] == "explicitly_denied"),
+        "the unlisted-user probe is checked"
+    );
+    assert!(
+        broad["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("forward access"),
+        "the broad service fix warns that forward-access callers stay blocked"
+    );
+    assert!(
+        broad["diff"]
+            .as_str()
+            .unwrap()
+            .contains("+          \"aws:PrincipalIsAWSService\": \"false\"")
+    );
+}
+
+/// A tiny trail: a key with a permissive policy, the service's successes,
+/// then a PutKeyPolicy adding `deny`; no failure is ever logged.
+fn replay_trail(deny: &Value) -> String {
+    let key = "arn:aws:kms:eu-west-1:111122223333:key/k1";
+    let base = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+         "Action": "kms:*", "Resource": "*"}]});
+    let mut after = base.clone();
+    after["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(deny.clone());
+    let rec = |id: u32, t: &str, name: &str, identity: Value, req: Value| {
+        json!({"eventID": format!("00000000-0000-4000-8000-{id:012}"), "eventTime": t,
+               "eventSource": "kms.amazonaws.com", "eventName": name, "awsRegion": "eu-west-1",
+               "recipientAccountId": "111122223333", "userIdentity": identity,
+               "requestParameters": req,
+               "resources": [{"type": "AWS::KMS::Key", "ARN": key}]})
+    };
+    let svc = json!({"type": "AWSService", "invokedBy": "backup-storage.amazonaws.com"});
+    let admin = json!({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/admin", "accountId": "111122223333"});
+    let records = vec![
+        rec(
+            1,
+            "2026-11-10T00:00:00Z",
+            "PutKeyPolicy",
+            admin.clone(),
+            json!({"keyId": key, "policy": base.to_string()}),
+        ),
+        rec(
+            2,
+            "2026-11-10T01:00:00Z",
+            "Decrypt",
+            svc.clone(),
+            json!({"keyId": key}),
+        ),
+        rec(
+            3,
+            "2026-11-10T02:00:00Z",
+            "Decrypt",
+            svc,
+            json!({"keyId": key}),
+        ),
+        rec(
+            4,
+            "2026-11-10T03:00:00Z",
+            "PutKeyPolicy",
+            admin.clone(),
+            json!({"keyId": key, "policy": after.to_string()}),
+        ),
+        rec(
+            5,
+            "2026-11-10T04:00:00Z",
+            "DescribeKey",
+            admin,
+            json!({"keyId": key}),
+        ),
+    ];
+    json!({"Records": records}).to_string()
+}
+
+fn analyze_text(text: &str, extra: &[&str]) -> (Value, std::process::Output) {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("trail.json");
+    std::fs::write(&f, text).unwrap();
+    let mut args = extra.to_vec();
+    args.push(f.to_str().unwrap());
+    analyze_json(&args)
+}
+
+#[test]
+fn replay_names_a_caller_whose_denials_were_never_logged() {
+    let deny = json!({"Sid": "DenyAllButAdmin", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+        "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111122223333:user/admin"}}});
+    let (v, out) = analyze_text(&replay_trail(&deny), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let b = blocked(&v);
+    assert_eq!(b.len(), 1, "{v}");
+    assert_eq!(b[0]["caller"]["invoked_by"], "backup-storage.amazonaws.com");
+    assert_eq!(
+        (b[0]["denied"].as_u64(), b[0]["replayed"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(b[0]["statement"]["sid"], "DenyAllButAdmin");
+    assert_eq!(b[0]["evidence"][0]["seen"]["state"], "absent");
+    assert_eq!(b[0]["evidence"][0]["result"], "true");
+    // The admin is exempt and stays off the list; the fix keeps it so.
+    assert!(
+        b[0]["fixes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["verified"] == true)
+    );
+}
+
+#[test]
+fn a_deny_that_does_not_match_blames_nobody() {
+    let deny = json!({"Sid": "DenyOutsideVpc", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+        "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-123"}}});
+    let (v, _) = analyze_text(&replay_trail(&deny), &[]);
+    assert!(blocked(&v).is_empty(), "{v}");
+}
+
+#[test]
+fn a_fix_that_leaves_another_deny_is_not_verified() {
+    // Two Deny statements both catch the service: fixing one is not enough.
+    let deny = json!({"Sid": "DenyAllButAdmin", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+        "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111122223333:user/admin"}}});
+    let text = replay_trail(&deny);
+    let mut trail: Value = serde_json::from_str(&text).unwrap();
+    let put = &mut trail["Records"][3]["requestParameters"]["policy"];
+    let mut policy: Value = serde_json::from_str(put.as_str().unwrap()).unwrap();
+    policy["Statement"].as_array_mut().unwrap().push(
+        json!({"Sid": "DenyNonRoot", "Effect": "Deny",
+        "Principal": "*", "Action": "kms:Decrypt", "Resource": "*",
+        "Condition": {"StringNotLike": {"aws:PrincipalArn": "arn:aws:iam::111122223333:*"}}}),
+    );
+    *put = Value::String(policy.to_string());
+    let (v, _) = analyze_text(&trail.to_string(), &[]);
+    let b = blocked(&v);
+    assert!(!b.is_empty(), "{v}");
+    for entry in b {
+        for f in entry["fixes"].as_array().unwrap() {
+            assert_eq!(f["verified"], false, "the other Deny still blocks: {f}");
+            assert!(
+                f["checks"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["passed"] == false)
+            );
+        }
+    }
+}
+
+#[test]
+fn policy_file_overrides_the_trail_and_bad_policies_are_named() {
+    let s = sample();
+    let fixed = s.join("policies/key-policy-fixed.json");
+    let mut args = sample_args();
+    args.extend([
+        "--key".into(),
+        "alias/prod-backup-vault".into(),
+        "--policy".into(),
+        fixed.display().to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (v, out) = analyze_json(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let current: Vec<&Value> = v["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["current"] == true)
+        .collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["source"], "file");
+    // Under the fixed policy only the forward-access callers remain blocked.
+    assert!(
+        blocked(&v)
+            .iter()
+            .all(|b| b["caller"]["class"] == "forward-access"),
+        "{}",
+        v["blocked"]
+    );
+    assert!(!blocked(&v).is_empty());
+    // Without --key the policy would apply to three keys: refused.
+    let mut args = sample_args();
+    args.extend(["--policy".into(), fixed.display().to_string()]);
+    let mut all = vec!["analyze".to_owned()];
+    all.extend(args);
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let o = run(&all, b"");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("would apply to 3 keys"),
+        "{}",
+        stderr(&o)
+    );
+    // A policy that does not parse names the file, statement and field.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"Statement": [{"Sid": "X", "Effect": "Permit", "Principal": "*", "Action": "kms:*", "Resource": "*"}]}"#).unwrap();
+    let o = run(
+        &["analyze", "--policy", bad.to_str().unwrap(), "x.json"],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.json` does not parse")
+            && err.contains("`Effect`")
+            && err.contains("Permit"),
+        "{err}"
+    );
+}
