@@ -77,6 +77,8 @@ pub(super) fn propose(
         match patch(&kp.policy, b.statement.index, &caller, kind) {
             Ok(fix) if fixes.iter().any(|f| f.policy == fix.document) => {}
             Ok(fix) => {
+                let mut warnings = fix.warnings;
+                warnings.extend(still_blocked(b, kp, &fix.policy, groups, &rep));
                 let v = verify(
                     &kp.policy,
                     &fix.policy,
@@ -103,13 +105,44 @@ pub(super) fn propose(
                             passed: c.passed,
                         })
                         .collect(),
-                    warnings: fix.warnings,
+                    warnings,
                 });
             }
             Err(e) => notes.push(format!("no {} fix: {e}", kind_name(kind))),
         }
     }
     (fixes, notes)
+}
+
+/// Other callers on the key that the current policy denies and the patched
+/// one still does, named so the report can say the fix is not the whole story.
+fn still_blocked<'a>(
+    b: &Blocked,
+    kp: &KeyPolicy,
+    patched: &crate::policy::Policy,
+    groups: &'a [Group],
+    rep: &dyn Fn(&Group) -> Option<&'a KmsCall>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for g in groups
+        .iter()
+        .filter(|g| g.key_arn == b.key_arn && g.caller != b.caller)
+    {
+        let Some(r) = request(g, &g.event_name, rep(g)) else {
+            continue;
+        };
+        let denied = |p| evaluate(p, &r).outcome == Outcome::ExplicitDeny;
+        if denied(&kp.policy) && denied(patched) {
+            let line = format!(
+                "still blocked after this fix: {}",
+                crate::report::caller_label(g)
+            );
+            if !out.contains(&line) {
+                out.push(line);
+            }
+        }
+    }
+    out
 }
 
 fn kind_name(k: FixKind) -> &'static str {

@@ -39,9 +39,19 @@ pub struct Blocked {
     pub statement: StatementRef,
     /// The deciding statement's conditions: key, value seen, result.
     pub evidence: Vec<ConditionTrace>,
+    /// The policy version the statement belongs to.
+    pub policy: PolicyRef,
     pub fixes: Vec<ProposedFix>,
     /// Callers a fix knowingly leaves blocked, and similar notes.
     pub notes: Vec<String>,
+}
+
+/// A policy version: where it came from.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PolicyRef {
+    pub source: PolicySource,
+    pub event_id: Option<String>,
+    pub origin: Option<String>,
 }
 
 /// A statement by Sid (if it has one) and 0-based index.
@@ -81,7 +91,14 @@ pub fn diagnose(groups: &[Group], calls: &[KmsCall], policies: &PolicySet) -> Di
             .get(&(g.key_arn.as_str(), g.event_name.as_str(), &g.caller))
             .copied();
         match judge(g, rep, policies) {
-            Verdict::Blocked(b) => merge_blocked(&mut d.blocked, b),
+            Verdict::Blocked(mut b, kp) => {
+                if !d.blocked.iter().any(|x| x.same(&b)) {
+                    let (fixes, notes) = fixes::propose(&b, kp, groups, &reps);
+                    b.fixes = fixes;
+                    b.notes.extend(notes);
+                }
+                merge_blocked(&mut d.blocked, b);
+            }
             Verdict::Unexplained(u) => merge_unexplained(&mut d.unexplained, u),
             Verdict::Fine => {}
         }
@@ -118,19 +135,23 @@ fn representatives(calls: &[KmsCall]) -> BTreeMap<GroupId<'_>, &KmsCall> {
     out
 }
 
-enum Verdict {
-    Blocked(Blocked),
+enum Verdict<'p> {
+    /// Blocked, by a statement of this policy.
+    Blocked(Blocked, &'p KeyPolicy),
     Unexplained(Unexplained),
     Fine,
 }
 
-fn judge(g: &Group, rep: Option<&KmsCall>, policies: &PolicySet) -> Verdict {
+fn judge<'p>(g: &Group, rep: Option<&KmsCall>, policies: &'p PolicySet) -> Verdict<'p> {
     if g.denied > 0
         && let Some((kind, reason)) = named_policy_type(g)
     {
         return Verdict::Unexplained(unexplained(g, kind, reason));
     }
-    let Some(kp) = policies.current(&g.key_arn) else {
+    // A denial is judged by the policy in force when the failures began;
+    // successes are replayed against the current one.
+    let at = if g.denied > 0 { g.first_failed } else { None };
+    let Some(kp) = policies.in_force(&g.key_arn, at) else {
         return if g.denied > 0 {
             Verdict::Unexplained(unexplained(g, "no-policy", no_policy_reason()))
         } else {
@@ -167,7 +188,7 @@ fn judge(g: &Group, rep: Option<&KmsCall>, policies: &PolicySet) -> Verdict {
     let Some(stmt) = deciding.first() else {
         return Verdict::Fine;
     };
-    Verdict::Blocked(Blocked {
+    let b = Blocked {
         key_arn: g.key_arn.clone(),
         caller: g.caller.clone(),
         event_names: vec![g.event_name.clone()],
@@ -179,9 +200,15 @@ fn judge(g: &Group, rep: Option<&KmsCall>, policies: &PolicySet) -> Verdict {
             index: stmt.index,
         },
         evidence: stmt.conditions.clone(),
+        policy: PolicyRef {
+            source: kp.source,
+            event_id: kp.event_id.clone(),
+            origin: kp.origin.clone(),
+        },
         fixes: Vec::new(),
         notes: Vec::new(),
-    })
+    };
+    Verdict::Blocked(b, kp)
 }
 
 /// Successes before the current policy took effect (all of them when its
@@ -269,10 +296,18 @@ fn unexplained(g: &Group, kind: &'static str, reason: String) -> Unexplained {
     }
 }
 
+impl Blocked {
+    /// One entry per key, caller, and statement of one policy version.
+    fn same(&self, o: &Blocked) -> bool {
+        self.key_arn == o.key_arn
+            && self.caller == o.caller
+            && self.statement == o.statement
+            && self.policy == o.policy
+    }
+}
+
 fn merge_blocked(list: &mut Vec<Blocked>, b: Blocked) {
-    let same = list
-        .iter_mut()
-        .find(|x| x.key_arn == b.key_arn && x.caller == b.caller && x.statement == b.statement);
+    let same = list.iter_mut().find(|x| x.same(&b));
     match same {
         Some(x) => {
             x.event_names.extend(b.event_names);

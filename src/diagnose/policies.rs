@@ -105,6 +105,24 @@ impl PolicySet {
         self.versions.get(key)?.last()
     }
 
+    /// The policy in force at `t`: a file or API policy if that is all there
+    /// is (or a file, which overrides), else the latest trail version set at
+    /// or before `t`, else the earliest one known.
+    pub fn in_force(&self, key: &str, t: Option<i64>) -> Option<&KeyPolicy> {
+        let versions = self.versions.get(key)?;
+        let last = versions.last()?;
+        if last.source == PolicySource::File {
+            return Some(last);
+        }
+        let trail = versions.iter().filter(|p| p.source == PolicySource::Trail);
+        let Some(t) = t else { return Some(last) };
+        trail
+            .clone()
+            .rfind(|p| p.time_ms.is_some_and(|pt| pt <= t))
+            .or_else(|| trail.clone().next())
+            .or(Some(last))
+    }
+
     /// Every version of every key, for the report.
     pub fn entries(&self) -> Vec<PolicyEntry> {
         self.versions
@@ -131,5 +149,52 @@ fn rank(s: PolicySource) -> u8 {
         PolicySource::Api => 0,
         PolicySource::Trail => 1,
         PolicySource::File => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(source: PolicySource, t: Option<i64>, sid: &str) -> KeyPolicy {
+        let text = format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{{"Sid": "{sid}", "Effect": "Allow",
+               "Principal": "*", "Action": "kms:*", "Resource": "*"}}]}}"#
+        );
+        KeyPolicy {
+            key_arn: "k".into(),
+            source,
+            origin: None,
+            event_id: None,
+            time_ms: t,
+            policy: parse_policy(&text).unwrap(),
+        }
+    }
+
+    fn sid(p: Option<&KeyPolicy>) -> &str {
+        p.unwrap().policy.statements[0].sid.as_deref().unwrap()
+    }
+
+    #[test]
+    fn policy_in_force_at_a_time() {
+        let mut set = PolicySet::default();
+        set.add(version(PolicySource::Trail, Some(20), "second"));
+        set.add(version(PolicySource::Trail, Some(10), "first"));
+        set.add(version(PolicySource::Api, None, "api"));
+        assert_eq!(sid(set.current("k")), "second");
+        assert_eq!(sid(set.in_force("k", Some(15))), "first");
+        assert_eq!(sid(set.in_force("k", Some(25))), "second");
+        assert_eq!(
+            sid(set.in_force("k", Some(5))),
+            "first",
+            "before any: the earliest known"
+        );
+        set.add(version(PolicySource::File, None, "file"));
+        assert_eq!(
+            sid(set.in_force("k", Some(15))),
+            "file",
+            "a file overrides the trail"
+        );
+        assert!(set.current("other").is_none());
     }
 }
