@@ -760,6 +760,12 @@ def main():
     write_json(os.path.join(root, "policies", "key-policy-fixed.json"), policy_fixed())
     assert json.loads(put["requestParameters"]["policy"]) == policy_after()
 
+    # One denied Decrypt by AWS Backup, for README's `denydiff explain` example.
+    denied = next(r for r in sorted(g.records, key=lambda r: r["eventTime"])
+                  if r["eventName"] == "Decrypt" and r.get("errorCode")
+                  and r["userIdentity"].get("invokedBy") == "backup-storage.amazonaws.com")
+    write_json(os.path.join(root, "example-denied-decrypt.json"), denied)
+
     expected = analyse(g.records, put, lookup_ids, len(files))
     write_json(os.path.join(root, "expected.json"), expected)
     print(json.dumps({k: expected[k] for k in ("records_in_log_files", "kms_records_after_dedup",

@@ -19,6 +19,36 @@ pub struct Cli {
 pub enum Command {
     /// Read CloudTrail files and report KMS calls: who succeeded, who was denied, since when
     Analyze(AnalyzeArgs),
+    /// Explain one event (or a request described by hand) against a key policy
+    ///
+    /// Exit codes tell the decision: 0 allowed, 3 explicit deny, 4 undetermined,
+    /// 5 implicit deny (no statement allows: the call can only rest on a grant or
+    /// on IAM delegation), 2 error.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The key policy; give it twice (old, then new) to compare the decisions
+    #[arg(long = "policy", value_name = "FILE", required = true, num_args = 1)]
+    pub policies: Vec<std::path::PathBuf>,
+
+    /// One CloudTrail event: a record, a `{"Records":[...]}` with one record,
+    /// a LookupEvents item, or `-` for stdin
+    #[arg(
+        value_name = "EVENT",
+        required_unless_present = "request",
+        conflicts_with = "request"
+    )]
+    pub event: Option<String>,
+
+    /// A request described by hand: `{"principal", "action", "resource", "context": {...}}`
+    #[arg(long, value_name = "FILE")]
+    pub request: Option<String>,
+
+    /// Output format [default: table on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
 }
 
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ pub mod collect;
 pub mod diagnose;
 pub mod diff;
 pub mod event;
+pub mod explain;
 pub mod policy;
 pub mod report;
 pub mod settings;
@@ -30,16 +31,23 @@ use crate::settings::Settings;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
     /// Every input was read.
-    Ok = 0,
+    Ok,
     /// The report was made, but some inputs (or records) failed.
-    InputsFailed = 1,
+    InputsFailed,
     /// Usage error or fatal error: no report.
-    Error = 2,
+    Error,
+    /// `explain`: the decision (0 allowed, 3, 4, 5; see README).
+    Decision(u8),
 }
 
 impl From<ExitStatus> for ExitCode {
     fn from(s: ExitStatus) -> Self {
-        ExitCode::from(s as u8)
+        ExitCode::from(match s {
+            ExitStatus::Ok => 0,
+            ExitStatus::InputsFailed => 1,
+            ExitStatus::Error => 2,
+            ExitStatus::Decision(code) => code,
+        })
     }
 }
 
@@ -47,7 +55,30 @@ impl From<ExitStatus> for ExitCode {
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Analyze(args) => analyze(&Settings::from_args(args)?),
+        Command::Explain(args) => explain_cmd(&args),
     }
+}
+
+fn explain_cmd(a: &cli::ExplainArgs) -> anyhow::Result<ExitStatus> {
+    if a.policies.len() > 2 {
+        anyhow::bail!("`--policy` may be given at most twice (old, then new)");
+    }
+    let policies = a
+        .policies
+        .iter()
+        .map(|p| Ok((p.display().to_string(), settings::read_policy(p)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let subject = match (&a.event, &a.request) {
+        (_, Some(r)) => explain::load_request(r)?,
+        (Some(e), None) => explain::load_event(e)?,
+        (None, None) => anyhow::bail!("give an EVENT file or `--request FILE`"),
+    };
+    let x = explain::explain(&subject, &policies);
+    let format = a.format.unwrap_or_else(settings::default_format);
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    report::explain::render(&x, format, &mut w)?;
+    w.flush()?;
+    Ok(ExitStatus::Decision(explain::exit_code(x.decision)))
 }
 
 fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {

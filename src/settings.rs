@@ -48,10 +48,11 @@ impl Settings {
             .iter()
             .map(|n| n.strip_prefix("kms:").unwrap_or(n).to_owned())
             .collect();
-        let format = a.format.unwrap_or_else(|| {
-            let tty = a.output.is_none() && std::io::stdout().is_terminal();
-            if tty { Format::Table } else { Format::Json }
-        });
+        let format = match (a.format, &a.output) {
+            (Some(f), _) => f,
+            (None, Some(_)) => Format::Json,
+            (None, None) => default_format(),
+        };
         let policy = a
             .policy
             .map(|p| read_policy(&p).map(|doc| (p, doc)))
@@ -78,8 +79,17 @@ impl Settings {
     }
 }
 
+/// Table on a terminal, JSON otherwise.
+pub fn default_format() -> Format {
+    if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    }
+}
+
 /// Reads and parses a key policy file; errors name the file and the place.
-fn read_policy(path: &Path) -> anyhow::Result<Policy> {
+pub fn read_policy(path: &Path) -> anyhow::Result<Policy> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the policy `{}`", path.display()))?;
     parse_policy(&text).with_context(|| format!("the policy `{}` does not parse", path.display()))

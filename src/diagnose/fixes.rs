@@ -14,7 +14,9 @@ use super::request::{arn_part, blocked_caller, probe, request};
 use super::{Blocked, GroupId};
 use crate::call::KmsCall;
 use crate::diff::Group;
-use crate::policy::{Expectation, FixKind, Outcome, Request, evaluate, patch, verify};
+use crate::policy::{
+    BlockedCaller, Expectation, FixKind, Outcome, Policy, Request, evaluate, patch, verify,
+};
 
 /// A patched policy, its diff, and how its verification went.
 #[derive(Debug, Clone, Serialize)]
@@ -71,40 +73,55 @@ pub(super) fn propose(
         );
     };
     let checks = checks(b, kp, groups, &mine, &rep);
+    let leaves_blocked = |patched: &Policy| still_blocked(b, kp, patched, groups, &rep);
+    make_fixes(
+        &kp.policy,
+        b.statement.index,
+        &caller,
+        &checks,
+        &leaves_blocked,
+    )
+}
+
+/// Broad and narrow patches of statement `index` for `caller`, each verified
+/// against `checks`; `extra_warnings` names what a patch leaves blocked.
+pub fn make_fixes(
+    policy: &Policy,
+    index: usize,
+    caller: &BlockedCaller,
+    checks: &Checks,
+    extra_warnings: &dyn Fn(&Policy) -> Vec<String>,
+) -> (Vec<ProposedFix>, Vec<String>) {
     let mut fixes: Vec<ProposedFix> = Vec::new();
     let mut notes = Vec::new();
+    let plain: Vec<(Request, Expectation)> =
+        checks.iter().map(|(r, e, _)| (r.clone(), *e)).collect();
     for kind in [FixKind::Broad, FixKind::Narrow] {
-        match patch(&kp.policy, b.statement.index, &caller, kind) {
+        match patch(policy, index, caller, kind) {
             Ok(fix) if fixes.iter().any(|f| f.policy == fix.document) => {}
             Ok(fix) => {
                 let mut warnings = fix.warnings;
-                warnings.extend(still_blocked(b, kp, &fix.policy, groups, &rep));
-                let v = verify(
-                    &kp.policy,
-                    &fix.policy,
-                    &checks
-                        .iter()
-                        .map(|(r, e, _)| (r.clone(), *e))
-                        .collect::<Vec<_>>(),
-                );
+                warnings.extend(extra_warnings(&fix.policy));
+                let v = verify(policy, &fix.policy, &plain);
+                let checks = v
+                    .checks
+                    .iter()
+                    .zip(checks)
+                    .map(|(c, (_, _, what))| Check {
+                        what: what.clone(),
+                        expectation: c.expectation,
+                        before: c.before,
+                        after: c.after,
+                        passed: c.passed,
+                    })
+                    .collect();
                 fixes.push(ProposedFix {
                     kind,
                     description: fix.description,
                     policy: fix.document,
                     diff: fix.diff,
                     verified: v.verified,
-                    checks: v
-                        .checks
-                        .iter()
-                        .zip(&checks)
-                        .map(|(c, (_, _, what))| Check {
-                            what: what.clone(),
-                            expectation: c.expectation,
-                            before: c.before,
-                            after: c.after,
-                            passed: c.passed,
-                        })
-                        .collect(),
+                    checks,
                     warnings,
                 });
             }
@@ -119,7 +136,7 @@ pub(super) fn propose(
 fn still_blocked<'a>(
     b: &Blocked,
     kp: &KeyPolicy,
-    patched: &crate::policy::Policy,
+    patched: &Policy,
     groups: &'a [Group],
     rep: &dyn Fn(&Group) -> Option<&'a KmsCall>,
 ) -> Vec<String> {
@@ -152,7 +169,8 @@ fn kind_name(k: FixKind) -> &'static str {
     }
 }
 
-type Checks = Vec<(Request, Expectation, String)>;
+/// Requests to re-evaluate, what must hold for each, and how to say it.
+pub type Checks = Vec<(Request, Expectation, String)>;
 
 fn checks<'a>(
     b: &Blocked,
@@ -194,7 +212,7 @@ fn checks<'a>(
             ));
         }
     }
-    for arn in exempted(kp, b.statement.index) {
+    for arn in exempted(&kp.policy, b.statement.index) {
         let account = arn_part(&arn, 4).unwrap_or_default().to_owned();
         let r = Request::iam_principal(&arn, &account, &format!("kms:{event}"), &b.key_arn);
         out.push((
@@ -207,8 +225,8 @@ fn checks<'a>(
 }
 
 /// The ARNs a Deny exempts through a negated `aws:PrincipalArn` condition.
-fn exempted(kp: &KeyPolicy, index: usize) -> Vec<String> {
-    let Some(stmt) = kp.policy.statements.get(index) else {
+pub fn exempted(policy: &Policy, index: usize) -> Vec<String> {
+    let Some(stmt) = policy.statements.get(index) else {
         return Vec::new();
     };
     stmt.conditions

@@ -9,7 +9,7 @@
 //! policy does not explain (identity policies, SCPs, key state) are labelled
 //! and never blamed on a statement. Pure: no I/O.
 
-mod fixes;
+pub mod fixes;
 pub mod policies;
 pub mod request;
 

@@ -7,16 +7,24 @@
 
 use std::net::IpAddr;
 
-use crate::call::{CallerClass, KmsCall};
+use crate::call::{Caller, CallerClass, KmsCall};
 use crate::diff::Group;
 use crate::policy::{BlockedCaller, Request};
 
 /// The request for `group`'s caller doing `event_name` on its key, with the
 /// network and encryption context of `call` (a representative call).
 pub fn request(group: &Group, event_name: &str, call: Option<&KmsCall>) -> Option<Request> {
-    let c = &group.caller;
+    request_for(&group.caller, &group.key_arn, event_name, call)
+}
+
+/// The request for `c` doing `event_name` on `key`; see [`request`].
+pub fn request_for(
+    c: &Caller,
+    key: &str,
+    event_name: &str,
+    call: Option<&KmsCall>,
+) -> Option<Request> {
     let action = format!("kms:{event_name}");
-    let key = group.key_arn.as_str();
     let region = call
         .and_then(|c| c.region.clone())
         .or_else(|| arn_part(key, 3).map(str::to_owned))
@@ -78,7 +86,11 @@ pub fn probe(key_arn: &str, event_name: &str) -> Option<Request> {
 
 /// The caller in the fix module's terms.
 pub fn blocked_caller(group: &Group, region: &str) -> Option<BlockedCaller> {
-    let c = &group.caller;
+    blocked_caller_for(&group.caller, region)
+}
+
+/// The caller in the fix module's terms; see [`blocked_caller`].
+pub fn blocked_caller_for(c: &Caller, region: &str) -> Option<BlockedCaller> {
     Some(match c.class {
         CallerClass::ServicePrincipal => BlockedCaller::ServicePrincipal {
             service: c.invoked_by.clone()?,

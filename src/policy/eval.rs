@@ -21,7 +21,7 @@ use super::tri::Tri;
 
 /// How the policy decides the request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// An Allow statement matches and no Deny can.
     Allowed,

@@ -51,7 +51,7 @@ fn tri_words(t: Tri) -> &'static str {
     }
 }
 
-fn evidence_line(c: &ConditionTrace) -> String {
+pub(super) fn evidence_line(c: &ConditionTrace) -> String {
     format!(
         "{} `{}` [{}]: seen {} -> {}",
         c.operator,
@@ -133,7 +133,7 @@ fn blocked(b: &Blocked, st: Style, w: &mut impl Write) -> std::io::Result<()> {
     writeln!(w)
 }
 
-fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Result<()> {
     let kind = match f.kind {
         crate::policy::FixKind::Broad => "broad",
         crate::policy::FixKind::Narrow => "narrow",

@@ -3,6 +3,7 @@
 //! render into a `Vec<u8>`.
 
 mod diagnosis;
+pub mod explain;
 mod json;
 mod markdown;
 mod table;

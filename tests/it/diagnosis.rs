@@ -70,7 +70,7 @@ fn sample_incident_names_exactly_the_blocked_callers() {
     for b in blocked(&v) {
         assert_eq!(b["statement"]["sid"], sid);
         assert_eq!(b["statement"]["index"], 1);
-        assert_eq!(b["decision"], "explicit_deny");
+        assert_eq!(b["decision"], "explicit-deny");
         assert_eq!(b["key_arn"], expected["keys"]["vault"]);
     }
     let silent = blocked(&v).into_iter().find(|b| b["denied"] == 0).unwrap();

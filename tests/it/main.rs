@@ -5,5 +5,6 @@ mod aws;
 mod cli;
 mod corpus;
 mod diagnosis;
+mod explain;
 mod real_samples;
 mod util;

@@ -1,0 +1,393 @@
+//! `denydiff explain`: one event, or one request described by hand, against
+//! one or two key policies.
+//!
+//! An event's request context is synthesised exactly as `analyze` does it
+//! (`diagnose::request`); a hand-written request is taken literally: keys
+//! given are present, keys left out are absent, `null` is an error. The
+//! fixes are those `analyze` would propose, verified the same way. Reading
+//! files happens here; evaluation stays in `policy`.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::call::{self, CallerClass, KmsCall};
+use crate::diagnose::fixes::{Checks, ProposedFix, exempted, make_fixes};
+use crate::diagnose::request::{arn_part, blocked_caller_for, probe, request_for};
+use crate::event::RawRecord;
+use crate::policy::{
+    BlockedCaller, ConditionTrace, Context, Decision, Effect, Expectation, Outcome, Policy,
+    Principal, Request, Tri, evaluate,
+};
+use crate::source::decode::{Decoded, decode};
+
+/// What is being explained.
+#[derive(Debug)]
+pub enum Subject {
+    /// A CloudTrail record, with the request denydiff derives from it.
+    Event {
+        call: Box<KmsCall>,
+        request: Request,
+    },
+    /// A request given directly.
+    Request(Request),
+}
+
+/// The explanation, in the shape the JSON output serialises.
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub schema_version: u32,
+    pub subject: SubjectSummary,
+    /// The decision under the last policy given.
+    pub decision: Outcome,
+    /// Every statement of the last policy, with its evidence.
+    pub statements: Vec<StatementOut>,
+    /// One entry per `--policy`, in the order given.
+    pub policies: Vec<PolicyDecision>,
+    /// With two policies: whether the decision differs.
+    pub changed: bool,
+    /// Fixes for the deciding Deny of the last policy, verified.
+    pub fixes: Vec<ProposedFix>,
+    pub notes: Vec<String>,
+}
+
+/// Who asked for what.
+#[derive(Debug, Serialize)]
+pub struct SubjectSummary {
+    pub kind: &'static str,
+    pub principal: String,
+    pub action: String,
+    pub resource: String,
+    pub event_id: Option<String>,
+    pub caller_class: Option<CallerClass>,
+}
+
+/// One policy's decision.
+#[derive(Debug, Serialize)]
+pub struct PolicyDecision {
+    pub policy: String,
+    pub decision: Outcome,
+    /// The deciding statements, by Sid and index.
+    pub deciding: Vec<StatementRef>,
+}
+
+/// A statement by Sid and index.
+#[derive(Debug, Serialize)]
+pub struct StatementRef {
+    pub sid: Option<String>,
+    pub index: usize,
+}
+
+/// One statement's trace.
+#[derive(Debug, Serialize)]
+pub struct StatementOut {
+    pub sid: Option<String>,
+    pub index: usize,
+    pub effect: Effect,
+    pub matched: Tri,
+    pub deciding: bool,
+    pub principal_match: Tri,
+    pub action_match: Tri,
+    pub resource_match: Tri,
+    pub via_account_delegation: bool,
+    pub conditions: Vec<ConditionTrace>,
+}
+
+/// Reads an event: a bare record, a `{"Records":[...]}` holding one, a
+/// LookupEvents item, or `-` for stdin.
+pub fn load_event(path: &str) -> anyhow::Result<Subject> {
+    let bytes = read(path)?;
+    let records = match decode(&bytes).with_context(|| format!("`{path}`"))? {
+        Decoded::Records(r) => r.records,
+        Decoded::Digest => bail!("`{path}` is a CloudTrail digest file, not an event"),
+    };
+    let [RawRecord::Record(ev)] = records.as_slice() else {
+        bail!(
+            "`{path}` holds {} records: give exactly one event",
+            records.len()
+        );
+    };
+    if !call::is_kms(ev) {
+        let src = ev.event_source.as_deref().unwrap_or("none");
+        bail!("`{path}` is not a KMS event (eventSource `{src}`)");
+    }
+    let call = call::kms_call(ev);
+    let Some(request) = request_for(&call.caller, &call.key, &call.event_name, Some(&call)) else {
+        bail!(
+            "`{path}`: the caller ({}) is not identified well enough to build a request\nhint: describe the request with `--request`",
+            call.caller.class.as_str()
+        );
+    };
+    Ok(Subject::Event {
+        call: Box::new(call),
+        request,
+    })
+}
+
+/// Reads a hand-written request (see README, `denydiff explain`).
+pub fn load_request(path: &str) -> anyhow::Result<Subject> {
+    let bytes = read(path)?;
+    let v: Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("`{path}` is not JSON"))?;
+    parse_request(&v).with_context(|| format!("`{path}`"))
+}
+
+fn read(path: &str) -> anyhow::Result<Vec<u8>> {
+    if path == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf)
+            .context("reading stdin")?;
+        return Ok(buf);
+    }
+    std::fs::read(Path::new(path)).with_context(|| format!("reading `{path}`"))
+}
+
+fn field<'a>(v: &'a Value, name: &str) -> anyhow::Result<&'a str> {
+    match v.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => bail!("`{name}` must be a string, found `{other}`"),
+        None => bail!("`{name}` is missing"),
+    }
+}
+
+/// `{"principal", "action", "resource", "context": {...}}`.
+pub fn parse_request(v: &Value) -> anyhow::Result<Subject> {
+    let principal = principal(field(v, "principal")?)?;
+    let action = field(v, "action")?;
+    let resource = field(v, "resource")?;
+    let mut ctx = Context::new();
+    match v.get("context") {
+        None => {}
+        Some(Value::Object(m)) => {
+            for (k, val) in m {
+                ctx = ctx.set(k, context_values(k, val)?);
+            }
+        }
+        Some(other) => bail!("`context` must be an object, found `{other}`"),
+    }
+    Ok(Subject::Request(Request::new(
+        principal, action, resource, ctx,
+    )))
+}
+
+fn context_values(key: &str, v: &Value) -> anyhow::Result<Vec<String>> {
+    let one = |v: &Value| -> anyhow::Result<String> {
+        match v {
+            Value::String(s) => Ok(s.clone()),
+            Value::Bool(b) => Ok(b.to_string()),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Null => bail!("`{key}` is `null`\nhint: leave a key out to make it absent"),
+            other => bail!("`{key}`: a value must be a string, number or bool, found `{other}`"),
+        }
+    };
+    match v {
+        Value::Array(items) => items.iter().map(one).collect(),
+        single => Ok(vec![one(single)?]),
+    }
+}
+
+/// An ARN, a 12-digit account id, or a service principal name.
+fn principal(p: &str) -> anyhow::Result<Principal> {
+    if p.ends_with(".amazonaws.com") || p.ends_with(".amazonaws.com.cn") {
+        return Ok(Principal::Service(p.to_owned()));
+    }
+    if p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Principal::Aws {
+            arn: Some(format!("arn:aws:iam::{p}:root")),
+            account: Some(p.to_owned()),
+        });
+    }
+    if p.starts_with("arn:") {
+        let account = arn_part(p, 4).map(str::to_owned);
+        return Ok(Principal::Aws {
+            arn: Some(p.to_owned()),
+            account,
+        });
+    }
+    bail!("`principal` must be an ARN, a 12-digit account id or a service principal, found `{p}`")
+}
+
+/// Explains `subject` against each policy (`(name, policy)`, in order).
+pub fn explain(subject: &Subject, policies: &[(String, Policy)]) -> Explanation {
+    let req = match subject {
+        Subject::Event { request, .. } | Subject::Request(request) => request,
+    };
+    let decisions: Vec<Decision> = policies.iter().map(|(_, p)| evaluate(p, req)).collect();
+    let last = decisions.last().expect("at least one policy");
+    let (_, policy) = policies.last().expect("at least one policy");
+    let (fixes, mut notes) = fixes(subject, req, policy, last);
+    notes.extend(decision_notes(req, last));
+    Explanation {
+        schema_version: crate::report::SCHEMA_VERSION,
+        subject: summary(subject, req),
+        decision: last.outcome,
+        statements: statements(last),
+        policies: policies
+            .iter()
+            .zip(&decisions)
+            .map(|((n, _), d)| PolicyDecision {
+                policy: n.clone(),
+                decision: d.outcome,
+                deciding: d
+                    .deciding()
+                    .iter()
+                    .map(|s| StatementRef {
+                        sid: s.sid.clone(),
+                        index: s.index,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        changed: decisions.windows(2).any(|w| w[0].outcome != w[1].outcome),
+        fixes,
+        notes,
+    }
+}
+
+fn summary(subject: &Subject, req: &Request) -> SubjectSummary {
+    let principal = match &req.principal {
+        Principal::Aws { arn, account } => {
+            arn.clone().or_else(|| account.clone()).unwrap_or_default()
+        }
+        Principal::Service(s) | Principal::Federated(s) => s.clone(),
+        Principal::Anonymous => "anonymous".into(),
+    };
+    let (kind, event_id, class) = match subject {
+        Subject::Event { call, .. } => ("event", call.event_id.clone(), Some(call.caller.class)),
+        Subject::Request(_) => ("request", None, None),
+    };
+    SubjectSummary {
+        kind,
+        principal,
+        action: req.action.clone(),
+        resource: req.resource.clone(),
+        event_id,
+        caller_class: class,
+    }
+}
+
+fn statements(d: &Decision) -> Vec<StatementOut> {
+    let deciding: Vec<usize> = d.deciding().iter().map(|s| s.index).collect();
+    d.statements
+        .iter()
+        .map(|s| StatementOut {
+            sid: s.sid.clone(),
+            index: s.index,
+            effect: s.effect,
+            matched: s.matched,
+            deciding: deciding.contains(&s.index),
+            principal_match: s.principal_match,
+            action_match: s.action_match,
+            resource_match: s.resource_match,
+            via_account_delegation: s.via_account_delegation,
+            conditions: s.conditions.clone(),
+        })
+        .collect()
+}
+
+fn decision_notes(req: &Request, d: &Decision) -> Vec<String> {
+    let mut notes = Vec::new();
+    if d.outcome == Outcome::ImplicitDeny && matches!(req.principal, Principal::Service(_)) {
+        notes.push("no key-policy statement allows this service principal: the call can only rest on a grant (CloudTrail shows grants as CreateGrant/RetireGrant/RevokeGrant)".into());
+    }
+    if d.only_via_account_delegation() {
+        notes.push("allowed only through the account principal: an IAM policy of the account must also allow it, which this policy cannot show".into());
+    }
+    if d.outcome == Outcome::Undetermined {
+        notes.push(
+            "the decision hangs on a condition key the request does not show (seen `unknown`)"
+                .into(),
+        );
+    }
+    notes
+}
+
+/// The caller in fix terms: from the event's caller, or guessed from the request.
+fn fix_caller(subject: &Subject, req: &Request) -> Option<BlockedCaller> {
+    let region = arn_part(&req.resource, 3).unwrap_or_default().to_owned();
+    match subject {
+        Subject::Event { call, .. } => {
+            let region = call.region.clone().unwrap_or(region);
+            blocked_caller_for(&call.caller, &region)
+        }
+        Subject::Request(_) => match &req.principal {
+            Principal::Service(s) => Some(BlockedCaller::ServicePrincipal { service: s.clone() }),
+            Principal::Aws { arn: Some(arn), .. } => Some(via_service(req).map_or_else(
+                || BlockedCaller::Direct {
+                    principal_arn: arn.clone(),
+                },
+                |service| BlockedCaller::ForwardAccess {
+                    service,
+                    region: region.clone(),
+                },
+            )),
+            _ => None,
+        },
+    }
+}
+
+/// `kms:ViaService` = `backup.eu-west-1.amazonaws.com` -> `backup.amazonaws.com`.
+fn via_service(req: &Request) -> Option<String> {
+    let crate::policy::Seen::Present(v) = req.context.get("kms:ViaService") else {
+        return None;
+    };
+    let name = v.first()?.split('.').next()?;
+    Some(format!("{name}.amazonaws.com"))
+}
+
+fn fixes(
+    subject: &Subject,
+    req: &Request,
+    policy: &Policy,
+    d: &Decision,
+) -> (Vec<ProposedFix>, Vec<String>) {
+    if d.explicit_deny() == Tri::False {
+        return (Vec::new(), Vec::new());
+    }
+    let Some(stmt) = d.deciding().into_iter().find(|s| s.effect == Effect::Deny) else {
+        return (Vec::new(), Vec::new());
+    };
+    let Some(caller) = fix_caller(subject, req) else {
+        return (
+            Vec::new(),
+            vec!["no fix: the caller is not identified well enough".into()],
+        );
+    };
+    let mut checks: Checks = vec![(
+        req.clone(),
+        Expectation::NotExplicitlyDenied,
+        "this request".into(),
+    )];
+    let event = req.action.strip_prefix("kms:").unwrap_or(&req.action);
+    if let Some(p) = probe(&req.resource, event)
+        && evaluate(policy, &p).outcome == Outcome::ExplicitDeny
+    {
+        checks.push((
+            p,
+            Expectation::ExplicitlyDenied,
+            format!("an unlisted IAM user of the account, {event}"),
+        ));
+    }
+    for arn in exempted(policy, stmt.index) {
+        let account = arn_part(&arn, 4).unwrap_or_default().to_owned();
+        let r = Request::iam_principal(&arn, &account, &req.action, &req.resource);
+        checks.push((
+            r,
+            Expectation::NotNewlyDenied,
+            format!("exempted principal {arn}"),
+        ));
+    }
+    make_fixes(policy, stmt.index, &caller, &checks, &|_| Vec::new())
+}
+
+/// The exit code that tells a script the decision (README, "Exit codes").
+pub fn exit_code(o: Outcome) -> u8 {
+    match o {
+        Outcome::Allowed => 0,
+        Outcome::ExplicitDeny => 3,
+        Outcome::Undetermined => 4,
+        Outcome::ImplicitDeny => 5,
+    }
+}
