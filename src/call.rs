@@ -131,6 +131,26 @@ pub const LIFECYCLE_EVENTS: &[&str] = &[
     "RotateKeyOnDemand",
 ];
 
+/// KMS operations that use a key (as opposed to managing it): a caller that
+/// makes them and then stops is a suspect; one that managed the key once is not.
+pub const KEY_USE_EVENTS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "ReEncrypt",
+    "Sign",
+    "Verify",
+    "GenerateMac",
+    "VerifyMac",
+    "DescribeKey",
+    "GetPublicKey",
+    "DeriveSharedSecret",
+    "CreateGrant",
+];
+
 /// True for records of the KMS API.
 pub fn is_kms(ev: &Event) -> bool {
     ev.event_source.as_deref() == Some("kms.amazonaws.com")

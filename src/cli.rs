@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read CloudTrail files and report KMS calls: who succeeded, who was denied, since when
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// Explain one event (or a request described by hand) against a key policy
     ///
     /// Exit codes tell the decision: 0 allowed, 3 explicit deny, 4 undetermined,
@@ -94,6 +94,14 @@ pub struct AnalyzeArgs {
     /// trail must show calls to one key only.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<std::path::PathBuf>,
+
+    /// The baseline period for the before/after contrast, `FROM..TO` (default: before each caller's change)
+    #[arg(long, value_name = "FROM..TO")]
+    pub baseline: Option<String>,
+
+    /// The incident period for the before/after contrast, `FROM..TO` (default: from each caller's change on)
+    #[arg(long, value_name = "FROM..TO")]
+    pub incident: Option<String>,
 
     #[command(flatten)]
     pub aws: AwsArgs,

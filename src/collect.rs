@@ -65,6 +65,20 @@ pub struct Lifecycle {
     pub policy: Option<String>,
 }
 
+/// A change to a trail that can hide KMS events from it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrailChange {
+    pub event_name: String,
+    #[serde(skip)]
+    pub time_ms: Option<i64>,
+    pub event_id: Option<String>,
+    pub actor: Option<String>,
+    pub trail: Option<String>,
+    /// The change stops KMS events from being logged (management events
+    /// off, `kms.amazonaws.com` excluded, or logging stopped).
+    pub excludes_kms: bool,
+}
+
 /// Everything collected from all inputs.
 #[derive(Debug, Default)]
 pub struct Collected {
@@ -72,6 +86,7 @@ pub struct Collected {
     pub failures: Vec<Failure>,
     pub calls: Vec<KmsCall>,
     pub lifecycle: Vec<Lifecycle>,
+    pub trail_changes: Vec<TrailChange>,
 }
 
 /// Accumulates inputs; see the module docs.
@@ -170,6 +185,9 @@ impl Collector {
         }
         if !call::is_kms(ev) {
             self.out.inputs.non_kms += 1;
+            if let Some(change) = trail_change(ev) {
+                self.out.trail_changes.push(change);
+            }
             return;
         }
         let kms = call::kms_call(ev);
@@ -240,6 +258,7 @@ impl Collector {
             .calls
             .sort_by(|a, b| (a.time_ms, &a.event_id).cmp(&(b.time_ms, &b.event_id)));
         self.out.lifecycle.sort_by_key(|l| l.time_ms);
+        self.out.trail_changes.sort_by_key(|t| t.time_ms);
         self.out
     }
 
@@ -276,6 +295,77 @@ fn lifecycle(ev: &Event, c: &KmsCall) -> Lifecycle {
         outcome: c.outcome,
         policy,
     }
+}
+
+/// `PutEventSelectors`, `StopLogging`, `DeleteTrail` and friends, when they succeeded.
+fn trail_change(ev: &Event) -> Option<TrailChange> {
+    if ev.event_source.as_deref() != Some("cloudtrail.amazonaws.com") || ev.error_code.is_some() {
+        return None;
+    }
+    let name = ev.event_name.as_deref()?;
+    if !matches!(
+        name,
+        "PutEventSelectors" | "StopLogging" | "StartLogging" | "DeleteTrail"
+    ) {
+        return None;
+    }
+    let req = ev.request();
+    let trail = req.as_ref().and_then(|r| {
+        r.get("trailName")
+            .or_else(|| r.get("name"))?
+            .as_str()
+            .map(str::to_owned)
+    });
+    let excludes_kms = match name {
+        "PutEventSelectors" => req.as_ref().is_some_and(selectors_exclude_kms),
+        "StartLogging" => false,
+        _ => true,
+    };
+    let c = call::caller(ev);
+    Some(TrailChange {
+        event_name: name.to_owned(),
+        time_ms: ev.event_time.as_deref().and_then(call::parse_time),
+        event_id: ev.event_id.clone(),
+        actor: c.principal_arn.or(c.invoked_by),
+        trail,
+        excludes_kms,
+    })
+}
+
+/// True when event selectors leave KMS (management) events out.
+fn selectors_exclude_kms(req: &serde_json::Value) -> bool {
+    let kms = |v: &serde_json::Value| {
+        v.as_array()
+            .is_some_and(|a| a.iter().any(|s| s == "kms.amazonaws.com"))
+    };
+    let basic = req
+        .get("eventSelectors")
+        .and_then(|v| v.as_array())
+        .is_some_and(|sels| {
+            !sels.is_empty()
+                && sels.iter().all(|s| {
+                    s.get("includeManagementEvents") == Some(&serde_json::Value::Bool(false))
+                        || kms(s
+                            .get("excludeManagementEventSources")
+                            .unwrap_or(&serde_json::Value::Null))
+                })
+        });
+    let advanced = req
+        .get("advancedEventSelectors")
+        .and_then(|v| v.as_array())
+        .is_some_and(|sels| {
+            sels.iter().any(|s| {
+                s.get("fieldSelectors")
+                    .and_then(|f| f.as_array())
+                    .is_some_and(|fs| {
+                        fs.iter().any(|f| {
+                            f.get("field") == Some(&"eventSource".into())
+                                && kms(f.get("notEquals").unwrap_or(&serde_json::Value::Null))
+                        })
+                    })
+            })
+        });
+    basic || advanced
 }
 
 /// A canonical 8-4-4-4-12 hex UUID as a number (compact dedup keys).

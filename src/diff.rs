@@ -69,7 +69,7 @@ pub fn fmt_time(ms: i64) -> String {
 }
 
 #[allow(clippy::ref_option, clippy::trivially_copy_pass_by_ref)]
-fn ser_time<S: serde::Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+pub fn ser_time<S: serde::Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
     match t {
         Some(ms) => s.serialize_str(&fmt_time(*ms)),
         None => s.serialize_none(),
@@ -255,7 +255,7 @@ fn push_sample(v: &mut Vec<String>, s: &str) {
     }
 }
 
-fn class_from(s: Option<&str>) -> CallerClass {
+pub fn class_from(s: Option<&str>) -> CallerClass {
     CallerClass::ALL
         .into_iter()
         .find(|c| Some(c.as_str()) == s)
@@ -280,7 +280,8 @@ fn contrast(g: &Group, lifecycle: &[Lifecycle]) -> Option<Contrast> {
             first_failed: Some(bad),
         });
     }
-    if g.succeeded == 0 || failed > 0 || g.other_failed > 0 {
+    let uses_key = crate::call::KEY_USE_EVENTS.contains(&g.event_name.as_str());
+    if !uses_key || g.succeeded == 0 || failed > 0 || g.other_failed > 0 {
         return None;
     }
     let last = g.last_seen?;

@@ -16,6 +16,8 @@ pub mod policy;
 pub mod report;
 pub mod settings;
 pub mod source;
+pub mod timeline;
+pub mod verdict;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -54,7 +56,7 @@ impl From<ExitStatus> for ExitCode {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
-        Command::Analyze(args) => analyze(&Settings::from_args(args)?),
+        Command::Analyze(args) => analyze(&Settings::from_args(*args)?),
         Command::Explain(args) => explain_cmd(&args),
     }
 }
@@ -94,7 +96,7 @@ fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
             eprintln!("denydiff: warning: key `{}`: {}", e.key_arn, e.reason);
         }
     }
-    let report = report::Report::build(collected, &policies)?;
+    let report = report::Report::build(collected, &policies, &s.report)?;
     write_report(s, &report)?;
     Ok(if report.failures.is_empty() {
         ExitStatus::Ok

@@ -10,7 +10,9 @@ use anyhow::{Context, bail};
 use crate::cli::{AnalyzeArgs, Format};
 use crate::collect::Filters;
 use crate::policy::{Policy, parse_policy};
+use crate::report::Options as ReportOptions;
 use crate::source::kms::AwsOptions;
+use crate::timeline::parse_range;
 
 /// A resolved `analyze` invocation.
 #[derive(Debug)]
@@ -24,6 +26,8 @@ pub struct Settings {
     pub policy: Option<(PathBuf, Policy)>,
     /// `--fetch-policy` with how to reach AWS.
     pub fetch: Option<AwsOptions>,
+    /// `--key`, `--baseline`, `--incident`, as the report needs them.
+    pub report: ReportOptions,
 }
 
 impl Settings {
@@ -62,7 +66,23 @@ impl Settings {
             region: a.aws.region,
             endpoint_url: a.aws.endpoint_url,
         });
+        let report = ReportOptions {
+            wanted_keys: a.keys.clone(),
+            baseline: a
+                .baseline
+                .as_deref()
+                .map(parse_range)
+                .transpose()
+                .context("`--baseline`")?,
+            incident: a
+                .incident
+                .as_deref()
+                .map(parse_range)
+                .transpose()
+                .context("`--incident`")?,
+        };
         Ok(Self {
+            report,
             policy,
             fetch,
             paths: a.paths,

@@ -9,6 +9,14 @@ use tabled::settings::Style;
 use super::Report;
 use super::table::{HEADER, row};
 
+/// How Markdown marks headings, bullets and code.
+const MD: super::diagnosis::Style = super::diagnosis::Style {
+    heading: "## ",
+    bullet: "- ",
+    code_open: "\n  ```diff",
+    code_close: "  ```",
+};
+
 /// Escapes the characters that would break a Markdown table cell.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -27,18 +35,14 @@ pub(super) fn render(r: &Report, w: &mut impl Write) -> std::io::Result<()> {
         let mut t = b.build();
         t.with(Style::markdown());
         writeln!(w, "{t}\n")?;
+        super::verdicts::render_key(r, key, MD, w)?;
         denied_messages(r, key, w)?;
     }
     if r.groups.is_empty() {
         writeln!(w, "No KMS calls found.\n")?;
     }
-    let style = super::diagnosis::Style {
-        heading: "## ",
-        bullet: "- ",
-        code_open: "\n  ```diff",
-        code_close: "  ```",
-    };
-    super::diagnosis::render(r, style, w)?;
+    super::verdicts::render_keyless(r, MD, w)?;
+    super::diagnosis::render(r, MD, w)?;
     failures(r, w)
 }
 

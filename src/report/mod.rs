@@ -7,15 +7,18 @@ pub mod explain;
 mod json;
 mod markdown;
 mod table;
+mod verdicts;
 
 use std::io::Write;
 
 use serde::Serialize;
 
 use crate::cli::Format;
-use crate::collect::{Collected, Failure, Inputs, Lifecycle};
+use crate::collect::{Collected, Failure, Inputs, Lifecycle, TrailChange};
 use crate::diagnose::{self, Blocked, PolicyError, PolicySet, Unexplained, policies::PolicyEntry};
 use crate::diff::{self, Group};
+use crate::timeline::{self, Bucket, Range};
+use crate::verdict::{self, Verdict};
 
 /// The JSON schema version; bumped only when a field changes meaning or goes away.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -27,8 +30,11 @@ pub struct Report {
     pub inputs: Inputs,
     pub failures: Vec<Failure>,
     pub groups: Vec<Group>,
-    /// Successful and failed changes to the keys seen (policy, state, grants).
-    pub lifecycle: Vec<LifecycleEntry>,
+    /// Changes to the keys seen (policy, state, grants, material, rotation),
+    /// in time order, whatever the window.
+    pub timeline: Vec<LifecycleEntry>,
+    /// Changes to trails that can hide KMS events (`PutEventSelectors`, `StopLogging`).
+    pub trail_changes: Vec<TrailChangeEntry>,
     /// Every key policy version known, and which one the diagnosis used.
     pub policies: Vec<PolicyEntry>,
     /// Policies that could not be used (they do not parse).
@@ -37,6 +43,29 @@ pub struct Report {
     pub blocked: Vec<Blocked>,
     /// Failed calls the key policy does not explain, and why.
     pub unexplained: Vec<Unexplained>,
+    /// One verdict per key and caller whose calls fail or stopped.
+    pub verdicts: Vec<Verdict>,
+    /// The width of `buckets`, in seconds.
+    pub bucket_seconds: i64,
+    /// Each caller's calls per time bucket, empty buckets included.
+    pub buckets: Vec<Bucket>,
+}
+
+/// A trail change as reported.
+#[derive(Debug, Serialize)]
+pub struct TrailChangeEntry {
+    #[serde(flatten)]
+    pub change: TrailChange,
+    pub event_time: Option<String>,
+}
+
+/// What shapes a report beyond the collected data.
+#[derive(Debug, Default, Clone)]
+pub struct Options {
+    /// `--key` values, to say when a key shows no events.
+    pub wanted_keys: Vec<String>,
+    pub baseline: Option<Range>,
+    pub incident: Option<Range>,
 }
 
 /// A lifecycle event as reported.
@@ -48,9 +77,27 @@ pub struct LifecycleEntry {
 }
 
 impl Report {
-    pub fn build(c: Collected, policies: &PolicySet) -> anyhow::Result<Self> {
+    pub fn build(c: Collected, policies: &PolicySet, opts: &Options) -> anyhow::Result<Self> {
         let groups = diff::groups(&c.calls, &c.lifecycle)?;
         let d = diagnose::diagnose(&groups, &c.calls, policies);
+        let verdicts = verdict::verdicts(&verdict::Inputs {
+            calls: &c.calls,
+            lifecycle: &c.lifecycle,
+            trail_changes: &c.trail_changes,
+            diagnosis: &d,
+            wanted_keys: &opts.wanted_keys,
+            baseline: opts.baseline,
+            incident: opts.incident,
+        });
+        let (width, buckets) = timeline::buckets(&c.calls)?;
+        let trail_changes = c
+            .trail_changes
+            .into_iter()
+            .map(|change| TrailChangeEntry {
+                event_time: change.time_ms.map(diff::fmt_time),
+                change,
+            })
+            .collect();
         let lifecycle = c
             .lifecycle
             .into_iter()
@@ -64,11 +111,15 @@ impl Report {
             inputs: c.inputs,
             failures: c.failures,
             groups,
-            lifecycle,
+            timeline: lifecycle,
+            trail_changes,
             policies: policies.entries(),
             policy_errors: policies.errors.clone(),
             blocked: d.blocked,
             unexplained: d.unexplained,
+            verdicts,
+            bucket_seconds: width / 1000,
+            buckets,
         })
     }
 

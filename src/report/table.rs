@@ -8,6 +8,14 @@ use tabled::settings::Style;
 
 use super::{Report, caller_label, contrast_label};
 
+/// How the plain-text report marks headings, bullets and code.
+pub(super) const TEXT: super::diagnosis::Style = super::diagnosis::Style {
+    heading: "== ",
+    bullet: "- ",
+    code_open: "",
+    code_close: "",
+};
+
 /// The columns of a key's block, shared with the Markdown report.
 pub(super) const HEADER: [&str; 8] = [
     "caller",
@@ -47,17 +55,13 @@ pub(super) fn render(r: &Report, w: &mut impl Write) -> std::io::Result<()> {
         let mut t = b.build();
         t.with(Style::rounded());
         writeln!(w, "{t}\n")?;
+        super::verdicts::render_key(r, key, TEXT, w)?;
     }
     if r.groups.is_empty() {
         writeln!(w, "no KMS calls found")?;
     }
-    let style = super::diagnosis::Style {
-        heading: "== ",
-        bullet: "- ",
-        code_open: "",
-        code_close: "",
-    };
-    super::diagnosis::render(r, style, w)?;
+    super::verdicts::render_keyless(r, TEXT, w)?;
+    super::diagnosis::render(r, TEXT, w)?;
     for f in &r.failures {
         writeln!(w, "failed: {}: {}", f.source, f.reason)?;
     }

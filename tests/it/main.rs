@@ -8,3 +8,4 @@ mod diagnosis;
 mod explain;
 mod real_samples;
 mod util;
+mod verdicts;

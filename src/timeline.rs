@@ -1,0 +1,267 @@
+//! Time: each caller's calls bucketed over the window (polars), the split
+//! between baseline and incident, and the per-period counts around it.
+//!
+//! Bucket width is chosen from the window's span so a report shows about two
+//! dozen buckets; buckets are aligned to whole multiples of the width in UTC.
+//! This module only counts; what the counts mean is `verdict`'s business.
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::call::{Caller, KmsCall, Outcome};
+use crate::diff::ser_time;
+
+/// Calls of one caller on one key in one bucket.
+#[derive(Debug, Clone, Serialize)]
+pub struct Bucket {
+    pub key_arn: String,
+    pub caller: Caller,
+    #[serde(serialize_with = "ser_time")]
+    pub start: Option<i64>,
+    pub succeeded: u64,
+    pub denied: u64,
+    pub key_state_failed: u64,
+}
+
+/// Counts in one period (baseline or incident).
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Period {
+    pub succeeded: u64,
+    pub denied: u64,
+    pub key_state_failed: u64,
+    pub other_failed: u64,
+}
+
+/// A time range in epoch milliseconds, both ends inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub from: i64,
+    pub to: i64,
+}
+
+impl Range {
+    pub fn contains(self, t: i64) -> bool {
+        self.from <= t && t <= self.to
+    }
+}
+
+const WIDTHS_MIN: [i64; 11] = [1, 5, 15, 30, 60, 180, 360, 720, 1440, 10_080, 43_200];
+
+/// The bucket width for a span: the smallest that gives at most 24 buckets.
+pub fn bucket_width(span_ms: i64) -> i64 {
+    let minute = 60_000;
+    WIDTHS_MIN
+        .iter()
+        .map(|m| m * minute)
+        .find(|w| span_ms / w < 24)
+        .unwrap_or(WIDTHS_MIN[WIDTHS_MIN.len() - 1] * minute)
+}
+
+/// The calls' time span, `None` without timed calls.
+pub fn span(calls: &[KmsCall]) -> Option<Range> {
+    let times = calls.iter().filter_map(|c| c.time_ms);
+    let from = times.clone().min()?;
+    Some(Range {
+        from,
+        to: times.max()?,
+    })
+}
+
+/// Buckets every (key, caller) over the calls' span, empty buckets included.
+pub fn buckets(calls: &[KmsCall]) -> PolarsResult<(i64, Vec<Bucket>)> {
+    let Some(window) = span(calls) else {
+        return Ok((0, Vec::new()));
+    };
+    let width = bucket_width(window.to - window.from);
+    let df = crate::diff::frame(calls)?;
+    let is = |o: Outcome| {
+        col("outcome")
+            .eq(lit(o.as_str()))
+            .cast(DataType::UInt64)
+            .sum()
+            .alias(o.as_str())
+    };
+    let keys = [
+        "key_arn",
+        "class",
+        "type",
+        "invoked_by",
+        "principal_arn",
+        "account_id",
+    ];
+    let g = df
+        .lazy()
+        .filter(col("time_ms").is_not_null())
+        .with_column(((col("time_ms") / lit(width)) * lit(width)).alias("bucket"))
+        .group_by_stable(
+            keys.iter()
+                .map(|k| col(*k))
+                .chain([col("bucket")])
+                .collect::<Vec<_>>(),
+        )
+        .agg([
+            is(Outcome::Succeeded),
+            is(Outcome::Denied),
+            is(Outcome::KeyStateFailed),
+        ])
+        .collect()?;
+    let filled = fill(&read(&g)?, window, width);
+    Ok((width, filled))
+}
+
+fn read(g: &DataFrame) -> PolarsResult<Vec<Bucket>> {
+    let s = |n: &str| -> PolarsResult<Vec<Option<String>>> {
+        Ok(g.column(n)?
+            .str()?
+            .iter()
+            .map(|v| v.map(str::to_owned))
+            .collect())
+    };
+    let u = |n: &str| -> PolarsResult<Vec<u64>> {
+        Ok(g.column(n)?
+            .u64()?
+            .iter()
+            .map(Option::unwrap_or_default)
+            .collect())
+    };
+    let (key, class, kind, inv, arn, acct) = (
+        s("key_arn")?,
+        s("class")?,
+        s("type")?,
+        s("invoked_by")?,
+        s("principal_arn")?,
+        s("account_id")?,
+    );
+    let start: Vec<Option<i64>> = g.column("bucket")?.i64()?.iter().collect();
+    let (ok, den, st) = (u("succeeded")?, u("denied")?, u("key_state_failed")?);
+    Ok((0..g.height())
+        .map(|i| Bucket {
+            key_arn: key[i].clone().unwrap_or_default(),
+            caller: Caller {
+                class: crate::diff::class_from(class[i].as_deref()),
+                kind: kind[i].clone(),
+                invoked_by: inv[i].clone(),
+                principal_arn: arn[i].clone(),
+                account_id: acct[i].clone(),
+            },
+            start: start[i],
+            succeeded: ok[i],
+            denied: den[i],
+            key_state_failed: st[i],
+        })
+        .collect())
+}
+
+/// Adds the empty buckets between the window's ends, per (key, caller), sorted.
+fn fill(found: &[Bucket], window: Range, width: i64) -> Vec<Bucket> {
+    let first = window.from / width * width;
+    let mut series: Vec<(&str, &Caller)> = found
+        .iter()
+        .map(|b| (b.key_arn.as_str(), &b.caller))
+        .collect();
+    series.sort();
+    series.dedup();
+    let mut out = Vec::new();
+    for (key, caller) in series {
+        let mut t = first;
+        while t <= window.to {
+            let hit = found
+                .iter()
+                .find(|b| b.key_arn == key && &b.caller == caller && b.start == Some(t));
+            out.push(hit.cloned().unwrap_or_else(|| Bucket {
+                key_arn: key.to_owned(),
+                caller: caller.clone(),
+                start: Some(t),
+                succeeded: 0,
+                denied: 0,
+                key_state_failed: 0,
+            }));
+            t += width;
+        }
+    }
+    out
+}
+
+/// Counts the calls of `caller` on `key` inside `range`.
+pub fn period(calls: &[KmsCall], key: &str, caller: &Caller, range: Range) -> Period {
+    let mut p = Period::default();
+    for c in calls.iter().filter(|c| c.key == key && &c.caller == caller) {
+        if !c.time_ms.is_some_and(|t| range.contains(t)) {
+            continue;
+        }
+        match c.outcome {
+            Outcome::Succeeded => p.succeeded += 1,
+            Outcome::Denied => p.denied += 1,
+            Outcome::KeyStateFailed => p.key_state_failed += 1,
+            Outcome::OtherFailed => p.other_failed += 1,
+        }
+    }
+    p
+}
+
+/// Parses `FROM..TO` (RFC 3339 or dates; either end may be empty).
+pub fn parse_range(s: &str) -> anyhow::Result<Range> {
+    let Some((from, to)) = s.split_once("..") else {
+        anyhow::bail!(
+            "`{s}` is not a range\nhint: write `FROM..TO`, e.g. `2026-11-10..2026-11-11T09:00:00Z`"
+        );
+    };
+    let from = if from.is_empty() {
+        i64::MIN
+    } else {
+        crate::settings::parse_bound(from, false)?
+    };
+    let to = if to.is_empty() {
+        i64::MAX
+    } else {
+        crate::settings::parse_bound(to, true)?
+    };
+    if from > to {
+        anyhow::bail!("`{s}`: the range ends before it starts");
+    }
+    Ok(Range { from, to })
+}
+
+/// A text sparkline: one character per bucket, height relative to `max`.
+pub fn sparkline(values: &[u64], max: u64) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    values
+        .iter()
+        .map(|&v| match v {
+            0 => '·',
+            v => {
+                let i = usize::try_from((v.saturating_mul(8).saturating_sub(1)) / max.max(1))
+                    .unwrap_or(7);
+                BARS[i.min(7)]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths() {
+        let hour = 3_600_000;
+        assert_eq!(bucket_width(hour), 5 * 60_000);
+        assert_eq!(bucket_width(4 * 24 * hour), 6 * hour);
+        assert_eq!(bucket_width(0), 60_000);
+    }
+
+    #[test]
+    fn ranges_and_sparklines() {
+        let r = parse_range("1970-01-01..1970-01-01").unwrap();
+        assert!(r.contains(0) && r.contains(86_399_999) && !r.contains(86_400_000));
+        assert_eq!(
+            parse_range("..").unwrap(),
+            Range {
+                from: i64::MIN,
+                to: i64::MAX
+            }
+        );
+        assert!(parse_range("2026-11-10").is_err());
+        assert_eq!(sparkline(&[0, 1, 8, 4], 8), "·▁█▄");
+    }
+}

@@ -1,0 +1,514 @@
+//! One verdict per key and caller: why its calls fail (or stopped), since
+//! when, and the events that show it.
+//!
+//! AWS Backup says "disabled or pending deletion or access denied"; EBS says
+//! `InvalidKMSKey.InvalidState` even for a policy; RDS says
+//! `KMSKeyNotAccessibleFault`. The verdict separates them from the trail: the
+//! key-policy diagnosis, AWS's own error message (identity policy, SCP,
+//! permissions boundary), the key's lifecycle (`DisableKey`,
+//! `ScheduleKeyDeletion`, `RevokeGrant`) and the trail's own configuration
+//! (event selectors that exclude KMS). Callers that only went silent after a
+//! change are reported as suspects. Pure: no I/O.
+
+use serde::Serialize;
+
+use crate::call::{Caller, KmsCall, Outcome};
+use crate::collect::{Lifecycle, TrailChange};
+use crate::diagnose::{Diagnosis, PolicySource};
+use crate::diff::ser_time;
+use crate::timeline::{Period, Range, period};
+
+/// The verdicts DESIGN.md and the triage issue name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    KeyPolicyDeny,
+    IdentityPolicyDeny,
+    ScpDeny,
+    PermissionsBoundaryDeny,
+    SessionPolicyDeny,
+    KeyDisabled,
+    KeyPendingDeletion,
+    GrantRevoked,
+    CrossAccountNotLoggedHere,
+    NoKmsEvents,
+    Unexplained,
+}
+
+/// An event that supports a verdict.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Evidence {
+    pub event_id: Option<String>,
+    #[serde(serialize_with = "ser_time")]
+    pub event_time: Option<i64>,
+    pub what: String,
+}
+
+/// The verdict for one caller of one key (or for a key, when `caller` is null).
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub key_arn: String,
+    pub caller: Option<Caller>,
+    pub verdict: Kind,
+    /// When things changed for this caller.
+    #[serde(serialize_with = "ser_time")]
+    pub since: Option<i64>,
+    pub detail: String,
+    pub evidence: Vec<Evidence>,
+    /// Only successes, then silence after a change: a suspect, not a proof.
+    pub suspect: bool,
+    /// Calls before and after `since` (or in `--baseline` / `--incident`).
+    pub before: Period,
+    pub after: Period,
+}
+
+/// What the verdicts are judged from.
+pub struct Inputs<'a> {
+    pub calls: &'a [KmsCall],
+    pub lifecycle: &'a [Lifecycle],
+    pub trail_changes: &'a [TrailChange],
+    pub diagnosis: &'a Diagnosis,
+    /// Keys the user asked about (`--key`), to say when one shows no events.
+    pub wanted_keys: &'a [String],
+    pub baseline: Option<Range>,
+    pub incident: Option<Range>,
+}
+
+/// One (key, caller)'s calls, summed over event names.
+#[derive(Debug)]
+struct Agg<'a> {
+    key: &'a str,
+    caller: &'a Caller,
+    succeeded: u64,
+    denied: u64,
+    key_state: u64,
+    last_ok: Option<i64>,
+    /// The last success of a call that uses the key (silence is judged on these).
+    last_use_ok: Option<i64>,
+    first_failed: Option<(i64, &'a KmsCall)>,
+    codes: Vec<&'a str>,
+}
+
+fn aggregate(calls: &[KmsCall]) -> Vec<Agg<'_>> {
+    let mut out: Vec<Agg<'_>> = Vec::new();
+    let uses = calls
+        .iter()
+        .filter(|c| crate::call::KEY_USE_EVENTS.contains(&c.event_name.as_str()));
+    for c in uses {
+        let i = out
+            .iter()
+            .position(|a| a.key == c.key && a.caller == &c.caller)
+            .unwrap_or_else(|| {
+                out.push(Agg {
+                    key: &c.key,
+                    caller: &c.caller,
+                    succeeded: 0,
+                    denied: 0,
+                    key_state: 0,
+                    last_ok: None,
+                    last_use_ok: None,
+                    first_failed: None,
+                    codes: Vec::new(),
+                });
+                out.len() - 1
+            });
+        let a = &mut out[i];
+        match c.outcome {
+            Outcome::Succeeded => {
+                a.succeeded += 1;
+                a.last_ok = a.last_ok.max(c.time_ms);
+                if crate::call::KEY_USE_EVENTS.contains(&c.event_name.as_str()) {
+                    a.last_use_ok = a.last_use_ok.max(c.time_ms);
+                }
+            }
+            Outcome::Denied | Outcome::KeyStateFailed => {
+                if c.outcome == Outcome::Denied {
+                    a.denied += 1;
+                } else {
+                    a.key_state += 1;
+                }
+                if let Some(t) = c.time_ms
+                    && a.first_failed.is_none_or(|(f, _)| t < f)
+                {
+                    a.first_failed = Some((t, c));
+                }
+                if let Some(code) = c.error_code.as_deref()
+                    && !a.codes.contains(&code)
+                {
+                    a.codes.push(code);
+                }
+            }
+            Outcome::OtherFailed => {}
+        }
+    }
+    out
+}
+
+/// Every verdict, callers first (in call order), then keys without events.
+pub fn verdicts(inp: &Inputs<'_>) -> Vec<Verdict> {
+    let mut out: Vec<Verdict> = aggregate(inp.calls)
+        .iter()
+        .filter_map(|a| judge(inp, a))
+        .collect();
+    out.extend(silent_keys(inp));
+    out
+}
+
+fn judge(inp: &Inputs<'_>, a: &Agg<'_>) -> Option<Verdict> {
+    let failed = a.denied + a.key_state > 0;
+    let silent = !failed
+        && a.last_use_ok.is_some()
+        && a.last_ok == a.last_use_ok
+        && last_change_before(inp, a.key, None, a.last_use_ok).is_some();
+    let blocked = inp
+        .diagnosis
+        .blocked
+        .iter()
+        .find(|b| b.key_arn == a.key && &b.caller == a.caller);
+    if !failed && !silent && blocked.is_none() {
+        return None;
+    }
+    let (kind, since, detail, mut evidence) = if let Some(b) = blocked {
+        key_policy(inp, a, b)
+    } else if a.key_state > 0 {
+        key_state(inp, a)
+    } else if let Some(v) = from_message(inp, a) {
+        v
+    } else if let Some(v) = grant(inp, a) {
+        v
+    } else if silent {
+        silent_verdict(inp, a)
+    } else {
+        (
+            Kind::Unexplained,
+            a.first_failed.map(|f| f.0),
+            "no policy, key state or grant change in the trail explains these failures".into(),
+            Vec::new(),
+        )
+    };
+    if let Some((t, c)) = a.first_failed {
+        evidence.push(Evidence {
+            event_id: c.event_id.clone(),
+            event_time: Some(t),
+            what: format!(
+                "first failure: {} {}",
+                c.event_name,
+                c.error_code.as_deref().unwrap_or("")
+            ),
+        });
+    }
+    let (before, after) = periods(inp, a, since);
+    Some(Verdict {
+        key_arn: a.key.to_owned(),
+        caller: Some(a.caller.clone()),
+        verdict: kind,
+        since,
+        detail,
+        evidence,
+        suspect: silent,
+        before,
+        after,
+    })
+}
+
+type Judged = (Kind, Option<i64>, String, Vec<Evidence>);
+
+fn ev_of(l: &Lifecycle, what: &str) -> Evidence {
+    Evidence {
+        event_id: l.event_id.clone(),
+        event_time: l.time_ms,
+        what: format!("{} {what}", l.event_name),
+    }
+}
+
+fn key_policy(inp: &Inputs<'_>, a: &Agg<'_>, b: &crate::diagnose::Blocked) -> Judged {
+    let stmt = match &b.statement.sid {
+        Some(sid) => format!("statement {} (\"{sid}\")", b.statement.index),
+        None => format!("statement {}", b.statement.index),
+    };
+    let set_by = (b.policy.source == PolicySource::Trail)
+        .then(|| {
+            inp.lifecycle.iter().find(|l| {
+                l.key_arn == a.key && l.event_id.is_some() && l.event_id == b.policy.event_id
+            })
+        })
+        .flatten();
+    let mut evidence = Vec::new();
+    if let Some(l) = set_by {
+        evidence.push(ev_of(
+            l,
+            &format!("set the policy whose {stmt} denies this caller"),
+        ));
+    }
+    let since = set_by
+        .and_then(|l| l.time_ms)
+        .or(a.first_failed.map(|f| f.0));
+    let how = if b.denied == 0 {
+        "would deny (its earlier successes replayed against the current policy)"
+    } else {
+        "denies"
+    };
+    (
+        Kind::KeyPolicyDeny,
+        since,
+        format!("the key policy's {stmt} {how} this caller"),
+        evidence,
+    )
+}
+
+fn key_state(inp: &Inputs<'_>, a: &Agg<'_>) -> Judged {
+    let t = a.first_failed.map(|f| f.0);
+    let last = |name: &str| last_lifecycle(inp, a.key, name, t);
+    let disabled =
+        last("DisableKey").filter(|d| last("EnableKey").is_none_or(|e| e.time_ms < d.time_ms));
+    let deleting = last("ScheduleKeyDeletion")
+        .filter(|d| last("CancelKeyDeletion").is_none_or(|c| c.time_ms < d.time_ms));
+    let says = |needle: &str| {
+        a.first_failed.is_some_and(|(_, c)| {
+            c.error_message
+                .as_deref()
+                .unwrap_or("")
+                .to_lowercase()
+                .contains(needle)
+        })
+    };
+    let is_disabled =
+        a.codes.iter().any(|c| c.ends_with("DisabledException")) || says("is disabled");
+    match (disabled, deleting) {
+        (_, Some(d)) if !is_disabled || says("pending deletion") => (
+            Kind::KeyPendingDeletion,
+            d.time_ms,
+            "the key is pending deletion (ScheduleKeyDeletion)".into(),
+            vec![ev_of(d, "scheduled the key for deletion")],
+        ),
+        (Some(d), _) => (
+            Kind::KeyDisabled,
+            d.time_ms,
+            "the key is disabled (DisableKey)".into(),
+            vec![ev_of(d, "disabled the key")],
+        ),
+        _ if is_disabled => (
+            Kind::KeyDisabled,
+            t,
+            "KMS says the key is disabled (the DisableKey is not in this trail)".into(),
+            Vec::new(),
+        ),
+        _ if says("pending deletion") => (
+            Kind::KeyPendingDeletion,
+            t,
+            "KMS says the key is pending deletion".into(),
+            Vec::new(),
+        ),
+        _ => (
+            Kind::Unexplained,
+            t,
+            format!(
+                "the key's state refused the calls ({}), and no lifecycle event in the trail says why",
+                a.codes.join(", ")
+            ),
+            Vec::new(),
+        ),
+    }
+}
+
+/// The policy type AWS's message names (`diagnose` read it already).
+fn from_message(inp: &Inputs<'_>, a: &Agg<'_>) -> Option<Judged> {
+    let u = inp
+        .diagnosis
+        .unexplained
+        .iter()
+        .find(|u| u.key_arn == a.key && &u.caller == a.caller)?;
+    let kind = match u.kind {
+        "identity-policy" => Kind::IdentityPolicyDeny,
+        "scp" => Kind::ScpDeny,
+        "permissions-boundary" => Kind::PermissionsBoundaryDeny,
+        "session-policy" => Kind::SessionPolicyDeny,
+        _ => return None,
+    };
+    Some((
+        kind,
+        a.first_failed.map(|f| f.0),
+        u.reason.clone(),
+        Vec::new(),
+    ))
+}
+
+fn grant(inp: &Inputs<'_>, a: &Agg<'_>) -> Option<Judged> {
+    let t = a.first_failed.map(|f| f.0)?;
+    let g = inp.lifecycle.iter().rfind(|l| {
+        l.key_arn == a.key
+            && l.outcome == Outcome::Succeeded
+            && matches!(l.event_name.as_str(), "RevokeGrant" | "RetireGrant")
+            && l.time_ms
+                .is_some_and(|lt| lt <= t && a.last_ok.is_none_or(|ok| lt > ok))
+    })?;
+    Some((
+        Kind::GrantRevoked,
+        g.time_ms,
+        "a grant on the key was revoked or retired before the failures began".into(),
+        vec![ev_of(g, "removed a grant")],
+    ))
+}
+
+fn silent_verdict(inp: &Inputs<'_>, a: &Agg<'_>) -> Judged {
+    let change =
+        last_change_before(inp, a.key, None, a.last_use_ok).expect("silent implies a change");
+    let key_account = a.key.split(':').nth(4).unwrap_or("");
+    let caller_account = a
+        .caller
+        .account_id
+        .as_deref()
+        .or_else(|| a.caller.principal_arn.as_deref()?.split(':').nth(4))
+        .unwrap_or(key_account);
+    let ev = vec![change.evidence.clone()];
+    if change.hides_kms {
+        return (Kind::NoKmsEvents, change.time, "the trail stopped logging KMS events after this caller's last success: its calls may go on unseen".into(), ev);
+    }
+    if caller_account != key_account {
+        let detail = format!(
+            "the caller is in account {caller_account}, the key in {key_account}: denials of its calls are logged in account {caller_account}'s trail only"
+        );
+        return (Kind::CrossAccountNotLoggedHere, change.time, detail, ev);
+    }
+    let kind = match change.name.as_str() {
+        "DisableKey" => Kind::KeyDisabled,
+        "ScheduleKeyDeletion" => Kind::KeyPendingDeletion,
+        "RevokeGrant" | "RetireGrant" => Kind::GrantRevoked,
+        _ => Kind::Unexplained,
+    };
+    (
+        kind,
+        change.time,
+        format!("only successes, none after {}: a suspect", change.name),
+        ev,
+    )
+}
+
+/// A change that can explain a switch: a key lifecycle event or a trail change.
+struct Change {
+    name: String,
+    time: Option<i64>,
+    hides_kms: bool,
+    evidence: Evidence,
+}
+
+const BREAKING: &[&str] = &[
+    "PutKeyPolicy",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "RevokeGrant",
+    "RetireGrant",
+    "DeleteImportedKeyMaterial",
+];
+
+/// The latest change after `last_ok` (and at or before `until`, if given).
+fn last_change_before(
+    inp: &Inputs<'_>,
+    key: &str,
+    until: Option<i64>,
+    last_ok: Option<i64>,
+) -> Option<Change> {
+    let in_gap = |t: Option<i64>| {
+        t.is_some_and(|t| last_ok.is_none_or(|ok| t > ok) && until.is_none_or(|u| t <= u))
+    };
+    let key_changes = inp
+        .lifecycle
+        .iter()
+        .filter(|l| {
+            l.key_arn == key
+                && l.outcome == Outcome::Succeeded
+                && BREAKING.contains(&l.event_name.as_str())
+                && in_gap(l.time_ms)
+        })
+        .map(|l| Change {
+            name: l.event_name.clone(),
+            time: l.time_ms,
+            hides_kms: false,
+            evidence: ev_of(l, "changed the key"),
+        });
+    let trail_changes = inp
+        .trail_changes
+        .iter()
+        .filter(|t| t.excludes_kms && in_gap(t.time_ms))
+        .map(|t| Change {
+            name: t.event_name.clone(),
+            time: t.time_ms,
+            hides_kms: true,
+            evidence: Evidence {
+                event_id: t.event_id.clone(),
+                event_time: t.time_ms,
+                what: format!("{} stopped KMS events from being logged", t.event_name),
+            },
+        });
+    key_changes.chain(trail_changes).max_by_key(|c| c.time)
+}
+
+fn last_lifecycle<'a>(
+    inp: &Inputs<'a>,
+    key: &str,
+    name: &str,
+    until: Option<i64>,
+) -> Option<&'a Lifecycle> {
+    inp.lifecycle.iter().rfind(|l| {
+        l.key_arn == key
+            && l.event_name == name
+            && l.outcome == Outcome::Succeeded
+            && until.is_none_or(|u| l.time_ms.is_some_and(|t| t <= u))
+    })
+}
+
+fn periods(inp: &Inputs<'_>, a: &Agg<'_>, since: Option<i64>) -> (Period, Period) {
+    let split = since.unwrap_or(i64::MAX);
+    let baseline = inp.baseline.unwrap_or(Range {
+        from: i64::MIN,
+        to: split.saturating_sub(1),
+    });
+    let incident = inp.incident.unwrap_or(Range {
+        from: split,
+        to: i64::MAX,
+    });
+    (
+        period(inp.calls, a.key, a.caller, baseline),
+        period(inp.calls, a.key, a.caller, incident),
+    )
+}
+
+/// Keys asked for with `--key` that show no KMS call at all.
+fn silent_keys(inp: &Inputs<'_>) -> Vec<Verdict> {
+    let hidden: Vec<Evidence> = inp
+        .trail_changes
+        .iter()
+        .filter(|t| t.excludes_kms)
+        .map(|t| Evidence {
+            event_id: t.event_id.clone(),
+            event_time: t.time_ms,
+            what: format!("{} stopped KMS events from being logged", t.event_name),
+        })
+        .collect();
+    let mut keys: Vec<String> = inp
+        .wanted_keys
+        .iter()
+        .filter(|k| !inp.calls.iter().any(|c| key_is(&c.key, k)))
+        .cloned()
+        .collect();
+    if inp.calls.is_empty() && keys.is_empty() {
+        keys.push("*".into());
+    }
+    keys.into_iter()
+        .map(|key| Verdict {
+            key_arn: key,
+            caller: None,
+            verdict: Kind::NoKmsEvents,
+            since: hidden.first().and_then(|e| e.event_time),
+            detail: "no KMS calls in the window: the trail may exclude KMS events (event selectors), or the key is unused".into(),
+            evidence: hidden.clone(),
+            suspect: false,
+            before: Period::default(),
+            after: Period::default(),
+        })
+        .collect()
+}
+
+fn key_is(key: &str, want: &str) -> bool {
+    key == want || key.rsplit_once("key/").is_some_and(|(_, id)| id == want)
+}
