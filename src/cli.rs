@@ -25,6 +25,46 @@ pub enum Command {
     /// 5 implicit deny (no statement allows: the call can only rest on a grant or
     /// on IAM delegation), 2 error.
     Explain(ExplainArgs),
+    /// Fetch CloudTrail events from S3 or LookupEvents into a gzipped NDJSON file
+    ///
+    /// `analyze` reads the file like any other, so an analysis can be re-run
+    /// offline. `--resume` continues an interrupted fetch without fetching
+    /// again what the file already has.
+    Fetch(Box<FetchArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// `s3://BUCKET/PREFIX` or `cloudtrail://[REGION]` (repeatable)
+    #[arg(required_unless_present = "lookup", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+
+    /// The gzipped NDJSON file to write
+    #[arg(long, short, value_name = "FILE")]
+    pub output: std::path::PathBuf,
+
+    /// Continue an interrupted fetch into the same file
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Only events at or after this time (RFC 3339, or a date)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only events at or before this time (RFC 3339, or a date)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// LookupEvents: only this key (`ResourceName`; repeatable)
+    #[arg(long = "key", value_name = "KEY_ARN")]
+    pub keys: Vec<String>,
+
+    /// No progress bar and no per-item messages
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -53,7 +93,9 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Files or directories (read recursively); `-` reads standard input.
+    /// Files or directories (read recursively), `-` for standard input,
+    /// `s3://BUCKET/PREFIX` (a trail's S3 export) or `cloudtrail://[REGION]`
+    /// (the LookupEvents API).
     ///
     /// Gzipped or plain `{"Records":[...]}`, S3-export trees, JSON arrays, NDJSON,
     /// and `aws cloudtrail lookup-events` output (or JSON Lines of its items).
@@ -103,28 +145,44 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FROM..TO")]
     pub incident: Option<String>,
 
-    #[command(flatten)]
-    pub aws: AwsArgs,
-}
-
-/// Reaching AWS (for `--fetch-policy`).
-#[derive(Debug, Args)]
-pub struct AwsArgs {
     /// Fetch each key's policy with `kms:GetKeyPolicy` (standard credential chain)
     #[arg(long)]
     pub fetch_policy: bool,
 
-    /// AWS profile (default: the standard chain: environment, default profile, instance role)
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Reaching AWS: `s3://` and `cloudtrail://` sources, `--fetch-policy`.
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// AWS profile (default: the standard chain: environment, default profile, SSO, instance role)
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
 
-    /// AWS region for API calls (default: each key's own region)
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
+    /// Region for LookupEvents and S3 (repeatable; `all-enabled` for every commercial region)
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
 
     /// Send AWS API calls to this endpoint (tests, private endpoints)
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+
+    /// Only this account's logs in an S3 tree (repeatable)
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+
+    /// S3 objects fetched at once
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub concurrency: usize,
+
+    /// Read LookupEvents too (the same as a `cloudtrail://` source)
+    #[arg(long)]
+    pub lookup: bool,
+
+    /// Say which S3 prefixes are listed
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -87,6 +87,10 @@ pub struct Collected {
     pub calls: Vec<KmsCall>,
     pub lifecycle: Vec<Lifecycle>,
     pub trail_changes: Vec<TrailChange>,
+    /// The latest `eventTime` of any record in the window (KMS or not): how
+    /// far the trail is known to reach. A caller is "silent" after a change
+    /// only if the trail reaches past it.
+    pub horizon_ms: Option<i64>,
 }
 
 /// Accumulates inputs; see the module docs.
@@ -183,6 +187,7 @@ impl Collector {
             self.out.inputs.duplicates_dropped += 1;
             return;
         }
+        self.note_horizon(ev);
         if !call::is_kms(ev) {
             self.out.inputs.non_kms += 1;
             if let Some(change) = trail_change(ev) {
@@ -199,6 +204,16 @@ impl Collector {
             self.out.calls.push(kms);
         } else {
             self.out.inputs.outside_filters += 1;
+        }
+    }
+
+    fn note_horizon(&mut self, ev: &Event) {
+        let Some(t) = ev.event_time.as_deref().and_then(call::parse_time) else {
+            return;
+        };
+        let f = &self.filters;
+        if f.since_ms.is_none_or(|s| t >= s) && f.until_ms.is_none_or(|u| t <= u) {
+            self.out.horizon_ms = self.out.horizon_ms.max(Some(t));
         }
     }
 

@@ -138,12 +138,17 @@ pub fn grouped(df: DataFrame) -> PolarsResult<DataFrame> {
 }
 
 /// Groups the calls and flags the contrasts against the key lifecycle.
-pub fn groups(calls: &[KmsCall], lifecycle: &[Lifecycle]) -> PolarsResult<Vec<Group>> {
+/// `horizon`: the latest time the trail is known to reach (see `Collected`).
+pub fn groups(
+    calls: &[KmsCall],
+    lifecycle: &[Lifecycle],
+    horizon: Option<i64>,
+) -> PolarsResult<Vec<Group>> {
     let g = grouped(frame(calls)?)?;
     let mut out = read_groups(&g)?;
     add_samples(&mut out, calls);
     for group in &mut out {
-        group.contrast = contrast(group, lifecycle);
+        group.contrast = contrast(group, lifecycle, horizon);
     }
     Ok(out)
 }
@@ -271,7 +276,7 @@ const BREAKING: &[&str] = &[
     "RetireGrant",
 ];
 
-fn contrast(g: &Group, lifecycle: &[Lifecycle]) -> Option<Contrast> {
+fn contrast(g: &Group, lifecycle: &[Lifecycle], horizon: Option<i64>) -> Option<Contrast> {
     let failed = g.denied + g.key_state_failed;
     if g.succeeded > 0 && failed > 0 {
         let (ok, bad) = (g.last_succeeded?, g.first_failed?);
@@ -289,7 +294,8 @@ fn contrast(g: &Group, lifecycle: &[Lifecycle]) -> Option<Contrast> {
         l.key_arn == g.key_arn
             && l.outcome == Outcome::Succeeded
             && BREAKING.contains(&l.event_name.as_str())
-            && l.time_ms.is_some_and(|t| t > last)
+            && l.time_ms
+                .is_some_and(|t| t > last && horizon.is_some_and(|h| t < h))
     })?;
     Some(Contrast::WentSilent {
         last_seen: Some(last),
@@ -348,7 +354,7 @@ mod tests {
             call("k", "a", Outcome::Denied, 3),
             call("k", "b", Outcome::Succeeded, 1),
         ];
-        let g = groups(&calls, &[]).unwrap();
+        let g = groups(&calls, &[], Some(i64::MAX)).unwrap();
         assert_eq!(g.len(), 2);
         let a = &g[0];
         assert_eq!(
@@ -373,7 +379,10 @@ mod tests {
             call("k", "a", Outcome::Denied, 1),
             call("k", "a", Outcome::Succeeded, 2),
         ];
-        assert_eq!(groups(&calls, &[]).unwrap()[0].contrast, None);
+        assert_eq!(
+            groups(&calls, &[], Some(i64::MAX)).unwrap()[0].contrast,
+            None
+        );
     }
 
     #[test]
@@ -382,7 +391,7 @@ mod tests {
             call("k", "a", Outcome::Succeeded, 1),
             call("k2", "a", Outcome::Succeeded, 1),
         ];
-        let g = groups(&calls, &[change("k", 5)]).unwrap();
+        let g = groups(&calls, &[change("k", 5)], Some(10)).unwrap();
         assert!(matches!(g[0].contrast, Some(Contrast::WentSilent { .. })));
         assert_eq!(g[1].contrast, None, "a change to another key says nothing");
     }

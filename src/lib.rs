@@ -12,6 +12,7 @@ pub mod diagnose;
 pub mod diff;
 pub mod event;
 pub mod explain;
+pub mod fetch;
 pub mod policy;
 pub mod report;
 pub mod settings;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Analyze(args) => analyze(&Settings::from_args(*args)?),
         Command::Explain(args) => explain_cmd(&args),
+        Command::Fetch(args) => fetch::run(&settings::FetchSettings::from_args(*args)?),
     }
 }
 
@@ -86,6 +88,11 @@ fn explain_cmd(a: &cli::ExplainArgs) -> anyhow::Result<ExitStatus> {
 fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
     let mut collector = Collector::new(s.filters.clone());
     source::files::read_paths(&s.paths, &mut collector);
+    if !s.remotes.is_empty() {
+        source::remote::fetch(&s.remotes, &s.aws, &s.query, &mut |item| {
+            source::items::collect(item, &mut collector);
+        })?;
+    }
     let mut collected = collector.finish();
     let policies = policies(s, &mut collected)?;
     if !s.quiet {
@@ -112,8 +119,8 @@ fn policies(s: &Settings, c: &mut collect::Collected) -> anyhow::Result<PolicySe
     keys.sort();
     keys.dedup();
     keys.retain(|k| k.starts_with("arn:"));
-    if let Some(opts) = &s.fetch {
-        for (key, result) in source::kms::fetch_policies(opts, &keys) {
+    if s.fetch_policy {
+        for (key, result) in source::kms::fetch_policies(&s.aws, &keys) {
             match result.map(|text| policy::parse_policy(&text).map_err(|e| e.to_string())) {
                 Ok(Ok(policy)) => set.add(KeyPolicy {
                     key_arn: key,

@@ -1,52 +1,114 @@
 //! What the command line resolves to: the time window in milliseconds, the
-//! key and event filters, the output format and destination. Everything that
-//! can be wrong with the arguments is found here, before any input is read.
+//! key and event filters, local paths and remote sources, the output format
+//! and destination. Everything that can be wrong with the arguments is found
+//! here, before any input is read.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::cli::{AnalyzeArgs, Format};
+use crate::cli::{AnalyzeArgs, AwsArgs, FetchArgs, Format};
 use crate::collect::Filters;
 use crate::policy::{Policy, parse_policy};
 use crate::report::Options as ReportOptions;
-use crate::source::kms::AwsOptions;
+use crate::source::aws::AwsOptions;
+use crate::source::remote::{Query, Remote};
 use crate::timeline::parse_range;
 
 /// A resolved `analyze` invocation.
 #[derive(Debug)]
 pub struct Settings {
+    /// Local paths (and `-`).
     pub paths: Vec<String>,
+    /// `s3://` and `cloudtrail://` sources.
+    pub remotes: Vec<Remote>,
     pub filters: Filters,
     pub format: Format,
     pub output: Option<PathBuf>,
     pub quiet: bool,
     /// `--policy`: the path and the parsed document.
     pub policy: Option<(PathBuf, Policy)>,
-    /// `--fetch-policy` with how to reach AWS.
-    pub fetch: Option<AwsOptions>,
+    pub fetch_policy: bool,
+    pub aws: AwsOptions,
+    pub query: Query,
     /// `--key`, `--baseline`, `--incident`, as the report needs them.
     pub report: ReportOptions,
 }
 
+/// A resolved `fetch` invocation.
+#[derive(Debug)]
+pub struct FetchSettings {
+    pub remotes: Vec<Remote>,
+    pub output: PathBuf,
+    pub resume: bool,
+    pub quiet: bool,
+    pub aws: AwsOptions,
+    pub query: Query,
+}
+
+/// `--since`/`--until` in milliseconds, checked.
+fn window(since: Option<&str>, until: Option<&str>) -> anyhow::Result<(Option<i64>, Option<i64>)> {
+    let since_ms = since.map(|s| parse_bound(s, false)).transpose()?;
+    let until_ms = until.map(|s| parse_bound(s, true)).transpose()?;
+    if let (Some(s), Some(u)) = (since_ms, until_ms)
+        && s > u
+    {
+        bail!("`--since` is after `--until`");
+    }
+    Ok((since_ms, until_ms))
+}
+
+/// Splits inputs into local paths and remote sources.
+fn split_sources(inputs: Vec<String>, lookup: bool) -> anyhow::Result<(Vec<String>, Vec<Remote>)> {
+    let mut paths = Vec::new();
+    let mut remotes = Vec::new();
+    for s in inputs {
+        match Remote::parse(&s) {
+            Some(r) => remotes.push(r?),
+            None => paths.push(s),
+        }
+    }
+    if lookup && !remotes.iter().any(|r| matches!(r, Remote::Lookup { .. })) {
+        remotes.push(Remote::Lookup { region: None });
+    }
+    Ok((paths, remotes))
+}
+
+fn aws_options(a: &AwsArgs) -> AwsOptions {
+    AwsOptions {
+        profile: a.profile.clone(),
+        regions: a.regions.clone(),
+        endpoint_url: a.endpoint_url.clone(),
+    }
+}
+
+fn query(
+    a: &AwsArgs,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    keys: &[String],
+    quiet: bool,
+) -> Query {
+    Query {
+        since_ms,
+        until_ms,
+        keys: keys
+            .iter()
+            .filter(|k| k.starts_with("arn:"))
+            .cloned()
+            .collect(),
+        accounts: a.accounts.clone(),
+        concurrency: a.concurrency.max(1),
+        verbose: a.verbose,
+        progress: !quiet,
+        resume: crate::source::remote::Resume::default(),
+    }
+}
+
 impl Settings {
     pub fn from_args(a: AnalyzeArgs) -> anyhow::Result<Self> {
-        let since_ms = a
-            .since
-            .as_deref()
-            .map(|s| parse_bound(s, false))
-            .transpose()?;
-        let until_ms = a
-            .until
-            .as_deref()
-            .map(|s| parse_bound(s, true))
-            .transpose()?;
-        if let (Some(s), Some(u)) = (since_ms, until_ms)
-            && s > u
-        {
-            bail!("`--since` is after `--until`");
-        }
+        let (since_ms, until_ms) = window(a.since.as_deref(), a.until.as_deref())?;
         let event_names = a
             .event_names
             .iter()
@@ -61,11 +123,6 @@ impl Settings {
             .policy
             .map(|p| read_policy(&p).map(|doc| (p, doc)))
             .transpose()?;
-        let fetch = a.aws.fetch_policy.then_some(AwsOptions {
-            profile: a.aws.profile,
-            region: a.aws.region,
-            endpoint_url: a.aws.endpoint_url,
-        });
         let report = ReportOptions {
             wanted_keys: a.keys.clone(),
             baseline: a
@@ -81,11 +138,15 @@ impl Settings {
                 .transpose()
                 .context("`--incident`")?,
         };
+        let (paths, remotes) = split_sources(a.paths, a.aws.lookup)?;
         Ok(Self {
             report,
             policy,
-            fetch,
-            paths: a.paths,
+            fetch_policy: a.fetch_policy,
+            aws: aws_options(&a.aws),
+            query: query(&a.aws, since_ms, until_ms, &a.keys, a.quiet),
+            paths,
+            remotes,
             filters: Filters {
                 since_ms,
                 until_ms,
@@ -95,6 +156,26 @@ impl Settings {
             format,
             output: a.output,
             quiet: a.quiet,
+        })
+    }
+}
+
+impl FetchSettings {
+    pub fn from_args(a: FetchArgs) -> anyhow::Result<Self> {
+        let (since_ms, until_ms) = window(a.since.as_deref(), a.until.as_deref())?;
+        let (paths, remotes) = split_sources(a.sources, a.aws.lookup)?;
+        if let Some(p) = paths.first() {
+            bail!(
+                "`{p}` is not a remote source\nhint: `fetch` takes `s3://BUCKET/PREFIX` or `cloudtrail://[REGION]`; `analyze` reads local files"
+            );
+        }
+        Ok(Self {
+            remotes,
+            output: a.output,
+            resume: a.resume,
+            quiet: a.quiet,
+            aws: aws_options(&a.aws),
+            query: query(&a.aws, since_ms, until_ms, &a.keys, a.quiet),
         })
     }
 }

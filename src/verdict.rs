@@ -72,6 +72,8 @@ pub struct Inputs<'a> {
     pub wanted_keys: &'a [String],
     pub baseline: Option<Range>,
     pub incident: Option<Range>,
+    /// How far the trail reaches: changes after it cannot explain a silence.
+    pub horizon_ms: Option<i64>,
 }
 
 /// One (key, caller)'s calls, summed over event names.
@@ -408,8 +410,12 @@ fn last_change_before(
     until: Option<i64>,
     last_ok: Option<i64>,
 ) -> Option<Change> {
+    let horizon = inp.horizon_ms;
     let in_gap = |t: Option<i64>| {
-        t.is_some_and(|t| last_ok.is_none_or(|ok| t > ok) && until.is_none_or(|u| t <= u))
+        t.is_some_and(|t| {
+            last_ok.is_none_or(|ok| t > ok)
+                && until.map_or_else(|| horizon.is_some_and(|h| t < h), |u| t <= u)
+        })
     };
     let key_changes = inp
         .lifecycle

@@ -78,7 +78,7 @@ pub struct LifecycleEntry {
 
 impl Report {
     pub fn build(c: Collected, policies: &PolicySet, opts: &Options) -> anyhow::Result<Self> {
-        let groups = diff::groups(&c.calls, &c.lifecycle)?;
+        let groups = diff::groups(&c.calls, &c.lifecycle, c.horizon_ms)?;
         let d = diagnose::diagnose(&groups, &c.calls, policies);
         let verdicts = verdict::verdicts(&verdict::Inputs {
             calls: &c.calls,
@@ -88,6 +88,7 @@ impl Report {
             wanted_keys: &opts.wanted_keys,
             baseline: opts.baseline,
             incident: opts.incident,
+            horizon_ms: c.horizon_ms,
         });
         let (width, buckets) = timeline::buckets(&c.calls)?;
         let trail_changes = c

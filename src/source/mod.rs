@@ -3,6 +3,11 @@
 //! ([`decode`]), so all sources produce the same event stream. Only remote
 //! sources are async; local files are read synchronously.
 
+pub mod aws;
 pub mod decode;
 pub mod files;
+pub mod items;
 pub mod kms;
+pub mod lookup;
+pub mod remote;
+pub mod s3;

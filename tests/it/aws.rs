@@ -144,7 +144,7 @@ fn fetch_policy_errors_name_the_call_and_the_key() {
         f["reason"].as_str().unwrap().contains("NotFoundException"),
         "{f}"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("hint: check the key ARN"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hint: check the name, the ARN"));
     // Without a policy the denial is unexplained, not blamed.
     assert_eq!(v["blocked"].as_array().unwrap().len(), 0);
     assert_eq!(v["unexplained"][0]["kind"], "no-policy");

@@ -7,5 +7,6 @@ mod corpus;
 mod diagnosis;
 mod explain;
 mod real_samples;
+mod remote;
 mod util;
 mod verdicts;

@@ -187,7 +187,15 @@ fn cross_account_caller_goes_silent() {
     let other = || role_via("reader", "s3.amazonaws.com", "444455556666");
     t.kms(1, "Decrypt", other(), None)
         .kms(2, "Decrypt", other(), None)
-        .kms(3, "PutKeyPolicy", user("admin"), None);
+        .kms(3, "PutKeyPolicy", user("admin"), None)
+        .add(
+            5,
+            "s3.amazonaws.com",
+            "GetObject",
+            user("admin"),
+            json!({}),
+            None,
+        );
     let v = t.analyze(&[]);
     let x = one(&v, "arn:aws:iam::444455556666:role/reader");
     assert_eq!(x["verdict"], "cross-account-not-logged-here");
@@ -206,6 +214,15 @@ fn trail_that_excludes_kms_events() {
         user("admin"),
         json!({"trailName": "main", "eventSelectors": [{"readWriteType": "All", "includeManagementEvents": true,
                "excludeManagementEventSources": ["kms.amazonaws.com"], "dataResources": []}]}),
+        None,
+    );
+    // The trail goes on (other services) while KMS events are no longer logged.
+    t.add(
+        6,
+        "s3.amazonaws.com",
+        "GetObject",
+        user("admin"),
+        json!({}),
         None,
     );
     let v = t.analyze(&[]);

@@ -1,0 +1,64 @@
+//! What every AWS source shares: loading aws-config's standard credential
+//! chain with the user's `--profile`, `--region` and `--endpoint-url`, a
+//! small runtime for the async SDK, and error messages that name the call
+//! and the cause with a `hint:` line.
+
+use aws_config::BehaviorVersion;
+
+/// How to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub profile: Option<String>,
+    /// `--region`, repeatable; empty means the profile's default region.
+    pub regions: Vec<String>,
+    pub endpoint_url: Option<String>,
+}
+
+impl AwsOptions {
+    /// The one region an S3 or KMS client should start from, if the user gave any.
+    pub fn first_region(&self) -> Option<&str> {
+        self.regions.first().map(String::as_str)
+    }
+}
+
+/// A current-thread runtime: the SDK is async, denydiff is not.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// aws-config's standard chain with the user's overrides.
+pub async fn load(opts: &AwsOptions) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = opts.first_region() {
+        loader = loader.region(aws_config::Region::new(r.to_owned()));
+    }
+    if let Some(u) = &opts.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    loader.load().await
+}
+
+/// `call failed: cause`, with a hint for the causes people meet most.
+pub fn explain(call: &str, err: &str) -> String {
+    let hint = if err.contains("credentials") || err.contains("Credentials") {
+        "hint: no AWS credentials found: set `AWS_PROFILE`, pass `--profile`, or run `aws sso login`"
+    } else if err.contains("ExpiredToken") || err.contains("expired") {
+        "hint: the session token has expired: refresh your credentials"
+    } else if err.contains("AccessDenied") {
+        "hint: the caller lacks the permission for this call (IAM policy, bucket or key policy)"
+    } else if err.contains("NoSuchBucket") {
+        "hint: check the bucket name"
+    } else if err.contains("NotFoundException") || err.contains("NoSuchKey") {
+        "hint: check the name, the ARN and the region"
+    } else if err.contains("dispatch failure") || err.contains("io error") {
+        "hint: AWS could not be reached: check the network, `--region` and `--endpoint-url`"
+    } else {
+        return format!("{call} failed: {err}");
+    };
+    format!("{call} failed: {err}\n{hint}")
+}

@@ -1,0 +1,435 @@
+//! Remote sources with the real SDK clients: `s3://` against moto (started
+//! by `.ci/run`), `cloudtrail://` against the LookupEvents test server in
+//! `tests/servers/lookup_events.py` (started here). Each must give the same
+//! analysis as the same events read from files.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::util::{analyze_json, shared, stderr};
+
+fn moto() -> Option<String> {
+    if let Ok(url) = std::env::var("DENYDIFF_MOTO_ENDPOINT") {
+        return Some(url);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "DENYDIFF_MOTO_ENDPOINT is not set: .ci/run must start moto"
+    );
+    eprintln!("skipping: DENYDIFF_MOTO_ENDPOINT is not set");
+    None
+}
+
+/// Runs the binary with fake credentials (moto and the test server accept any).
+fn denydiff(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_denydiff"))
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap()
+}
+
+fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(out)))
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Uploads every file under `root` to `s3://bucket/prefix/<relative path>`.
+fn upload(endpoint: &str, bucket: &str, prefix: &str, root: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
+        let conf = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .credentials_provider(creds)
+            .build();
+        let s3 = aws_sdk_s3::Client::from_conf(conf);
+        s3.create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("CreateBucket on moto");
+        for f in files(root) {
+            let rel = f
+                .strip_prefix(root.parent().unwrap())
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body = aws_sdk_s3::primitives::ByteStream::from(std::fs::read(&f).unwrap());
+            s3.put_object()
+                .bucket(bucket)
+                .key(format!("{prefix}/{rel}"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
+
+fn corpus() -> Option<(tempfile::TempDir, PathBuf)> {
+    let script = shared("bench/gen_corpus.py")?;
+    let dir = tempfile::tempdir().unwrap();
+    let st = Command::new("python3")
+        .arg(&script)
+        .args([
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--mb",
+            "3",
+            "--seed",
+            "5",
+            "--per-file",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let logs = dir.path().join("AWSLogs");
+    Some((dir, logs))
+}
+
+/// The parts of a report that must not depend on where the events came from.
+fn essence(v: &Value) -> Value {
+    let mut inputs = v["inputs"].clone();
+    inputs.as_object_mut().unwrap().remove("files_skipped");
+    serde_json::json!({"inputs": inputs, "groups": v["groups"], "blocked": v["blocked"],
+                       "verdicts": v["verdicts"], "timeline": v["timeline"], "failures": v["failures"]})
+}
+
+#[test]
+fn s3_export_gives_the_local_analysis_and_prunes_by_day() {
+    let Some(endpoint) = moto() else { return };
+    let Some((_dir, logs)) = corpus() else { return };
+    let bucket = format!("trail-{}", std::process::id());
+    upload(&endpoint, &bucket, "org", &logs);
+    let url = format!("s3://{bucket}/org");
+    let remote = denydiff(&[
+        "analyze",
+        "--format",
+        "json",
+        "--endpoint-url",
+        &endpoint,
+        &url,
+    ]);
+    assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
+    let (local, _) = analyze_json(&[logs.to_str().unwrap()]);
+    assert_eq!(essence(&json_of(&remote)), essence(&local));
+
+    // A one-day window lists that day's prefixes only (per region), never the others.
+    let window = [
+        "--since",
+        "2026-11-21T00:00:00Z",
+        "--until",
+        "2026-11-21T23:59:59Z",
+    ];
+    let mut args = vec![
+        "analyze",
+        "--format",
+        "json",
+        "-v",
+        "--endpoint-url",
+        &endpoint,
+    ];
+    args.extend(window);
+    args.push(&url);
+    let day = denydiff(&args);
+    let listed: Vec<String> = stderr(&day)
+        .lines()
+        .filter_map(|l| l.strip_prefix("denydiff: listing "))
+        .map(str::to_owned)
+        .collect();
+    let days: Vec<&String> = listed
+        .iter()
+        .filter(|l| l.matches('/').count() > 8)
+        .collect();
+    assert!(!days.is_empty(), "{listed:?}");
+    assert!(
+        days.iter().all(|l| l.ends_with("/2026/11/21/")),
+        "{listed:?}"
+    );
+    assert!(
+        listed.iter().all(|l| !l.contains("CloudTrail-Digest")),
+        "{listed:?}"
+    );
+    let (local_day, _) = analyze_json(&[&window[..], &[logs.to_str().unwrap()]].concat());
+    let remote_day = json_of(&day);
+    assert_eq!(remote_day["groups"], local_day["groups"]);
+    assert!(
+        remote_day["inputs"]["files_read"].as_u64() < local_day["inputs"]["files_read"].as_u64(),
+        "fewer objects read than files walked"
+    );
+}
+
+#[test]
+fn s3_errors_name_the_object_and_fetch_resumes() {
+    let Some(endpoint) = moto() else { return };
+    let Some((dir, logs)) = corpus() else { return };
+    // A corrupt object among good ones.
+    let bad = logs.join("111122223333/CloudTrail/us-east-1/2026/11/20/111122223333_CloudTrail_us-east-1_20261120T0000Z_BROKEN0000000000.json.gz");
+    std::fs::write(&bad, [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]).unwrap();
+    let bucket = format!("resume-{}", std::process::id());
+    upload(&endpoint, &bucket, "t", &logs);
+    let url = format!("s3://{bucket}/t/");
+    let out = denydiff(&[
+        "analyze",
+        "--format",
+        "json",
+        "--endpoint-url",
+        &endpoint,
+        &url,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_of(&out);
+    assert_eq!(
+        v["failures"][0]["source"],
+        format!(
+            "s3://{bucket}/t/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20/111122223333_CloudTrail_us-east-1_20261120T0000Z_BROKEN0000000000.json.gz"
+        )
+    );
+    assert!(
+        v["failures"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("gzip:"),
+        "{}",
+        v["failures"]
+    );
+    assert!(
+        v["inputs"]["kms_calls"].as_u64() > Some(0),
+        "the rest is analysed"
+    );
+
+    // fetch writes what analyze reads; a resumed fetch fetches nothing twice.
+    std::fs::remove_file(&bad).unwrap();
+    let file = dir.path().join("fetched.json.gz");
+    let f = file.to_str().unwrap();
+    let first = denydiff(&[
+        "fetch",
+        "--quiet",
+        "--endpoint-url",
+        &endpoint,
+        "-o",
+        f,
+        &url,
+    ]);
+    assert_eq!(
+        first.status.code(),
+        Some(1),
+        "the corrupt object fails the fetch: {}",
+        stderr(&first)
+    );
+    let state_path = format!("{f}.state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let done = state["s3_done"].as_array().unwrap().len();
+    assert!(done > 10);
+    // Forget half of what was done, as if interrupted: resume fetches exactly that half.
+    let keep: Vec<Value> = state["s3_done"].as_array().unwrap()[..done / 2].to_vec();
+    state["s3_done"] = Value::Array(keep);
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    let again = denydiff(&[
+        "fetch",
+        "--resume",
+        "--quiet",
+        "--endpoint-url",
+        &endpoint,
+        "-o",
+        f,
+        &url,
+    ]);
+    let said = stderr(&again);
+    let fetched: usize = said
+        .split("fetched ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(fetched, done - done / 2, "{said}");
+    let (from_file, _) = analyze_json(&[f]);
+    let (local, _) = analyze_json(&[logs.to_str().unwrap()]);
+    assert_eq!(
+        from_file["groups"], local["groups"],
+        "the fetched file analyses like the tree"
+    );
+    assert!(
+        from_file["inputs"]["duplicates_dropped"].as_u64() > Some(0),
+        "the resumed half was written twice and deduplicated"
+    );
+}
+
+/// The LookupEvents test server on a free port; killed on drop.
+struct Server(Child, String);
+
+impl Server {
+    fn start(extra: &[&str]) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/lookup_events.py");
+        let events = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("sample-logs/incident-2026-11-backup-vault/AWSLogs");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--events", events.to_str().unwrap(), "--port", "0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .expect("server says where")
+            .to_owned();
+        Server(child, url)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sample_local() -> Value {
+    let logs = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-logs/incident-2026-11-backup-vault/AWSLogs");
+    analyze_json(&[logs.to_str().unwrap()]).0
+}
+
+#[test]
+fn lookup_events_gives_the_local_analysis_exactly_once_through_faults() {
+    let local = sample_local();
+    let kms = local["inputs"]["kms_calls"].clone();
+    for faults in [&[][..], &["--fail-every", "3", "--drop-every", "4"][..]] {
+        let server = Server::start(faults);
+        let out = denydiff(&[
+            "analyze",
+            "--format",
+            "json",
+            "--endpoint-url",
+            &server.1,
+            "cloudtrail://eu-west-1",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{faults:?}: {}", stderr(&out));
+        let v = json_of(&out);
+        assert_eq!(
+            v["inputs"]["records"], kms,
+            "every KMS event once, {faults:?}"
+        );
+        assert_eq!(
+            v["inputs"]["duplicates_dropped"], 0,
+            "no page twice, {faults:?}"
+        );
+        assert_eq!(v["groups"], local["groups"], "{faults:?}");
+        assert_eq!(v["blocked"], local["blocked"], "{faults:?}");
+    }
+}
+
+#[test]
+fn lookup_by_key_uses_resource_name_and_fetch_writes_a_readable_file() {
+    let server = Server::start(&[]);
+    let key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lookup.json.gz");
+    let out = denydiff(&[
+        "fetch",
+        "--quiet",
+        "--endpoint-url",
+        &server.1,
+        "--key",
+        key,
+        "-o",
+        file.to_str().unwrap(),
+        "cloudtrail://eu-west-1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (v, _) = analyze_json(&[file.to_str().unwrap()]);
+    assert!(
+        v["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["key_arn"] == key)
+    );
+    let local = sample_local();
+    let want: Vec<&Value> = local["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["key_arn"] == key)
+        .collect();
+    assert_eq!(
+        v["groups"].as_array().unwrap().iter().collect::<Vec<_>>(),
+        want
+    );
+    // Resuming a finished fetch fetches nothing.
+    let again = denydiff(&[
+        "fetch",
+        "--resume",
+        "--endpoint-url",
+        &server.1,
+        "--key",
+        key,
+        "-o",
+        file.to_str().unwrap(),
+        "cloudtrail://eu-west-1",
+    ]);
+    assert!(
+        stderr(&again).contains("fetched 0 items"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn aws_errors_name_the_call_and_give_a_hint() {
+    // Nothing listens on this port: the call fails, the report says so, exit 1.
+    let out = denydiff(&[
+        "analyze",
+        "--format",
+        "json",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "cloudtrail://eu-west-1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json_of(&out);
+    let reason = v["failures"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("cloudtrail:LookupEvents failed"),
+        "{reason}"
+    );
+    assert!(reason.contains("hint: "), "{reason}");
+}
