@@ -145,6 +145,10 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FROM..TO")]
     pub incident: Option<String>,
 
+    /// Threads that read and parse files (default: one per core)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
     /// Fetch each key's policy with `kms:GetKeyPolicy` (standard credential chain)
     #[arg(long)]
     pub fetch_policy: bool,

@@ -30,6 +30,8 @@ pub struct Settings {
     /// `--policy`: the path and the parsed document.
     pub policy: Option<(PathBuf, Policy)>,
     pub fetch_policy: bool,
+    /// `--threads` (0: one per core).
+    pub threads: usize,
     pub aws: AwsOptions,
     pub query: Query,
     /// `--key`, `--baseline`, `--incident`, as the report needs them.
@@ -143,6 +145,7 @@ impl Settings {
             report,
             policy,
             fetch_policy: a.fetch_policy,
+            threads: a.threads,
             aws: aws_options(&a.aws),
             query: query(&a.aws, since_ms, until_ms, &a.keys, a.quiet),
             paths,

@@ -12,7 +12,10 @@ use crate::event::RawRecord;
 /// Hands one item to the collector, counted like a local file.
 pub fn collect(item: Item, out: &mut Collector) {
     match item.payload {
-        Payload::Object(bytes) => out.add(&item.source, decode(&bytes)),
+        Payload::Object(bytes) => match super::fast::decode_text(&bytes) {
+            super::fast::Fast::Items(items) => out.add_items(&item.source, items),
+            super::fast::Fast::General(result) => out.add(&item.source, result),
+        },
         Payload::Page { events, .. } => {
             out.add(&item.source, Ok(Decoded::Records(lookup_records(events))));
         }

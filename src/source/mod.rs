@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod decode;
+pub mod fast;
 pub mod files;
 pub mod items;
 pub mod kms;

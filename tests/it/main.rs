@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod diagnosis;
 mod explain;
+mod parallel;
 mod real_samples;
 mod remote;
 mod util;
