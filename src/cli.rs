@@ -145,6 +145,10 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FROM..TO")]
     pub incident: Option<String>,
 
+    /// Stop at the first input that fails, with exit code 2 (for pipelines)
+    #[arg(long)]
+    pub strict: bool,
+
     /// Threads that read and parse files (default: one per core)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,

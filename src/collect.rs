@@ -43,6 +43,19 @@ pub struct Inputs {
     pub kms_calls: u64,
 }
 
+/// One input's share of the books: `records = records_invalid +
+/// duplicates_dropped + non_kms + outside_filters + kms_calls` holds for each.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct FileCount {
+    pub source: String,
+    pub records: u64,
+    pub records_invalid: u64,
+    pub duplicates_dropped: u64,
+    pub non_kms: u64,
+    pub outside_filters: u64,
+    pub kms_calls: u64,
+}
+
 /// An input that could not be read, or records in it that could not.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Failure {
@@ -88,6 +101,8 @@ pub struct Collected {
     pub calls: Vec<KmsCall>,
     pub lifecycle: Vec<Lifecycle>,
     pub trail_changes: Vec<TrailChange>,
+    /// The books per input read (in input order).
+    pub per_file: Vec<FileCount>,
     /// The latest `eventTime` of any record in the window (KMS or not): how
     /// far the trail is known to reach. A caller is "silent" after a change
     /// only if the trail reaches past it.
@@ -101,6 +116,8 @@ pub struct Collector {
     seen_uuids: HashSet<u128, BuildHasherDefault<UuidHasher>>,
     seen_other: HashSet<String>,
     aliases: HashMap<String, String>,
+    /// For each call, the index of its input in `out.per_file`.
+    call_file: Vec<u32>,
     out: Collected,
 }
 
@@ -110,6 +127,11 @@ impl Collector {
             filters,
             ..Self::default()
         }
+    }
+
+    /// True once any input (or record) has failed.
+    pub fn has_failed(&self) -> bool {
+        !self.out.failures.is_empty()
     }
 
     /// A path or object skipped on purpose (digest, not a log file by name).
@@ -137,6 +159,7 @@ impl Collector {
             Ok(Decoded::Digest) => return self.skipped(),
             Ok(Decoded::Records(r)) => r,
         };
+        let before = self.snapshot();
         self.out.inputs.files_read += 1;
         let bad = records.bad_lines.len() as u64;
         self.out.inputs.records += bad;
@@ -158,6 +181,29 @@ impl Collector {
             }
         }
         self.note_invalid(source, &invalid);
+        self.close_file(source, &before);
+    }
+
+    /// The books and the number of calls before an input.
+    fn snapshot(&self) -> (Inputs, usize) {
+        (self.out.inputs.clone(), self.out.calls.len())
+    }
+
+    /// Books the input just read under its own name.
+    fn close_file(&mut self, source: &str, before: &(Inputs, usize)) {
+        let (b, calls) = before;
+        let i = &self.out.inputs;
+        let index = u32::try_from(self.out.per_file.len()).unwrap_or(u32::MAX);
+        self.out.per_file.push(FileCount {
+            source: source.to_owned(),
+            records: i.records - b.records,
+            records_invalid: i.records_invalid - b.records_invalid,
+            duplicates_dropped: i.duplicates_dropped - b.duplicates_dropped,
+            non_kms: i.non_kms - b.non_kms,
+            outside_filters: i.outside_filters - b.outside_filters,
+            kms_calls: (self.out.calls.len() - calls) as u64,
+        });
+        self.call_file.resize(self.out.calls.len(), index);
     }
 
     fn note_invalid(&mut self, source: &str, invalid: &[(usize, &'static str)]) {
@@ -186,6 +232,7 @@ impl Collector {
     /// Takes one input decoded on the fast path (`source::fast`).
     pub fn add_items(&mut self, source: &str, items: Vec<crate::source::fast::Item>) {
         use crate::source::fast::Item;
+        let before = self.snapshot();
         self.out.inputs.files_read += 1;
         let mut invalid = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
@@ -204,6 +251,7 @@ impl Collector {
             }
         }
         self.note_invalid(source, &invalid);
+        self.close_file(source, &before);
     }
 
     fn record(&mut self, ev: &Event) {
@@ -286,9 +334,20 @@ impl Collector {
         let wanted: Vec<String> = self.filters.keys.iter().map(|k| self.resolve(k)).collect();
         if !wanted.is_empty() {
             let before = self.out.calls.len();
-            self.out
+            let keep: Vec<bool> = self
+                .out
                 .calls
-                .retain(|c| wanted.iter().any(|w| key_matches(&c.key, w)));
+                .iter()
+                .map(|c| wanted.iter().any(|w| key_matches(&c.key, w)))
+                .collect();
+            for (k, f) in keep.iter().zip(&self.call_file) {
+                if let (false, Some(pf)) = (*k, self.out.per_file.get_mut(*f as usize)) {
+                    pf.kms_calls -= 1;
+                    pf.outside_filters += 1;
+                }
+            }
+            let mut keep = keep.into_iter();
+            self.out.calls.retain(|_| keep.next().unwrap_or(true));
             self.out
                 .lifecycle
                 .retain(|l| wanted.iter().any(|w| key_matches(&l.key_arn, w)));

@@ -61,6 +61,7 @@ pub fn run(s: &FetchSettings) -> anyhow::Result<ExitStatus> {
         {
             io_error = Some(e.context(format!("writing `{}`", s.output.display())));
         }
+        true
     })?;
     if let Some(e) = io_error {
         return Err(e);

@@ -87,11 +87,21 @@ fn explain_cmd(a: &cli::ExplainArgs) -> anyhow::Result<ExitStatus> {
 
 fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
     let mut collector = Collector::new(s.filters.clone());
-    source::files::read_paths(&s.paths, &mut collector, s.threads);
+    source::files::read_paths(&s.paths, &mut collector, s.threads, s.strict);
     if !s.remotes.is_empty() {
         source::remote::fetch(&s.remotes, &s.aws, &s.query, &mut |item| {
             source::items::collect(item, &mut collector);
+            !(s.strict && collector.has_failed())
         })?;
+    }
+    if s.strict && collector.has_failed() {
+        let c = collector.finish();
+        let f = &c.failures[0];
+        anyhow::bail!(
+            "`{}`: {}\nhint: stopped at the first input that failed (`--strict`)",
+            f.source,
+            f.reason
+        );
     }
     let mut collected = collector.finish();
     let policies = policies(s, &mut collected)?;

@@ -32,6 +32,8 @@ pub struct Settings {
     pub fetch_policy: bool,
     /// `--threads` (0: one per core).
     pub threads: usize,
+    /// `--strict`: the first failed input aborts the run.
+    pub strict: bool,
     pub aws: AwsOptions,
     pub query: Query,
     /// `--key`, `--baseline`, `--incident`, as the report needs them.
@@ -146,6 +148,7 @@ impl Settings {
             policy,
             fetch_policy: a.fetch_policy,
             threads: a.threads,
+            strict: a.strict,
             aws: aws_options(&a.aws),
             query: query(&a.aws, since_ms, until_ms, &a.keys, a.quiet),
             paths,

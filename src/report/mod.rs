@@ -14,7 +14,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::cli::Format;
-use crate::collect::{Collected, Failure, Inputs, Lifecycle, TrailChange};
+use crate::collect::{Collected, Failure, FileCount, Inputs, Lifecycle, TrailChange};
 use crate::diagnose::{self, Blocked, PolicyError, PolicySet, Unexplained, policies::PolicyEntry};
 use crate::diff::{self, Group};
 use crate::timeline::{self, Bucket, Range};
@@ -28,6 +28,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Report {
     pub schema_version: u32,
     pub inputs: Inputs,
+    /// The books per input read: each balances like `inputs`.
+    pub inputs_per_file: Vec<FileCount>,
     pub failures: Vec<Failure>,
     pub groups: Vec<Group>,
     /// Changes to the keys seen (policy, state, grants, material, rotation),
@@ -110,6 +112,7 @@ impl Report {
         Ok(Self {
             schema_version: SCHEMA_VERSION,
             inputs: c.inputs,
+            inputs_per_file: c.per_file,
             failures: c.failures,
             groups,
             timeline: lifecycle,

@@ -57,8 +57,9 @@ enum Done {
     Entry(Entry),
 }
 
-/// Reads every input path into the collector, on `threads` threads (0: all cores).
-pub fn read_paths(paths: &[String], out: &mut Collector, threads: usize) {
+/// Reads every input path into the collector, on `threads` threads (0: all
+/// cores); with `strict`, stops after the first input that fails.
+pub fn read_paths(paths: &[String], out: &mut Collector, threads: usize, strict: bool) {
     let entries = entries(paths);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
     let run = |out: &mut Collector| {
@@ -66,6 +67,9 @@ pub fn read_paths(paths: &[String], out: &mut Collector, threads: usize) {
             let done: Vec<Done> = chunk.par_iter().map(read).collect();
             for d in done {
                 hand_on(d, out);
+                if strict && out.has_failed() {
+                    return;
+                }
             }
         }
     };

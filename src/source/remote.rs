@@ -104,7 +104,7 @@ pub fn fetch(
     remotes: &[Remote],
     opts: &AwsOptions,
     q: &Query,
-    sink: &mut dyn FnMut(Item),
+    sink: &mut dyn FnMut(Item) -> bool,
 ) -> anyhow::Result<()> {
     let rt = runtime()?;
     rt.block_on(async {
@@ -134,7 +134,10 @@ pub fn fetch(
         drop(tx);
         while let Some(item) = rx.recv().await {
             bar.inc(1);
-            sink(item);
+            if !sink(item) {
+                tasks.abort_all();
+                break;
+            }
         }
         while tasks.join_next().await.is_some() {}
         bar.finish_and_clear();

@@ -335,3 +335,26 @@ fn directory_walk_skips_digests_and_non_logs() {
     assert_eq!(v["inputs"]["files_read"], 1);
     assert_eq!(v["inputs"]["files_skipped"], 2);
 }
+
+#[test]
+fn strict_stops_at_the_first_failed_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let good1 = write(dir.path(), "a-good.json", envelope(&incident()).as_bytes());
+    let bad = write(dir.path(), "b-bad.json", b"{\"Records\": [");
+    let good2 = write(dir.path(), "c-good.json", envelope(&incident()).as_bytes());
+    let o = run(
+        &[
+            "analyze", "--format", "json", "--strict", &good1, &bad, &good2,
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty(), "no report");
+    let err = stderr(&o);
+    assert!(err.contains(&format!("`{bad}`: invalid JSON")), "{err}");
+    assert!(err.contains("--strict"), "{err}");
+    // Without --strict the same inputs give a report and exit 1.
+    let (v, o) = analyze_json(&[&good1, &bad, &good2]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(v["inputs"]["files_failed"], 1);
+}

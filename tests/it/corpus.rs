@@ -104,6 +104,30 @@ fn groups_match_truth() {
         sum(groups, "key_state_failed", |_| true),
         truth["disabled_key_errors"].as_u64().unwrap()
     );
+    // Per file: the books balance, and each file's record count is what an
+    // independent reading (flate2 + serde_json::Value) finds in it.
+    for f in v["inputs_per_file"].as_array().unwrap() {
+        let parts: u64 = [
+            "records_invalid",
+            "duplicates_dropped",
+            "non_kms",
+            "outside_filters",
+            "kms_calls",
+        ]
+        .iter()
+        .map(|k| f[k].as_u64().unwrap())
+        .sum();
+        assert_eq!(f["records"].as_u64().unwrap(), parts, "{f}");
+        let mut text = Vec::new();
+        let file = std::fs::File::open(f["source"].as_str().unwrap()).unwrap();
+        std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(file), &mut text)
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(
+            f["records"].as_u64(),
+            Some(doc["Records"].as_array().unwrap().len() as u64)
+        );
+    }
     // The diagnosis names exactly truth.json's blocked callers, by the right Sid.
     let mut named: Vec<String> = v["blocked"]
         .as_array()

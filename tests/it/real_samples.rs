@@ -179,6 +179,41 @@ fn whole_tree_reads_everything_and_names_the_failures() {
         sum,
         "the books balance: {i}"
     );
+    // Per file: each balances, and its record count is SOURCES.md's.
+    let md = std::fs::read_to_string(dir.join("SOURCES.md")).unwrap();
+    let rows = rows(&md);
+    let per_file = v["inputs_per_file"].as_array().unwrap();
+    assert_eq!(per_file.len() as u64, i["files_read"].as_u64().unwrap());
+    let mut matched = 0;
+    for f in per_file {
+        let parts: u64 = [
+            "records_invalid",
+            "duplicates_dropped",
+            "non_kms",
+            "outside_filters",
+            "kms_calls",
+        ]
+        .iter()
+        .map(|k| f[k].as_u64().unwrap())
+        .sum();
+        assert_eq!(f["records"].as_u64().unwrap(), parts, "{f}");
+        let source = f["source"].as_str().unwrap();
+        if let Some(row) = rows
+            .iter()
+            .find(|r| source.ends_with(&format!("/{}", r.file)))
+        {
+            assert_eq!(f["records"].as_u64(), row.records, "{source}");
+            matched += 1;
+        }
+    }
+    let readable = rows
+        .iter()
+        .filter(|r| r.records.is_some() && !r.digest)
+        .count();
+    assert_eq!(
+        matched, readable,
+        "every readable file of SOURCES.md is booked"
+    );
     // 5340 records in the sources, plus the derived selection (1606), all read.
     assert_eq!(i["records"], 5340 + 1606);
     // The two digest files and SOURCES.md are skipped, not failed.
