@@ -5,18 +5,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-/// The moto endpoint, or `None` (test skips) outside CI.
-fn moto() -> Option<String> {
-    if let Ok(url) = std::env::var("DENYDIFF_MOTO_ENDPOINT") {
-        return Some(url);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "DENYDIFF_MOTO_ENDPOINT is not set: .ci/run must start moto"
-    );
-    eprintln!("skipping: DENYDIFF_MOTO_ENDPOINT is not set (start `moto_server` and set it)");
-    None
-}
+use crate::util::moto;
 
 const ACCOUNT: &str = "123456789012"; // moto's account
 

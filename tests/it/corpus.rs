@@ -1,35 +1,9 @@
 //! End to end on a `gen_corpus.py` tree: the JSON groups must match the
 //! generator's `truth.json` exactly.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
-use crate::util::{analyze_json, shared};
-
-fn generate(mb: &str) -> Option<(tempfile::TempDir, Value)> {
-    let script = shared("bench/gen_corpus.py")?;
-    let dir = tempfile::tempdir().unwrap();
-    let st = Command::new("python3")
-        .arg(&script)
-        .args([
-            "--out",
-            dir.path().to_str().unwrap(),
-            "--mb",
-            mb,
-            "--seed",
-            "11",
-        ])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let truth = std::fs::read(dir.path().join("truth.json")).unwrap();
-    Some((dir, serde_json::from_slice(&truth).unwrap()))
-}
+use crate::util::{analyze_json, assert_books, gen_corpus};
 
 /// Sums a group field over the groups that `pick` selects.
 fn sum(groups: &[Value], field: &str, pick: impl Fn(&Value) -> bool) -> u64 {
@@ -52,10 +26,9 @@ fn truth_label(g: &Value) -> String {
 
 #[test]
 fn groups_match_truth() {
-    let Some((dir, truth)) = generate("20") else {
+    let Some((_dir, logs, truth)) = gen_corpus("20", "11", "400") else {
         return;
     };
-    let logs = dir.path().join("AWSLogs");
     let (v, out) = analyze_json(&[logs.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", crate::util::stderr(&out));
     let i = &v["inputs"];
@@ -107,17 +80,7 @@ fn groups_match_truth() {
     // Per file: the books balance, and each file's record count is what an
     // independent reading (flate2 + serde_json::Value) finds in it.
     for f in v["inputs_per_file"].as_array().unwrap() {
-        let parts: u64 = [
-            "records_invalid",
-            "duplicates_dropped",
-            "non_kms",
-            "outside_filters",
-            "kms_calls",
-        ]
-        .iter()
-        .map(|k| f[k].as_u64().unwrap())
-        .sum();
-        assert_eq!(f["records"].as_u64().unwrap(), parts, "{f}");
+        assert_books(f);
         let mut text = Vec::new();
         let file = std::fs::File::open(f["source"].as_str().unwrap()).unwrap();
         std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(file), &mut text)

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::util::{run, shared};
+use crate::util::{gen_corpus, run, shared};
 
 fn report(threads: &str, path: &str) -> Vec<u8> {
     let out = run(
@@ -19,28 +19,11 @@ fn report(threads: &str, path: &str) -> Vec<u8> {
 
 #[test]
 fn parallel_equals_single_threaded() {
-    let Some(script) = shared("bench/gen_corpus.py") else {
+    let Some((dir, logs, _)) = gen_corpus("6", "9", "50") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let st = Command::new("python3")
-        .arg(&script)
-        .args([
-            "--out",
-            dir.path().to_str().unwrap(),
-            "--mb",
-            "6",
-            "--seed",
-            "9",
-            "--per-file",
-            "50",
-        ])
-        .output()
-        .unwrap();
-    assert!(st.status.success());
     // The tree twice over: every record duplicated, so which copy is kept matters.
     let copy = dir.path().join("copy");
-    let logs = dir.path().join("AWSLogs");
     Command::new("cp")
         .args(["-r", logs.to_str().unwrap(), copy.to_str().unwrap()])
         .status()

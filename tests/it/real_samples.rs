@@ -8,7 +8,7 @@ use std::path::Path;
 use denydiff::event::RawRecord;
 use denydiff::source::decode::{Decoded, decode};
 
-use crate::util::{analyze_json, shared};
+use crate::util::{analyze_json, assert_books, shared};
 
 /// One row of SOURCES.md's per-file table.
 #[derive(Debug)]
@@ -164,21 +164,7 @@ fn whole_tree_reads_everything_and_names_the_failures() {
         "{stderr}"
     );
     let i = &v["inputs"];
-    let sum = [
-        "records_invalid",
-        "duplicates_dropped",
-        "non_kms",
-        "outside_filters",
-        "kms_calls",
-    ]
-    .iter()
-    .map(|k| i[k].as_u64().unwrap())
-    .sum::<u64>();
-    assert_eq!(
-        i["records"].as_u64().unwrap(),
-        sum,
-        "the books balance: {i}"
-    );
+    assert_books(i);
     // Per file: each balances, and its record count is SOURCES.md's.
     let md = std::fs::read_to_string(dir.join("SOURCES.md")).unwrap();
     let rows = rows(&md);
@@ -186,17 +172,7 @@ fn whole_tree_reads_everything_and_names_the_failures() {
     assert_eq!(per_file.len() as u64, i["files_read"].as_u64().unwrap());
     let mut matched = 0;
     for f in per_file {
-        let parts: u64 = [
-            "records_invalid",
-            "duplicates_dropped",
-            "non_kms",
-            "outside_filters",
-            "kms_calls",
-        ]
-        .iter()
-        .map(|k| f[k].as_u64().unwrap())
-        .sum();
-        assert_eq!(f["records"].as_u64().unwrap(), parts, "{f}");
+        assert_books(f);
         let source = f["source"].as_str().unwrap();
         if let Some(row) = rows
             .iter()

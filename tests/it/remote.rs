@@ -9,19 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{analyze_json, shared, stderr};
-
-fn moto() -> Option<String> {
-    if let Ok(url) = std::env::var("DENYDIFF_MOTO_ENDPOINT") {
-        return Some(url);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "DENYDIFF_MOTO_ENDPOINT is not set: .ci/run must start moto"
-    );
-    eprintln!("skipping: DENYDIFF_MOTO_ENDPOINT is not set");
-    None
-}
+use crate::util::{analyze_json, gen_corpus, moto, stderr};
 
 /// Runs the binary with fake credentials (moto and the test server accept any).
 fn denydiff(args: &[&str]) -> std::process::Output {
@@ -95,25 +83,7 @@ fn upload(endpoint: &str, bucket: &str, prefix: &str, root: &Path) {
 }
 
 fn corpus() -> Option<(tempfile::TempDir, PathBuf)> {
-    let script = shared("bench/gen_corpus.py")?;
-    let dir = tempfile::tempdir().unwrap();
-    let st = Command::new("python3")
-        .arg(&script)
-        .args([
-            "--out",
-            dir.path().to_str().unwrap(),
-            "--mb",
-            "3",
-            "--seed",
-            "5",
-            "--per-file",
-            "100",
-        ])
-        .output()
-        .unwrap();
-    assert!(st.status.success());
-    let logs = dir.path().join("AWSLogs");
-    Some((dir, logs))
+    gen_corpus("3", "5", "100").map(|(dir, logs, _)| (dir, logs))
 }
 
 /// The parts of a report that must not depend on where the events came from.

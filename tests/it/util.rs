@@ -61,3 +61,69 @@ pub(crate) fn stderr(o: &Output) -> String {
 pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// A `gen_corpus.py` tree in a tempdir: `(dir, dir/AWSLogs, truth.json)`,
+/// or `None` (test skips) outside CI when `../shared` is missing.
+pub(crate) fn gen_corpus(
+    mb: &str,
+    seed: &str,
+    per_file: &str,
+) -> Option<(tempfile::TempDir, PathBuf, serde_json::Value)> {
+    let script = shared("bench/gen_corpus.py")?;
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("python3")
+        .arg(&script)
+        .args([
+            "--out",
+            dir.path().to_str().unwrap(),
+            "--mb",
+            mb,
+            "--seed",
+            seed,
+            "--per-file",
+            per_file,
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let truth =
+        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).unwrap()).unwrap();
+    let logs = dir.path().join("AWSLogs");
+    Some((dir, logs, truth))
+}
+
+/// The moto endpoint `.ci/run` exports, or `None` (test skips) outside CI.
+pub(crate) fn moto() -> Option<String> {
+    if let Ok(url) = std::env::var("DENYDIFF_MOTO_ENDPOINT") {
+        return Some(url);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "DENYDIFF_MOTO_ENDPOINT is not set: .ci/run must start moto"
+    );
+    eprintln!("skipping: DENYDIFF_MOTO_ENDPOINT is not set (start `moto_server` and set it)");
+    None
+}
+
+/// Asserts that a books object (`inputs`, or an `inputs_per_file` entry) balances.
+pub(crate) fn assert_books(b: &serde_json::Value) {
+    let parts: u64 = [
+        "records_invalid",
+        "duplicates_dropped",
+        "non_kms",
+        "outside_filters",
+        "kms_calls",
+    ]
+    .iter()
+    .map(|k| b[k].as_u64().unwrap())
+    .sum();
+    assert_eq!(
+        b["records"].as_u64().unwrap(),
+        parts,
+        "the books balance: {b}"
+    );
+}

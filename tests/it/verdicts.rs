@@ -322,26 +322,10 @@ fn baseline_and_incident_override_the_split() {
 
 #[test]
 fn corpus_verdicts() {
-    let Some(script) = crate::util::shared("bench/gen_corpus.py") else {
+    let Some((_dir, logs, truth)) = crate::util::gen_corpus("8", "3", "400") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let st = std::process::Command::new("python3")
-        .arg(&script)
-        .args([
-            "--out",
-            dir.path().to_str().unwrap(),
-            "--mb",
-            "8",
-            "--seed",
-            "3",
-        ])
-        .output()
-        .unwrap();
-    assert!(st.status.success());
-    let truth: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).unwrap()).unwrap();
-    let (v, _) = analyze_json(&[dir.path().join("AWSLogs").to_str().unwrap()]);
+    let (v, _) = analyze_json(&[logs.to_str().unwrap()]);
     let all = v["verdicts"].as_array().unwrap();
     assert!(
         all.iter().all(|x| x["verdict"] != "unexplained"),
