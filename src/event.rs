@@ -66,7 +66,9 @@ lenient_struct! {
     Event {
         "eventVersion" => event_version: Option<String> = lenient::string,
         "eventTime" => event_time: Option<String> = lenient::string,
-        "eventSource" => event_source: Option<String> = lenient::string,
+        /// `EventSource` is SNS's spelling in event notifications (`aws:sns`),
+        /// read so that `decode` can tell such a notification from a record.
+        "eventSource" | "EventSource" => event_source: Option<String> = lenient::string,
         "eventName" => event_name: Option<String> = lenient::string,
         "awsRegion" => aws_region: Option<String> = lenient::string,
         "sourceIPAddress" => source_ip_address: Option<String> = lenient::string,

@@ -37,4 +37,6 @@ pub use parse::{
 pub use tri::Tri;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod testdata;

@@ -64,12 +64,26 @@ pub enum DecodeError {
     /// JSON, but a scalar at the top level.
     #[error("not CloudTrail: the top-level JSON value is {0}")]
     NotAnObject(&'static str),
+    /// AWS event notifications, which share CloudTrail's `Records` envelope:
+    /// `{"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put"}]}`
+    /// (S3, SQS, SNS, `DynamoDB` and Kinesis events as Lambda receives them).
+    /// CloudTrail names a service `*.amazonaws.com`, never `aws:*`.
+    #[error(
+        "not CloudTrail: {count} of {total} records are AWS event notifications (`eventSource` `{event_source}`), not CloudTrail records"
+    )]
+    EventNotifications {
+        event_source: String,
+        count: usize,
+        total: usize,
+    },
 }
 
 /// Decompresses `bytes` if gzipped, then decodes the records.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(bytes.len() * 8);
+        // A guess at the inflated size, capped: a large compressed input must
+        // not reserve many times its size before a byte is inflated.
+        let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(MAX_RESERVE));
         MultiGzDecoder::new(bytes)
             .read_to_end(&mut out)
             .map_err(DecodeError::Gzip)?;
@@ -79,8 +93,19 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     }
 }
 
+/// The most [`decode`] reserves up front for inflated bytes.
+const MAX_RESERVE: usize = 64 << 20;
+
 /// Decodes uncompressed JSON text in any of the shapes.
 pub fn decode_json(text: &[u8]) -> Result<Decoded, DecodeError> {
+    let decoded = decode_shapes(text)?;
+    if let Decoded::Records(r) = &decoded {
+        reject_notifications(&r.records)?;
+    }
+    Ok(decoded)
+}
+
+fn decode_shapes(text: &[u8]) -> Result<Decoded, DecodeError> {
     let mut stream = serde_json::Deserializer::from_slice(text).into_iter::<Top>();
     let first = match stream.next() {
         None => return Err(DecodeError::Empty),
@@ -101,6 +126,24 @@ pub fn decode_json(text: &[u8]) -> Result<Decoded, DecodeError> {
         out.records.extend(more.records);
     }
     Ok(Decoded::Records(out))
+}
+
+/// An input holding AWS event notifications is not a CloudTrail log, even
+/// where CloudTrail records sit beside them: it is rejected whole and named,
+/// never mixed in as records of other services.
+fn reject_notifications(records: &[RawRecord]) -> Result<(), DecodeError> {
+    let mut sources = records.iter().filter_map(|r| match r {
+        RawRecord::Record(ev) => ev.event_source.as_deref().filter(|s| s.starts_with("aws:")),
+        RawRecord::Invalid(_) => None,
+    });
+    let Some(first) = sources.next() else {
+        return Ok(());
+    };
+    Err(DecodeError::EventNotifications {
+        event_source: first.to_owned(),
+        count: 1 + sources.count(),
+        total: records.len(),
+    })
 }
 
 fn top_to_records(top: Top) -> Result<Records, DecodeError> {
@@ -218,15 +261,21 @@ impl<'de> Visitor<'de> for TopVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
         let mut obj = Object::default();
-        let mut records = None;
-        let mut events = None;
+        let mut records: Option<Vec<RawRecord>> = None;
+        let mut events: Option<Vec<RawRecord>> = None;
         let mut digest = false;
         while let Some(key) = map.next_key::<String>()? {
+            // A repeated `Records` or `Events` key adds its entries: none is
+            // dropped unread.
             match key.as_str() {
-                "Records" if records.is_none() => {
-                    records = Some(map.next_value::<Vec<RawRecord>>()?);
-                }
-                "Events" if events.is_none() => events = Some(map.next_value::<Vec<LookupItem>>()?),
+                "Records" => records
+                    .get_or_insert_default()
+                    .extend(map.next_value::<Vec<RawRecord>>()?),
+                "Events" => events.get_or_insert_default().extend(
+                    map.next_value::<Vec<LookupItem>>()?
+                        .into_iter()
+                        .map(|i| i.0),
+                ),
                 "digestStartTime" | "logFiles" | "digestPublicKeyFingerprint" => {
                     digest = true;
                     map.next_value::<IgnoredAny>()?;
@@ -244,8 +293,12 @@ impl<'de> Visitor<'de> for TopVisitor {
             }
         }
         Ok(match (records, events) {
-            (Some(r), _) => Top::Records(r),
-            (None, Some(e)) => Top::Events(e.into_iter().map(|i| i.0).collect()),
+            (Some(mut r), Some(e)) => {
+                r.extend(e);
+                Top::Records(r)
+            }
+            (Some(r), None) => Top::Records(r),
+            (None, Some(e)) => Top::Events(e),
             (None, None) if digest => Top::Digest,
             (None, None) => Top::Object(obj),
         })
@@ -328,5 +381,53 @@ impl<'de> Visitor<'de> for LookupItemVisitor {
     }
     fn visit_unit<E>(self) -> Result<LookupItem, E> {
         Ok(LookupItem(RawRecord::Invalid("null")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(text: &str) -> Vec<RawRecord> {
+        match decode(text.as_bytes()) {
+            Ok(Decoded::Records(r)) => r.records,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn repeated_records_and_events_keys_are_all_read() {
+        let item = r#"{"CloudTrailEvent": "{\"eventName\": \"c\"}"}"#;
+        let text = format!(
+            r#"{{"Records": [{{"eventName": "a"}}], "Events": [{item}], "Records": [{{"eventName": "b"}}]}}"#
+        );
+        let names: Vec<_> = records(&text)
+            .iter()
+            .map(|r| match r {
+                RawRecord::Record(e) => e.event_name.clone().unwrap(),
+                RawRecord::Invalid(what) => panic!("{what}"),
+            })
+            .collect();
+        assert_eq!(names, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn event_notifications_are_not_cloudtrail() {
+        let s3 = r#"{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"},
+                                  {"eventSource": "kms.amazonaws.com"}]}"#;
+        let err = decode(s3.as_bytes()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "not CloudTrail: 1 of 2 records are AWS event notifications (`eventSource` `aws:s3`), not CloudTrail records"
+        );
+        let sns = r#"{"EventSource": "aws:sns", "EventVersion": "1.0", "eventName": "x"}"#;
+        assert!(matches!(
+            decode(sns.as_bytes()),
+            Err(DecodeError::EventNotifications { .. })
+        ));
+        assert_eq!(
+            records(r#"{"Records": [{"eventSource": "s3.amazonaws.com"}]}"#).len(),
+            1
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! generated corpora. One test binary with modules (as ripgrep and uv do).
 
 mod aws;
+mod bad_input;
 mod cli;
 mod corpus;
 mod diagnosis;
