@@ -131,6 +131,16 @@ pub const LIFECYCLE_EVENTS: &[&str] = &[
     "RotateKeyOnDemand",
 ];
 
+/// Key changes after which a caller that stops calling is a suspect.
+pub const BREAKING_EVENTS: &[&str] = &[
+    "PutKeyPolicy",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "RevokeGrant",
+    "RetireGrant",
+    "DeleteImportedKeyMaterial",
+];
+
 /// KMS operations that use a key (as opposed to managing it): a caller that
 /// makes them and then stops is a suspect; one that managed the key once is not.
 pub const KEY_USE_EVENTS: &[&str] = &[

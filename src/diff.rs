@@ -267,15 +267,6 @@ pub fn class_from(s: Option<&str>) -> CallerClass {
         .unwrap_or(CallerClass::Unknown)
 }
 
-/// Lifecycle events after which a caller that stops calling is a suspect.
-const BREAKING: &[&str] = &[
-    "PutKeyPolicy",
-    "DisableKey",
-    "ScheduleKeyDeletion",
-    "RevokeGrant",
-    "RetireGrant",
-];
-
 fn contrast(g: &Group, lifecycle: &[Lifecycle], horizon: Option<i64>) -> Option<Contrast> {
     let failed = g.denied + g.key_state_failed;
     if g.succeeded > 0 && failed > 0 {
@@ -293,7 +284,7 @@ fn contrast(g: &Group, lifecycle: &[Lifecycle], horizon: Option<i64>) -> Option<
     let change = lifecycle.iter().find(|l| {
         l.key_arn == g.key_arn
             && l.outcome == Outcome::Succeeded
-            && BREAKING.contains(&l.event_name.as_str())
+            && crate::call::BREAKING_EVENTS.contains(&l.event_name.as_str())
             && l.time_ms
                 .is_some_and(|t| t > last && horizon.is_some_and(|h| t < h))
     })?;

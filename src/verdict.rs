@@ -394,15 +394,6 @@ struct Change {
     evidence: Evidence,
 }
 
-const BREAKING: &[&str] = &[
-    "PutKeyPolicy",
-    "DisableKey",
-    "ScheduleKeyDeletion",
-    "RevokeGrant",
-    "RetireGrant",
-    "DeleteImportedKeyMaterial",
-];
-
 /// The latest change after `last_ok` (and at or before `until`, if given).
 fn last_change_before(
     inp: &Inputs<'_>,
@@ -423,7 +414,7 @@ fn last_change_before(
         .filter(|l| {
             l.key_arn == key
                 && l.outcome == Outcome::Succeeded
-                && BREAKING.contains(&l.event_name.as_str())
+                && crate::call::BREAKING_EVENTS.contains(&l.event_name.as_str())
                 && in_gap(l.time_ms)
         })
         .map(|l| Change {

@@ -119,15 +119,7 @@ fn verdict(r: &Report, v: &Verdict, st: Style, w: &mut impl Write) -> std::io::R
             )?;
         }
     }
-    for e in &v.evidence {
-        writeln!(
-            w,
-            "  evidence: {} {} [{}]",
-            t(e.event_time),
-            e.what,
-            e.event_id.as_deref().unwrap_or("?")
-        )?;
-    }
+    evidence(v, w)?;
     Ok(())
 }
 
@@ -171,15 +163,15 @@ pub(super) fn render_keyless(r: &Report, st: Style, w: &mut impl Write) -> std::
             kind_words(v.verdict),
             v.detail
         )?;
-        for e in &v.evidence {
-            writeln!(
-                w,
-                "  evidence: {} {} [{}]",
-                t(e.event_time),
-                e.what,
-                e.event_id.as_deref().unwrap_or("?")
-            )?;
-        }
+        evidence(v, w)?;
+    }
+    Ok(())
+}
+
+fn evidence(v: &Verdict, w: &mut impl Write) -> std::io::Result<()> {
+    for e in &v.evidence {
+        let id = e.event_id.as_deref().unwrap_or("?");
+        writeln!(w, "  evidence: {} {} [{id}]", t(e.event_time), e.what)?;
     }
     Ok(())
 }

@@ -98,17 +98,7 @@ impl Run {
     }
 
     fn assert_books(&self) {
-        let sum: u64 = [
-            "records_invalid",
-            "duplicates_dropped",
-            "non_kms",
-            "outside_filters",
-            "kms_calls",
-        ]
-        .iter()
-        .map(|f| self.input(f))
-        .sum();
-        assert_eq!(self.input("records"), sum, "{}", self.report["inputs"]);
+        crate::util::assert_books(&self.report["inputs"]);
     }
 
     /// The good file's calls and `extra` more were counted.
