@@ -132,8 +132,15 @@ pub fn fetch(
             });
         }
         drop(tx);
+        let (mut events, mut bytes) = (0usize, 0usize);
         while let Some(item) = rx.recv().await {
+            match &item.payload {
+                Payload::Object(b) => bytes += b.len(),
+                Payload::Page { events: e, .. } => events += e.len(),
+                Payload::Skipped | Payload::Failed(_) => {}
+            }
             bar.inc(1);
+            bar.set_message(progress_words(events, bytes));
             if !sink(item) {
                 tasks.abort_all();
                 break;
@@ -145,13 +152,20 @@ pub fn fetch(
     })
 }
 
+/// `123 events, 45.6 MB`: what the progress bar says has arrived so far.
+fn progress_words(events: usize, bytes: usize) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let mb = bytes as f64 / 1e6;
+    format!("{events} LookupEvents events, {mb:.1} MB of S3 logs")
+}
+
 fn progress_bar(show: bool) -> ProgressBar {
     if !show || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(0);
     let style = ProgressStyle::with_template(
-        "{spinner} {msg} {pos}/{len} items, {bytes} [{elapsed_precise}, {per_sec}, eta {eta}]",
+        "{spinner} {pos}/{len} objects or pages ({msg}) [{elapsed_precise}, {per_sec}, eta {eta}]",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
