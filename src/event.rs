@@ -14,6 +14,40 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+/// The `Visitor` methods for every JSON value that is not an object: each
+/// yields `$wrap("a string")`, `$wrap("a number")`, ... naming what it was
+/// (an array is drained first). `scalars` leaves `visit_seq` to the caller.
+macro_rules! not_an_object {
+    ($ty:ty, $wrap:expr) => {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<$ty, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok($wrap("an array"))
+        }
+        not_an_object!(scalars $ty, $wrap);
+    };
+    (scalars $ty:ty, $wrap:expr) => {
+        fn visit_str<E>(self, _: &str) -> Result<$ty, E> {
+            Ok($wrap("a string"))
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<$ty, E> {
+            Ok($wrap("a bool"))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<$ty, E> {
+            Ok($wrap("a number"))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<$ty, E> {
+            Ok($wrap("a number"))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$ty, E> {
+            Ok($wrap("a number"))
+        }
+        fn visit_unit<E>(self) -> Result<$ty, E> {
+            Ok($wrap("null"))
+        }
+    };
+}
+pub(crate) use not_an_object;
+
 /// Declares a struct whose `Deserialize` takes a JSON object field by field:
 /// unknown fields are skipped, a repeated field keeps its last value (real
 /// logs repeat fields), and each field's own deserializer decides what to
@@ -177,34 +211,7 @@ impl<'de> Visitor<'de> for RawRecordVisitor {
         Ok(RawRecord::Record(Box::new(ev)))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawRecord, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(RawRecord::Invalid("an array"))
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<RawRecord, E> {
-        Ok(RawRecord::Invalid("a string"))
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<RawRecord, E> {
-        Ok(RawRecord::Invalid("a bool"))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<RawRecord, E> {
-        Ok(RawRecord::Invalid("a number"))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<RawRecord, E> {
-        Ok(RawRecord::Invalid("a number"))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<RawRecord, E> {
-        Ok(RawRecord::Invalid("a number"))
-    }
-
-    fn visit_unit<E>(self) -> Result<RawRecord, E> {
-        Ok(RawRecord::Invalid("null"))
-    }
+    not_an_object!(RawRecord, RawRecord::Invalid);
 }
 
 impl Event {

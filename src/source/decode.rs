@@ -14,7 +14,7 @@ use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::event::{Event, RawRecord};
+use crate::event::{Event, RawRecord, not_an_object};
 
 /// What one input decoded to.
 #[derive(Debug)]
@@ -304,24 +304,7 @@ impl<'de> Visitor<'de> for TopVisitor {
         })
     }
 
-    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
-        Ok(Top::Scalar("a string"))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
-        Ok(Top::Scalar("a bool"))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
-        Ok(Top::Scalar("a number"))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
-        Ok(Top::Scalar("a number"))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
-        Ok(Top::Scalar("a number"))
-    }
-    fn visit_unit<E>(self) -> Result<Top, E> {
-        Ok(Top::Scalar("null"))
-    }
+    not_an_object!(scalars Top, Top::Scalar);
 }
 
 /// One item of `lookup-events` output: only `CloudTrailEvent` is read.
@@ -360,28 +343,7 @@ impl<'de> Visitor<'de> for LookupItemVisitor {
         }))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LookupItem, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(LookupItem(RawRecord::Invalid("an array")))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<LookupItem, E> {
-        Ok(LookupItem(RawRecord::Invalid("a string")))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<LookupItem, E> {
-        Ok(LookupItem(RawRecord::Invalid("a bool")))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<LookupItem, E> {
-        Ok(LookupItem(RawRecord::Invalid("a number")))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<LookupItem, E> {
-        Ok(LookupItem(RawRecord::Invalid("a number")))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<LookupItem, E> {
-        Ok(LookupItem(RawRecord::Invalid("a number")))
-    }
-    fn visit_unit<E>(self) -> Result<LookupItem, E> {
-        Ok(LookupItem(RawRecord::Invalid("null")))
-    }
+    not_an_object!(LookupItem, |what| LookupItem(RawRecord::Invalid(what)));
 }
 
 #[cfg(test)]

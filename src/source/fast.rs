@@ -18,13 +18,13 @@ use flate2::read::MultiGzDecoder;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::decode::{DecodeError, Decoded, decode_json};
 use crate::call::parse_time;
 use crate::collect::DedupKey;
-use crate::event::Event;
+use crate::event::{Event, not_an_object};
 
 /// One record of a file, as little of it as the collector needs.
 #[derive(Debug)]
@@ -152,28 +152,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
             .map_err(de::Error::custom)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Record, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Record(Item::Invalid("an array")))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Record, E> {
-        Ok(Record(Item::Invalid("a string")))
-    }
-    fn visit_bool<E>(self, _: bool) -> Result<Record, E> {
-        Ok(Record(Item::Invalid("a bool")))
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Record, E> {
-        Ok(Record(Item::Invalid("a number")))
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Record, E> {
-        Ok(Record(Item::Invalid("a number")))
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Record, E> {
-        Ok(Record(Item::Invalid("a number")))
-    }
-    fn visit_unit<E>(self) -> Result<Record, E> {
-        Ok(Record(Item::Invalid("null")))
-    }
+    not_an_object!(Record, |what| Record(Item::Invalid(what)));
 }
 
 /// A JSON string's text, borrowed when it has no escapes; `None` if the
