@@ -166,6 +166,13 @@ pub fn is_kms(ev: &Event) -> bool {
     ev.event_source.as_deref() == Some("kms.amazonaws.com")
 }
 
+/// Sources whose records the analysis reads in full: KMS calls, and
+/// CloudTrail's own configuration changes (which can hide KMS events).
+/// Records of every other source are only counted.
+pub fn is_analysed_source(source: &str) -> bool {
+    source == "kms.amazonaws.com" || source == "cloudtrail.amazonaws.com"
+}
+
 /// Parses an RFC 3339 `eventTime` to epoch milliseconds.
 pub fn parse_time(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s)

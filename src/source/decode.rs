@@ -8,12 +8,11 @@
 //! filters or KMS: that is the caller's business.
 
 use std::fmt;
-use std::io::Read;
 
-use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::gunzip;
 use crate::event::{Event, RawRecord, not_an_object};
 
 /// What one input decoded to.
@@ -80,21 +79,12 @@ pub enum DecodeError {
 
 /// Decompresses `bytes` if gzipped, then decodes the records.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        // A guess at the inflated size, capped: a large compressed input must
-        // not reserve many times its size before a byte is inflated.
-        let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(MAX_RESERVE));
-        MultiGzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(DecodeError::Gzip)?;
-        decode_json(&out)
+    if gunzip::is_gzip(bytes) {
+        gunzip::with_text(bytes, |text| decode_json(text.map_err(DecodeError::Gzip)?))
     } else {
         decode_json(bytes)
     }
 }
-
-/// The most [`decode`] reserves up front for inflated bytes.
-const MAX_RESERVE: usize = 64 << 20;
 
 /// Decodes uncompressed JSON text in any of the shapes.
 pub fn decode_json(text: &[u8]) -> Result<Decoded, DecodeError> {

@@ -1,40 +1,27 @@
 //! The fast path for the common case: a (gzipped) `{"Records":[...]}` file of
 //! which only a few records are KMS calls.
 //!
-//! Each record is first held as a borrowed slice of the input
-//! (`&RawValue`, no copy), then read for three fields only (`eventID`,
-//! `eventTime`, `eventSource`, borrowed, without allocating); only KMS and
-//! CloudTrail-configuration records, and any record the light read cannot
-//! take, are parsed in full with the tolerant model of `event`. Anything
-//! that is not a plain envelope (other shapes, duplicate keys, event
-//! notifications, invalid JSON) falls back to the general decoder, so the
-//! result is always the one `decode` would give: this module only makes it
-//! cheaper.
-
-use std::borrow::Cow;
-use std::io::Read;
-
-use flate2::read::MultiGzDecoder;
-use std::fmt;
-
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
+//! The file is checked and split into records by [`scan`], which reads
+//! two fields of each (`eventTime` and `eventSource`) without allocating.
+//! Only KMS and CloudTrail-configuration records, and any record the scan
+//! flags as odd, are then parsed in full with the tolerant model of
+//! `event`, from their own bytes. Anything that is not a plain envelope
+//! (other shapes, event notifications, invalid JSON) falls back to the
+//! general decoder, so the result is always the one `decode` would give:
+//! this module only makes it cheaper.
 
 use super::decode::{DecodeError, Decoded, decode_json};
-use crate::call::parse_time;
-use crate::collect::DedupKey;
-use crate::event::{Event, not_an_object};
+use super::gunzip;
+use super::scan::{self, Fields};
+use crate::call::{is_analysed_source, parse_time};
+use crate::event::{Event, RawRecord};
 
 /// One record of a file, as little of it as the collector needs.
 #[derive(Debug)]
 pub enum Item {
-    /// A record that is neither KMS nor CloudTrail configuration: counted,
-    /// deduplicated and used for the horizon only.
-    Light {
-        id: Option<DedupKey>,
-        time_ms: Option<i64>,
-    },
+    /// A record that is neither KMS nor CloudTrail configuration: counted
+    /// and used for the horizon only.
+    Light { time_ms: Option<i64> },
     /// A record the analysis reads (or one the light read could not take).
     Full(Box<Event>),
     /// Not a JSON object.
@@ -49,136 +36,13 @@ pub enum Fast {
     General(Result<Decoded, DecodeError>),
 }
 
-/// `{"Records": [...]}` whose records are read in one pass by [`Record`].
-struct Envelope(Vec<Item>);
-
-impl<'de> Deserialize<'de> for Envelope {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(EnvelopeVisitor)
-    }
-}
-
-struct EnvelopeVisitor;
-
-impl<'de> Visitor<'de> for EnvelopeVisitor {
-    type Value = Envelope;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a CloudTrail log file")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
-        let mut records = None;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            if key == "Records" && records.is_none() {
-                records = Some(map.next_value::<Vec<Record>>()?);
-            } else {
-                // Another key (or `Records` twice): not the plain envelope.
-                return Err(de::Error::custom("not a plain envelope"));
-            }
-        }
-        let records = records.ok_or_else(|| de::Error::custom("no Records"))?;
-        Ok(Envelope(records.into_iter().map(|r| r.0).collect()))
-    }
-}
-
-/// One record, read in a single pass: `eventID`, `eventTime` and
-/// `eventSource` borrowed; other fields skipped once the source is known
-/// to be of no interest, else kept as borrowed raw JSON so that a wanted
-/// record is then built from them without reading the input again.
-struct Record(Item);
-
-impl<'de> Deserialize<'de> for Record {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(RecordVisitor)
-    }
-}
-
-struct RecordVisitor;
-
-impl<'de> Visitor<'de> for RecordVisitor {
-    type Value = Record;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a CloudTrail record")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
-        let mut id: Option<Cow<'de, str>> = None;
-        let mut time: Option<Cow<'de, str>> = None;
-        let mut source: Option<Option<Cow<'de, str>>> = None;
-        let mut kept: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let needed = matches!(
-                key.as_ref(),
-                "eventID" | "eventTime" | "eventSource" | "EventSource"
-            );
-            let skip = source
-                .as_ref()
-                .is_some_and(|s| !s.as_deref().is_some_and(wanted));
-            if skip && !needed {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            let raw: &'de RawValue = map.next_value()?;
-            match key.as_ref() {
-                "eventID" => id = Some(text(raw).ok_or_else(|| de::Error::custom("eventID"))?),
-                "eventTime" => {
-                    time = Some(text(raw).ok_or_else(|| de::Error::custom("eventTime"))?);
-                }
-                "eventSource" | "EventSource" if source.is_none() => {
-                    source = Some(Some(
-                        text(raw).ok_or_else(|| de::Error::custom("eventSource"))?,
-                    ));
-                }
-                _ => {}
-            }
-            kept.push((key, raw));
-        }
-        let source = source.flatten();
-        if source.as_deref().is_some_and(|s| s.starts_with("aws:")) {
-            return Err(de::Error::custom("an event notification"));
-        }
-        if !source.as_deref().is_some_and(wanted) {
-            return Ok(Record(Item::Light {
-                id: id.as_deref().map(DedupKey::of),
-                time_ms: time.as_deref().and_then(parse_time),
-            }));
-        }
-        let pairs = kept.into_iter().map(|(k, v)| (k.into_owned(), v));
-        let de = de::value::MapDeserializer::<_, serde_json::Error>::new(pairs);
-        Event::deserialize(de)
-            .map(|ev| Record(Item::Full(Box::new(ev))))
-            .map_err(de::Error::custom)
-    }
-
-    not_an_object!(Record, |what| Record(Item::Invalid(what)));
-}
-
-/// A JSON string's text, borrowed when it has no escapes; `None` if the
-/// value is not a string (the record then takes the general path).
-fn text(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let s = raw.get();
-    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
-        return serde_json::from_str::<String>(s).ok().map(Cow::Owned);
-    }
-    Some(Cow::Borrowed(inner))
-}
-
-/// Sources whose records the analysis reads in full.
-fn wanted(source: &str) -> bool {
-    source == "kms.amazonaws.com" || source == "cloudtrail.amazonaws.com"
-}
-
 /// Decompresses `bytes` if gzipped and decodes them, cheaply when it can.
 pub fn decode(bytes: &[u8]) -> Fast {
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(64 << 20));
-        if let Err(e) = MultiGzDecoder::new(bytes).read_to_end(&mut out) {
-            return Fast::General(Err(DecodeError::Gzip(e)));
-        }
-        decode_text(&out)
+    if gunzip::is_gzip(bytes) {
+        gunzip::with_text(bytes, |text| match text {
+            Ok(text) => decode_text(text),
+            Err(e) => Fast::General(Err(DecodeError::Gzip(e))),
+        })
     } else {
         decode_text(bytes)
     }
@@ -193,5 +57,181 @@ pub fn decode_text(text: &[u8]) -> Fast {
 }
 
 fn items(text: &[u8]) -> Option<Vec<Item>> {
-    serde_json::from_slice::<Envelope>(text).ok().map(|e| e.0)
+    let mut items = Vec::new();
+    let mut general = false;
+    scan::scan(text, |fields, raw| {
+        if general {
+            return;
+        }
+        if let Some(time_ms) = light(&fields) {
+            items.push(Item::Light { time_ms });
+            return;
+        }
+        match serde_json::from_slice::<RawRecord>(raw) {
+            Ok(RawRecord::Record(ev)) if is_notification(&ev) => general = true,
+            Ok(RawRecord::Record(ev)) => items.push(Item::Full(ev)),
+            Ok(RawRecord::Invalid(what)) => items.push(Item::Invalid(what)),
+            Err(_) => general = true,
+        }
+    })
+    .ok()?;
+    (!general).then_some(items)
+}
+
+/// A record that is only counted: its `eventTime`, if the scan's reading
+/// is all the collector needs.
+#[allow(clippy::option_option)]
+fn light(f: &Fields<'_>) -> Option<Option<i64>> {
+    let source = f.source?;
+    if f.odd || is_analysed_source(source) || source.starts_with("aws:") {
+        return None;
+    }
+    Some(f.time.and_then(parse_time))
+}
+
+/// AWS event notifications share the envelope; the general decoder
+/// rejects the file that holds them, by name.
+fn is_notification(ev: &Event) -> bool {
+    ev.event_source
+        .as_deref()
+        .is_some_and(|s| s.starts_with("aws:"))
+}
+
+#[cfg(test)]
+mod props {
+    //! The fast path against the general decoder: on generated envelopes,
+    //! whole or damaged by one byte, both must leave the collector with the
+    //! same books, failures, calls and horizon.
+
+    use proptest::prelude::*;
+
+    use super::{Fast, decode_text};
+    use crate::collect::{Collector, Filters};
+    use crate::source::decode::decode_json;
+
+    /// Top-level keys, including the spellings the scan must not take at
+    /// face value.
+    const KEYS: &[&str] = &[
+        "eventTime",
+        "eventSource",
+        "EventSource",
+        "eventID",
+        "eventName",
+        "requestParameters",
+        "event\\u0053ource",
+        "event\\u0054ime",
+    ];
+
+    const STRINGS: &[&str] = &[
+        "kms.amazonaws.com",
+        "cloudtrail.amazonaws.com",
+        "s3.amazonaws.com",
+        "aws:s3",
+        "kms\\u002eamazonaws.com",
+        "2026-11-20T10:00:00Z",
+        "2026-11-21T00:00:00Z",
+        "not a time",
+        "Decrypt",
+        "PutKeyPolicy",
+        "11111111-2222-4333-8444-555555555555",
+        "é\\n\\\"",
+        "",
+    ];
+
+    fn scalar() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop::sample::select(STRINGS).prop_map(|s| format!("\"{s}\"")),
+            prop::sample::select(&["0", "-1.5e3", "true", "false", "null", "{}", "[]"][..])
+                .prop_map(str::to_owned),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        scalar().prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                prop::collection::vec((prop::sample::select(KEYS), inner), 0..3).prop_map(|m| {
+                    let members: Vec<String> =
+                        m.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                    format!("{{{}}}", members.join(", "))
+                }),
+            ]
+        })
+    }
+
+    /// A top-level value: mostly a string, as CloudTrail's fields are.
+    fn field() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => prop::sample::select(STRINGS).prop_map(|s| format!("\"{s}\"")),
+            1 => value(),
+        ]
+    }
+
+    fn record() -> impl Strategy<Value = String> {
+        prop_oneof![
+            9 => prop::collection::vec((prop::sample::select(KEYS), field()), 0..6).prop_map(|m| {
+                let members: Vec<String> = m.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", members.join(","))
+            }),
+            1 => scalar(),
+        ]
+    }
+
+    fn envelope() -> impl Strategy<Value = Vec<u8>> {
+        (prop::collection::vec(record(), 0..5), any::<bool>()).prop_map(|(records, pretty)| {
+            let sep = if pretty { ",\n  " } else { "," };
+            format!("{{\"Records\":[{}]}}", records.join(sep)).into_bytes()
+        })
+    }
+
+    /// One byte replaced by a character that matters to JSON, or the text
+    /// cut short.
+    fn damaged() -> impl Strategy<Value = Vec<u8>> {
+        (
+            envelope(),
+            any::<prop::sample::Index>(),
+            prop::sample::select(&b"\"\\{}[],:x0 \x01\xff"[..]),
+            any::<bool>(),
+        )
+            .prop_map(|(mut text, at, byte, cut)| {
+                if !text.is_empty() {
+                    let i = at.index(text.len());
+                    if cut {
+                        text.truncate(i);
+                    } else {
+                        text[i] = byte;
+                    }
+                }
+                text
+            })
+    }
+
+    fn outcome(text: &[u8], fast: bool) -> String {
+        let mut c = Collector::new(Filters::default());
+        match (fast, decode_text(text)) {
+            (true, Fast::Items(items)) => c.add_items("input", items),
+            (true, Fast::General(result)) => c.add("input", result),
+            (false, _) => c.add("input", decode_json(text)),
+        }
+        let c = c.finish();
+        format!(
+            "{:?} {:?} {:?} {:?} {:?}",
+            c.inputs, c.failures, c.calls, c.trail_changes, c.horizon_ms
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(768))]
+
+        #[test]
+        fn fast_equals_general_on_envelopes(text in envelope()) {
+            prop_assert_eq!(outcome(&text, true), outcome(&text, false));
+        }
+
+        #[test]
+        fn fast_equals_general_on_damaged_envelopes(text in damaged()) {
+            prop_assert_eq!(outcome(&text, true), outcome(&text, false));
+        }
+    }
 }

@@ -8,10 +8,12 @@
 //! walk goes on.
 //!
 //! Files are read, inflated and parsed in parallel (rayon), a chunk at a
-//! time, and handed to the collector in input order, so the result is the
-//! same whatever the number of threads and memory holds one chunk of
-//! decoded files at most.
+//! time, and handed to the collector in input order while the next chunk is
+//! decoded, so the result is the same whatever the number of threads and
+//! memory holds two chunks of decoded files at most.
 
+use std::cell::RefCell;
+use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -40,7 +42,8 @@ const LOG_ENDINGS: &[&str] = &[
     ".ndjson.gz",
 ];
 
-/// Files decoded in parallel before they are handed on, in order.
+/// Files decoded in parallel before they are handed on, in order (while the
+/// next chunk is decoded).
 const CHUNK: usize = 64;
 
 /// One input, found and not yet read.
@@ -63,20 +66,34 @@ pub fn read_paths(paths: &[String], out: &mut Collector, threads: usize, strict:
     let entries = entries(paths);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
     let run = |out: &mut Collector| {
-        for chunk in entries.chunks(CHUNK) {
-            let done: Vec<Done> = chunk.par_iter().map(read).collect();
-            for d in done {
-                hand_on(d, out);
-                if strict && out.has_failed() {
-                    return;
-                }
+        let mut ready: Vec<Done> = Vec::new();
+        for chunk in entries.chunks(CHUNK).map(Some).chain([None]) {
+            // The next chunk is decoded while the one before is handed on.
+            let (next, stopped) = rayon::join(
+                || chunk.map(|c| c.par_iter().map(read).collect::<Vec<_>>()),
+                || hand_on_all(std::mem::take(&mut ready), out, strict),
+            );
+            if stopped {
+                return;
             }
+            ready = next.unwrap_or_default();
         }
     };
     match pool {
         Ok(pool) => pool.install(|| run(out)),
         Err(_) => run(out),
     }
+}
+
+/// Hands decoded inputs on in order; true if `strict` stopped it.
+fn hand_on_all(done: Vec<Done>, out: &mut Collector, strict: bool) -> bool {
+    for d in done {
+        hand_on(d, out);
+        if strict && out.has_failed() {
+            return true;
+        }
+    }
+    false
 }
 
 fn hand_on(d: Done, out: &mut Collector) {
@@ -90,14 +107,30 @@ fn hand_on(d: Done, out: &mut Collector) {
     }
 }
 
+thread_local! {
+    /// Each thread reads its files into one buffer, reused.
+    static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Read buffers larger than this are not kept for the next file.
+const KEEP: usize = 16 << 20;
+
 fn read(e: &Entry) -> Done {
     match e {
         Entry::File(path) => {
-            let name = path.display().to_string();
-            match std::fs::read(path) {
-                Ok(bytes) => Done::File(name, fast::decode(&bytes)),
-                Err(err) => Done::Entry(Entry::Failed(name, err.to_string())),
-            }
+            let name = path_name(path);
+            READ_BUF.with(|cell| {
+                let mut buf = cell.borrow_mut();
+                buf.clear();
+                let done = match File::open(path).and_then(|mut f| f.read_to_end(&mut buf)) {
+                    Ok(_) => Done::File(name, fast::decode(&buf)),
+                    Err(err) => Done::Entry(Entry::Failed(name, err.to_string())),
+                };
+                if buf.capacity() > KEEP {
+                    *buf = Vec::new();
+                }
+                done
+            })
         }
         Entry::Stdin => Done::Entry(Entry::Stdin),
         Entry::Skipped => Done::Entry(Entry::Skipped),
@@ -132,21 +165,43 @@ fn entries(paths: &[String]) -> Vec<Entry> {
     out
 }
 
+/// A directory's files, in the byte order of their paths (sorting the
+/// whole list once is cheaper than walkdir's sort by name in each
+/// directory, which splits paths at every comparison).
 fn walk(root: &Path, out: &mut Vec<Entry>) {
-    let walker = WalkDir::new(root).follow_links(true).sort_by_file_name();
-    for entry in walker {
+    // (path, None) for a log file, else what to record in its place.
+    let mut found: Vec<(PathBuf, Option<Entry>)> = Vec::new();
+    for entry in WalkDir::new(root).follow_links(true) {
         match entry {
             Err(e) => {
-                let at = e.path().unwrap_or(root).display().to_string();
-                out.push(Entry::Failed(at, walk_error(&e)));
+                let at = e.path().unwrap_or(root).to_owned();
+                let failed = Entry::Failed(at.display().to_string(), walk_error(&e));
+                found.push((at, Some(failed)));
             }
             Ok(e) if e.file_type().is_dir() => {}
             Ok(e) if is_not_events(e.path()) || !looks_like_log(e.path()) => {
-                out.push(Entry::Skipped);
+                found.push((e.into_path(), Some(Entry::Skipped)));
             }
-            Ok(e) => out.push(Entry::File(e.into_path())),
+            Ok(e) => found.push((e.into_path(), None)),
         }
     }
+    found.sort_by(|(a, _), (b, _)| {
+        a.as_os_str()
+            .as_encoded_bytes()
+            .cmp(b.as_os_str().as_encoded_bytes())
+    });
+    out.extend(
+        found
+            .into_iter()
+            .map(|(path, other)| other.unwrap_or(Entry::File(path))),
+    );
+}
+
+/// A path as text for reports (`Display` goes through the formatter's lossy
+/// UTF-8 chunks, slow per file when there are 100,000 of them).
+fn path_name(path: &Path) -> String {
+    path.to_str()
+        .map_or_else(|| path.display().to_string(), str::to_owned)
 }
 
 fn walk_error(e: &walkdir::Error) -> String {
