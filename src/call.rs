@@ -4,7 +4,8 @@
 //! The caller classes and outcome classes are DESIGN.md's tables. This module
 //! is pure: no I/O, no grouping (see `diff`), no policy (see `policy`).
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -94,23 +95,62 @@ impl Outcome {
     }
 }
 
+/// Shared text: a row's repeated strings (key ARNs, event names, callers,
+/// error messages) are held once, however many calls name them.
+pub type Text = Arc<str>;
+
 /// One KMS API call, as the differ and the evaluator need it.
+///
+/// Rows are compact for 5 GB trails: every repeated value is an
+/// [`Interner`]-shared `Arc`; only `event_id` is the row's own.
 #[derive(Debug, Clone)]
 pub struct KmsCall {
     /// The key ARN, or the best name CloudTrail gives (`alias/...`, an id).
-    pub key: String,
-    pub event_name: String,
-    pub caller: Caller,
+    pub key: Text,
+    pub event_name: Text,
+    pub caller: Arc<Caller>,
     pub outcome: Outcome,
     /// Milliseconds since the Unix epoch; `None` when `eventTime` is unreadable.
     pub time_ms: Option<i64>,
-    pub event_id: Option<String>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub region: Option<String>,
-    pub source_ip: Option<String>,
-    pub vpc_endpoint_id: Option<String>,
-    pub encryption_context: BTreeMap<String, String>,
+    pub event_id: Option<Box<str>>,
+    pub error_code: Option<Text>,
+    pub error_message: Option<Text>,
+    pub region: Option<Text>,
+    pub source_ip: Option<Text>,
+    pub vpc_endpoint_id: Option<Text>,
+    /// `requestParameters.encryptionContext`, sorted by key.
+    pub encryption_context: Box<[(Text, Text)]>,
+}
+
+/// Hands out one shared copy of each distinct value.
+#[derive(Debug, Default)]
+pub struct Interner {
+    texts: HashSet<Text>,
+    callers: HashSet<Arc<Caller>>,
+}
+
+impl Interner {
+    pub fn text(&mut self, s: &str) -> Text {
+        if let Some(t) = self.texts.get(s) {
+            return t.clone();
+        }
+        let t: Text = Arc::from(s);
+        self.texts.insert(t.clone());
+        t
+    }
+
+    pub fn opt(&mut self, s: Option<&str>) -> Option<Text> {
+        s.map(|s| self.text(s))
+    }
+
+    fn caller(&mut self, c: Caller) -> Arc<Caller> {
+        if let Some(a) = self.callers.get(&c) {
+            return a.clone();
+        }
+        let a = Arc::new(c);
+        self.callers.insert(a.clone());
+        a
+    }
 }
 
 /// The KMS event names that change a key's state or policy (not calls that use it).
@@ -288,39 +328,38 @@ pub fn qualify_key(key_id: &str, region: Option<&str>, account: Option<&str>) ->
 pub const NO_KEY: &str = "(no key)";
 
 /// Builds the row for a KMS record.
-pub fn kms_call(ev: &Event) -> KmsCall {
+pub fn kms_call(ev: &Event, strings: &mut Interner) -> KmsCall {
     let request = ev.request();
-    let key = key_of(ev, request.as_ref())
-        .or_else(|| created_key(ev))
-        .unwrap_or_else(|| NO_KEY.to_owned());
-    let encryption_context = request
+    let key = key_of(ev, request.as_ref()).or_else(|| created_key(ev));
+    let mut encryption_context: Vec<(Text, Text)> = request
         .as_ref()
         .and_then(|r| r.get("encryptionContext"))
         .and_then(serde_json::Value::as_object)
         .map(|m| {
             m.iter()
                 .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-                    )
+                    let v = v
+                        .as_str()
+                        .map_or_else(|| v.to_string().into(), |v| strings.text(v));
+                    (strings.text(k), v)
                 })
                 .collect()
         })
         .unwrap_or_default();
+    encryption_context.sort();
     KmsCall {
-        key,
-        event_name: ev.event_name.clone().unwrap_or_default(),
-        caller: caller(ev),
+        key: strings.text(key.as_deref().unwrap_or(NO_KEY)),
+        event_name: strings.text(ev.event_name.as_deref().unwrap_or_default()),
+        caller: strings.caller(caller(ev)),
         outcome: Outcome::from_error_code(ev.error_code.as_deref()),
         time_ms: ev.event_time.as_deref().and_then(parse_time),
-        event_id: ev.event_id.clone(),
-        error_code: ev.error_code.clone(),
-        error_message: ev.error_message.clone(),
-        region: ev.aws_region.clone(),
-        source_ip: ev.source_ip_address.clone(),
-        vpc_endpoint_id: ev.vpc_endpoint_id.clone(),
-        encryption_context,
+        event_id: ev.event_id.as_deref().map(Box::from),
+        error_code: strings.opt(ev.error_code.as_deref()),
+        error_message: strings.opt(ev.error_message.as_deref()),
+        region: strings.opt(ev.aws_region.as_deref()),
+        source_ip: strings.opt(ev.source_ip_address.as_deref()),
+        vpc_endpoint_id: strings.opt(ev.vpc_endpoint_id.as_deref()),
+        encryption_context: encryption_context.into(),
     }
 }
 
@@ -409,14 +448,15 @@ mod tests {
             r#"{"resources": [{"type": "AWS::KMS::Key", "ARN": "arn:aws:kms:r:1:key/k"}],
             "requestParameters": {"keyId": "alias/x"}}"#,
         );
-        assert_eq!(kms_call(&with_res).key, "arn:aws:kms:r:1:key/k");
+        let key = |e: &Event| kms_call(e, &mut Interner::default()).key.to_string();
+        assert_eq!(key(&with_res), "arn:aws:kms:r:1:key/k");
         let bare = ev(
             r#"{"awsRegion": "r", "recipientAccountId": "1", "requestParameters": {"keyId": "k"}}"#,
         );
-        assert_eq!(kms_call(&bare).key, "arn:aws:kms:r:1:key/k");
-        assert_eq!(kms_call(&ev(r#"{"requestParameters": null}"#)).key, NO_KEY);
+        assert_eq!(key(&bare), "arn:aws:kms:r:1:key/k");
+        assert_eq!(key(&ev(r#"{"requestParameters": null}"#)), NO_KEY);
         let created =
             ev(r#"{"responseElements": {"keyMetadata": {"arn": "arn:aws:kms:r:1:key/n"}}}"#);
-        assert_eq!(kms_call(&created).key, "arn:aws:kms:r:1:key/n");
+        assert_eq!(key(&created), "arn:aws:kms:r:1:key/n");
     }
 }

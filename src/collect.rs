@@ -18,7 +18,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Serialize;
 
-use crate::call::{self, KmsCall, LIFECYCLE_EVENTS, Outcome};
+use crate::call::{self, Interner, KmsCall, LIFECYCLE_EVENTS, Outcome};
 use crate::event::{Event, RawRecord};
 use crate::source::decode::{DecodeError, Decoded};
 
@@ -123,6 +123,8 @@ pub struct Collector {
     seen_uuids: HashSet<u128, BuildHasherDefault<UuidHasher>>,
     seen_other: HashSet<String>,
     aliases: HashMap<String, String>,
+    /// One shared copy of each repeated value of the call rows.
+    strings: Interner,
     /// For each call, the index of its input in `out.per_file`.
     call_file: Vec<u32>,
     out: Collected,
@@ -281,9 +283,9 @@ impl Collector {
             }
             return;
         }
-        let kms = call::kms_call(ev);
+        let kms = call::kms_call(ev, &mut self.strings);
         self.note_alias(ev, &kms);
-        if LIFECYCLE_EVENTS.contains(&kms.event_name.as_str()) {
+        if LIFECYCLE_EVENTS.contains(&&*kms.event_name) {
             self.out.lifecycle.push(lifecycle(ev, &kms));
         }
         if self.in_window(&kms) && self.wants_event(&kms.event_name) {
@@ -320,7 +322,7 @@ impl Collector {
     }
 
     fn note_alias(&mut self, ev: &Event, c: &KmsCall) {
-        if !matches!(c.event_name.as_str(), "CreateAlias" | "UpdateAlias")
+        if !matches!(&*c.event_name, "CreateAlias" | "UpdateAlias")
             || c.outcome != Outcome::Succeeded
         {
             return;
@@ -341,8 +343,8 @@ impl Collector {
     /// Resolves aliases, applies `--key`, and returns the books.
     pub fn finish(mut self) -> Collected {
         for c in &mut self.out.calls {
-            if let Some(arn) = self.aliases.get(c.key.as_str()) {
-                c.key.clone_from(arn);
+            if let Some(arn) = self.aliases.get(&*c.key) {
+                c.key = self.strings.text(arn);
             }
         }
         let wanted: Vec<String> = self.filters.keys.iter().map(|k| self.resolve(k)).collect();
@@ -392,15 +394,15 @@ fn key_matches(key: &str, want: &str) -> bool {
 }
 
 fn lifecycle(ev: &Event, c: &KmsCall) -> Lifecycle {
-    let policy = matches!(c.event_name.as_str(), "PutKeyPolicy" | "CreateKey")
+    let policy = matches!(&*c.event_name, "PutKeyPolicy" | "CreateKey")
         .then(|| ev.request())
         .flatten()
         .and_then(|r| r.get("policy")?.as_str().map(str::to_owned));
     Lifecycle {
-        key_arn: c.key.clone(),
-        event_name: c.event_name.clone(),
+        key_arn: c.key.to_string(),
+        event_name: c.event_name.to_string(),
         time_ms: c.time_ms,
-        event_id: c.event_id.clone(),
+        event_id: c.event_id.as_deref().map(str::to_owned),
         actor: c
             .caller
             .principal_arn
@@ -621,7 +623,7 @@ mod tests {
         };
         let out = collect(&[&text], f);
         assert_eq!(out.inputs.kms_calls, 1);
-        assert_eq!(out.calls[0].key, "arn:aws:kms:r:1:key/k");
+        assert_eq!(&*out.calls[0].key, "arn:aws:kms:r:1:key/k");
     }
 
     #[test]

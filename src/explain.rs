@@ -113,7 +113,7 @@ pub fn load_event(path: &str) -> anyhow::Result<Subject> {
         let src = ev.event_source.as_deref().unwrap_or("none");
         bail!("`{path}` is not a KMS event (eventSource `{src}`)");
     }
-    let call = call::kms_call(ev);
+    let call = call::kms_call(ev, &mut call::Interner::default());
     let Some(request) = request_for(&call.caller, &call.key, &call.event_name, Some(&call)) else {
         bail!(
             "`{path}`: the caller ({}) is not identified well enough to build a request\nhint: describe the request with `--request`",
@@ -255,7 +255,11 @@ fn summary(subject: &Subject, req: &Request) -> SubjectSummary {
         Principal::Anonymous => "anonymous".into(),
     };
     let (kind, event_id, class) = match subject {
-        Subject::Event { call, .. } => ("event", call.event_id.clone(), Some(call.caller.class)),
+        Subject::Event { call, .. } => (
+            "event",
+            call.event_id.as_deref().map(str::to_owned),
+            Some(call.caller.class),
+        ),
         Subject::Request(_) => ("request", None, None),
     };
     SubjectSummary {
@@ -309,7 +313,7 @@ fn fix_caller(subject: &Subject, req: &Request) -> Option<BlockedCaller> {
     let region = arn_part(&req.resource, 3).unwrap_or_default().to_owned();
     match subject {
         Subject::Event { call, .. } => {
-            let region = call.region.clone().unwrap_or(region);
+            let region = call.region.as_deref().map_or(region, str::to_owned);
             blocked_caller_for(&call.caller, &region)
         }
         Subject::Request(_) => match &req.principal {

@@ -125,7 +125,7 @@ fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
 /// The key policies: the trail's, then `--fetch-policy`, then `--policy`.
 fn policies(s: &Settings, c: &mut collect::Collected) -> anyhow::Result<PolicySet> {
     let mut set = PolicySet::from_trail(&c.lifecycle);
-    let mut keys: Vec<String> = c.calls.iter().map(|k| k.key.clone()).collect();
+    let mut keys: Vec<String> = c.calls.iter().map(|k| k.key.to_string()).collect();
     keys.sort();
     keys.dedup();
     keys.retain(|k| k.starts_with("arn:"));

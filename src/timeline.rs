@@ -73,50 +73,29 @@ pub fn buckets(calls: &[KmsCall]) -> PolarsResult<(i64, Vec<Bucket>)> {
         return Ok((0, Vec::new()));
     };
     let width = bucket_width(window.to - window.from);
-    let df = crate::diff::frame(calls)?;
+    let (df, codes) = crate::diff::frame(calls)?;
     let is = |o: Outcome| {
-        col("outcome")
-            .eq(lit(o.as_str()))
+        crate::diff::is(o)
             .cast(DataType::UInt64)
             .sum()
             .alias(o.as_str())
     };
-    let keys = [
-        "key_arn",
-        "class",
-        "type",
-        "invoked_by",
-        "principal_arn",
-        "account_id",
-    ];
     let g = df
         .lazy()
         .filter(col("time_ms").is_not_null())
         .with_column(((col("time_ms") / lit(width)) * lit(width)).alias("bucket"))
-        .group_by_stable(
-            keys.iter()
-                .map(|k| col(*k))
-                .chain([col("bucket")])
-                .collect::<Vec<_>>(),
-        )
+        .group_by_stable([col("series"), col("bucket")])
         .agg([
             is(Outcome::Succeeded),
             is(Outcome::Denied),
             is(Outcome::KeyStateFailed),
         ])
         .collect()?;
-    let filled = fill(&read(&g)?, window, width);
+    let filled = fill(&read(&g, &codes)?, window, width);
     Ok((width, filled))
 }
 
-fn read(g: &DataFrame) -> PolarsResult<Vec<Bucket>> {
-    let s = |n: &str| -> PolarsResult<Vec<Option<String>>> {
-        Ok(g.column(n)?
-            .str()?
-            .iter()
-            .map(|v| v.map(str::to_owned))
-            .collect())
-    };
+fn read(g: &DataFrame, c: &crate::diff::Codes<'_>) -> PolarsResult<Vec<Bucket>> {
     let u = |n: &str| -> PolarsResult<Vec<u64>> {
         Ok(g.column(n)?
             .u64()?
@@ -124,26 +103,14 @@ fn read(g: &DataFrame) -> PolarsResult<Vec<Bucket>> {
             .map(Option::unwrap_or_default)
             .collect())
     };
-    let (key, class, kind, inv, arn, acct) = (
-        s("key_arn")?,
-        s("class")?,
-        s("type")?,
-        s("invoked_by")?,
-        s("principal_arn")?,
-        s("account_id")?,
-    );
+    let series = crate::diff::codes(g, "series")?;
     let start: Vec<Option<i64>> = g.column("bucket")?.i64()?.iter().collect();
     let (ok, den, st) = (u("succeeded")?, u("denied")?, u("key_state_failed")?);
     Ok((0..g.height())
-        .map(|i| Bucket {
-            key_arn: key[i].clone().unwrap_or_default(),
-            caller: Caller {
-                class: crate::diff::class_from(class[i].as_deref()),
-                kind: kind[i].clone(),
-                invoked_by: inv[i].clone(),
-                principal_arn: arn[i].clone(),
-                account_id: acct[i].clone(),
-            },
+        .map(|i| (i, c.series[series[i]]))
+        .map(|(i, (key, caller))| Bucket {
+            key_arn: c.keys[key].to_owned(),
+            caller: c.callers[caller].clone(),
             start: start[i],
             succeeded: ok[i],
             denied: den[i],
@@ -185,7 +152,10 @@ fn fill(found: &[Bucket], window: Range, width: i64) -> Vec<Bucket> {
 /// Counts the calls of `caller` on `key` inside `range`.
 pub fn period(calls: &[KmsCall], key: &str, caller: &Caller, range: Range) -> Period {
     let mut p = Period::default();
-    for c in calls.iter().filter(|c| c.key == key && &c.caller == caller) {
+    for c in calls
+        .iter()
+        .filter(|c| &*c.key == key && *c.caller == *caller)
+    {
         if !c.time_ms.is_some_and(|t| range.contains(t)) {
             continue;
         }

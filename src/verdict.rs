@@ -95,11 +95,11 @@ fn aggregate(calls: &[KmsCall]) -> Vec<Agg<'_>> {
     let mut out: Vec<Agg<'_>> = Vec::new();
     let uses = calls
         .iter()
-        .filter(|c| crate::call::KEY_USE_EVENTS.contains(&c.event_name.as_str()));
+        .filter(|c| crate::call::KEY_USE_EVENTS.contains(&&*c.event_name));
     for c in uses {
         let i = out
             .iter()
-            .position(|a| a.key == c.key && a.caller == &c.caller)
+            .position(|a| a.key == &*c.key && a.caller == &*c.caller)
             .unwrap_or_else(|| {
                 out.push(Agg {
                     key: &c.key,
@@ -119,7 +119,7 @@ fn aggregate(calls: &[KmsCall]) -> Vec<Agg<'_>> {
             Outcome::Succeeded => {
                 a.succeeded += 1;
                 a.last_ok = a.last_ok.max(c.time_ms);
-                if crate::call::KEY_USE_EVENTS.contains(&c.event_name.as_str()) {
+                if crate::call::KEY_USE_EVENTS.contains(&&*c.event_name) {
                     a.last_use_ok = a.last_use_ok.max(c.time_ms);
                 }
             }
@@ -190,7 +190,7 @@ fn judge(inp: &Inputs<'_>, a: &Agg<'_>) -> Option<Verdict> {
     };
     if let Some((t, c)) = a.first_failed {
         evidence.push(Evidence {
-            event_id: c.event_id.clone(),
+            event_id: c.event_id.as_deref().map(str::to_owned),
             event_time: Some(t),
             what: format!(
                 "first failure: {} {}",

@@ -64,7 +64,7 @@ pub(super) fn propose(
     };
     let region = rep(first)
         .and_then(|c| c.region.clone())
-        .or_else(|| arn_part(&b.key_arn, 3).map(str::to_owned))
+        .or_else(|| arn_part(&b.key_arn, 3).map(Into::into))
         .unwrap_or_default();
     let Some(caller) = blocked_caller(first, &region) else {
         return (

@@ -123,7 +123,7 @@ type GroupId<'a> = (&'a str, &'a str, &'a Caller);
 fn representatives(calls: &[KmsCall]) -> BTreeMap<GroupId<'_>, &KmsCall> {
     let mut out: BTreeMap<GroupId<'_>, &KmsCall> = BTreeMap::new();
     for c in calls {
-        let id = (c.key.as_str(), c.event_name.as_str(), &c.caller);
+        let id = (&*c.key, &*c.event_name, &*c.caller);
         let failed = c.outcome != CallOutcome::Succeeded;
         let keep = out
             .get(&id)

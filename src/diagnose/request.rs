@@ -27,7 +27,7 @@ pub fn request_for(
     let action = format!("kms:{event_name}");
     let region = call
         .and_then(|c| c.region.clone())
-        .or_else(|| arn_part(key, 3).map(str::to_owned))
+        .or_else(|| arn_part(key, 3).map(Into::into))
         .unwrap_or_default();
     let mut req = match c.class {
         CallerClass::ServicePrincipal => {
@@ -66,7 +66,11 @@ fn with_call_context(mut ctx: crate::policy::Context, call: &KmsCall) -> crate::
         ctx = ctx.set("aws:SourceVpce", [vpce]);
     }
     if !call.encryption_context.is_empty() {
-        ctx = ctx.set_encryption_context(call.encryption_context.iter());
+        ctx = ctx.set_encryption_context(
+            call.encryption_context
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
     }
     ctx
 }
