@@ -215,9 +215,37 @@ pub fn is_analysed_source(source: &str) -> bool {
 
 /// Parses an RFC 3339 `eventTime` to epoch milliseconds.
 pub fn parse_time(s: &str) -> Option<i64> {
+    if let Some(t) = parse_cloudtrail_time(s) {
+        return Some(t);
+    }
     chrono::DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.timestamp_millis())
+}
+
+/// CloudTrail's own spelling, `2026-11-20T10:00:00Z`, read without the
+/// general RFC 3339 parser (it is read for every record of a trail).
+fn parse_cloudtrail_time(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    let date = chrono::NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?;
+    let time = date.and_hms_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?)?;
+    Some(time.and_utc().timestamp_millis())
 }
 
 /// Classifies the caller of a record per DESIGN.md's caller table.
@@ -375,6 +403,31 @@ mod tests {
 
     fn ev(json: &str) -> Event {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn times_parse_alike_on_both_paths() {
+        for s in [
+            "2026-11-20T10:00:00Z",
+            "1999-12-31T23:59:59Z",
+            "2024-02-29T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-20T24:00:00Z",
+            "2026-11-20T10:00:60Z",
+            "2026-11-20 10:00:00Z",
+            "2026-1a-20T10:00:00Z",
+        ] {
+            let general = chrono::DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.timestamp_millis());
+            assert_eq!(parse_time(s), general, "{s}");
+        }
+        assert_eq!(parse_time("2026-11-20T10:00:00Z"), Some(1_795_168_800_000));
+        assert_eq!(
+            parse_time("2026-11-20T10:00:00.5+01:00"),
+            Some(1_795_165_200_500)
+        );
     }
 
     #[test]

@@ -9,11 +9,17 @@
 //! validation). The speed comes from string bodies, most of the bytes, being
 //! scanned eight bytes at a time for `"`, `\` and control characters.
 //!
-//! Everything JSON requires is checked: string escapes (with `\u` hex
-//! digits), control characters, UTF-8 (a string body with a byte >= 0x80 is
-//! checked whole), numbers, literals, nesting (at most 128 levels, as
-//! `serde_json`) and nothing after the document. Anything else is an error,
-//! and the caller then takes the general decoder.
+//! JSON's grammar is checked: string escapes (`\u` with hex digits and no
+//! lone surrogates), control characters, numbers, literals, nesting and
+//! nothing after the document. Anything else is an error, and the caller
+//! then takes the general decoder. The scan is never more lenient than
+//! `serde_json` (it allows 100 levels of nesting in a value where
+//! `serde_json` allows 128 in the document), so a text it accepts is one
+//! the general decoder reads alike. UTF-8 is the caller's to check, once
+//! for the whole text.
+
+/// Nesting allowed inside one value of a record.
+const MAX_DEPTH: u32 = 100;
 
 /// Where the scan stopped: invalid JSON, or not a plain envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +165,6 @@ impl<'a> P<'a> {
                     let value = if self.peek() == b'"' {
                         self.i += 1;
                         let (s, e, esc) = self.string()?;
-                        // The body was checked to be UTF-8 if not ASCII.
                         std::str::from_utf8(&self.b[s..e]).ok().filter(|_| !esc)
                     } else {
                         self.value()?;
@@ -194,7 +199,7 @@ impl<'a> P<'a> {
                     self.string()?;
                 }
                 b'{' => {
-                    if depth == 128 {
+                    if depth == MAX_DEPTH {
                         return Err(Error(self.i));
                     }
                     self.i += 1;
@@ -211,7 +216,7 @@ impl<'a> P<'a> {
                     }
                 }
                 b'[' => {
-                    if depth == 128 {
+                    if depth == MAX_DEPTH {
                         return Err(Error(self.i));
                     }
                     self.i += 1;
@@ -318,16 +323,11 @@ impl<'a> P<'a> {
     fn string(&mut self) -> R<(usize, usize, bool)> {
         let start = self.i;
         let mut escaped = false;
-        let mut high = false;
         loop {
-            self.i = special(self.b, self.i, &mut high);
+            self.i = special(self.b, self.i);
             match self.b.get(self.i) {
                 Some(b'"') => {
                     self.i += 1;
-                    // Outside strings JSON is ASCII: only bodies need the check.
-                    if high && std::str::from_utf8(&self.b[start..self.i - 1]).is_err() {
-                        return Err(Error(start));
-                    }
                     return Ok((start, self.i - 1, escaped));
                 }
                 Some(b'\\') => {
@@ -344,30 +344,47 @@ impl<'a> P<'a> {
         match self.b.get(self.i + 1) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
             Some(b'u') => {
-                let hex = self.b.get(self.i + 2..self.i + 6).ok_or(Error(self.i))?;
-                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                    return Err(Error(self.i));
-                }
+                let unit = self.hex(self.i + 2)?;
                 self.i += 6;
+                // UTF-16: a high surrogate takes a low one; none stands alone.
+                if (0xDC00..=0xDFFF).contains(&unit) {
+                    return Err(Error(self.i - 6));
+                }
+                if (0xD800..=0xDBFF).contains(&unit) {
+                    let low = (self.b.get(self.i..self.i + 2) == Some(b"\\u"))
+                        .then(|| self.hex(self.i + 2))
+                        .transpose()?;
+                    if !low.is_some_and(|u| (0xDC00..=0xDFFF).contains(&u)) {
+                        return Err(Error(self.i - 6));
+                    }
+                    self.i += 6;
+                }
             }
             _ => return Err(Error(self.i)),
         }
         Ok(())
     }
+
+    /// Four hex digits at `at`.
+    fn hex(&self, at: usize) -> R<u32> {
+        let digits = self.b.get(at..at + 4).ok_or(Error(at))?;
+        digits.iter().try_fold(0, |n, &c| {
+            let d = char::from(c).to_digit(16).ok_or(Error(at))?;
+            Ok(n * 16 + d)
+        })
+    }
 }
 
 /// The index of the first `"`, `\` or control character (< 0x20) at or
-/// after `i`, or `b.len()`; sets `high` if a byte >= 0x80 may lie before
-/// it. Eight bytes at a time (SWAR): a byte is flagged if it is zero after
+/// after `at`, or `text.len()`. Eight bytes at a time (SWAR): a byte is flagged if it is zero after
 /// an XOR with `"` or `\`, or less than 0x20; borrows can flag bytes above
 /// a flagged one, never below, so the lowest flag is exact.
 #[inline]
-fn special(text: &[u8], mut at: usize, high: &mut bool) -> usize {
+fn special(text: &[u8], mut at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let quote = ONES * u64::from(b'"');
     let backslash = ONES * u64::from(b'\\');
-    let mut seen = 0u64;
     while let Some(w) = text.get(at..at + 8) {
         let word = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
         let to_quote = word ^ quote;
@@ -376,19 +393,15 @@ fn special(text: &[u8], mut at: usize, high: &mut bool) -> usize {
             | to_backslash.wrapping_sub(ONES) & !to_backslash
             | word.wrapping_sub(ONES * 0x20) & !word)
             & HIGH;
-        seen |= word;
         if flags != 0 {
-            *high |= seen & HIGH != 0;
             return at + (flags.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
-    *high |= seen & HIGH != 0;
     while let Some(&c) = text.get(at) {
         if matches!(c, b'"' | b'\\' | 0..=0x1f) {
             break;
         }
-        *high |= c >= 0x80;
         at += 1;
     }
     at
@@ -463,20 +476,28 @@ mod tests {
         ] {
             assert!(records(text).is_err(), "{text}");
         }
-        let bad_utf8 = b"{\"Records\":[{\"a\":\"\xff\"}]}";
-        assert!(scan(bad_utf8, |_, _| {}).is_err());
-        let deep = format!(
-            r#"{{"Records":[{{"a":{}{}}}]}}"#,
-            "[".repeat(129),
-            "]".repeat(129)
-        );
-        assert!(records(&deep).is_err());
-        let ok = format!(
-            r#"{{"Records":[{{"a":{}{}}}]}}"#,
-            "[".repeat(127),
-            "]".repeat(127)
-        );
-        assert!(records(&ok).is_ok());
+        // Bad UTF-8 in a field read is no plain string: the record is odd.
+        let bad_utf8 = b"{\"Records\":[{\"eventSource\":\"\xff\"}]}";
+        let mut odd = false;
+        scan(bad_utf8, |f, _| odd = f.odd).unwrap();
+        assert!(odd);
+        let nested = |n| {
+            let (open, close) = ("[".repeat(n), "]".repeat(n));
+            format!(r#"{{"Records":[{{"a":{open}{close}}}]}}"#)
+        };
+        assert!(records(&nested(101)).is_err());
+        assert!(records(&nested(100)).is_ok());
+        for lone in [
+            r"\ud800",
+            r"\udc00",
+            r"\ud800x",
+            r"\ud800\u0041",
+            r"\ud800\n",
+        ] {
+            let text = format!(r#"{{"Records":[{{"a":"{lone}"}}]}}"#);
+            assert!(records(&text).is_err(), "{lone}");
+        }
+        assert!(records(r#"{"Records":[{"a":"\ud83d\ude00 \u00e9"}]}"#).is_ok());
     }
 
     /// `special` against a byte-at-a-time search, at every alignment.
@@ -488,16 +509,11 @@ mod tests {
                 let mut t = text.clone();
                 t[at] = c;
                 for from in 0..=at {
-                    let mut high = false;
-                    assert_eq!(special(&t, from, &mut high), at, "{n} {at} {from}");
-                    let plain = t[from..at].iter().any(|&b| b >= 0x80);
-                    assert!(high || !plain);
+                    assert_eq!(special(&t, from), at, "{n} {at} {from}");
                 }
             }
         }
         text.truncate(20);
-        let mut high = false;
-        assert_eq!(special(&text, 3, &mut high), text.len());
-        assert!(high);
+        assert_eq!(special(&text, 3), text.len());
     }
 }
