@@ -91,7 +91,8 @@ pub fn scan<'a>(text: &'a [u8], mut f: impl FnMut(Fields<'a>, &'a [u8])) -> R<()
     Ok(())
 }
 
-/// The parser's position in the text.
+/// The parser's position in the text. The small steps are inlined by
+/// force: without it the scan measured 15-20% slower.
 struct P<'a> {
     b: &'a [u8],
     i: usize,
@@ -106,16 +107,19 @@ enum Slot {
 
 impl<'a> P<'a> {
     /// The byte at the position; 0 at the end (never valid where looked at).
+    #[inline(always)]
     fn peek(&self) -> u8 {
         self.b.get(self.i).copied().unwrap_or(0)
     }
 
+    #[inline(always)]
     fn next(&mut self) -> u8 {
         let c = self.peek();
         self.i += 1;
         c
     }
 
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> R<()> {
         if self.peek() == c {
             self.i += 1;
@@ -125,6 +129,7 @@ impl<'a> P<'a> {
         }
     }
 
+    #[inline(always)]
     fn ws(&mut self) {
         while matches!(self.b.get(self.i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
             self.i += 1;
@@ -132,6 +137,7 @@ impl<'a> P<'a> {
     }
 
     /// One record object: two fields read at its top level, the rest skipped.
+    #[inline]
     fn record(&mut self) -> R<Fields<'a>> {
         let mut fl = Fields::default();
         let mut seen = [false; 2];
@@ -188,6 +194,7 @@ impl<'a> P<'a> {
     }
 
     /// Skips (and checks) one value; containers without recursion.
+    #[inline]
     fn value(&mut self) -> R<()> {
         // Bit n of `stack`: 1 if the container at depth n + 1 is an object.
         let mut stack: u128 = 0;
@@ -263,6 +270,7 @@ impl<'a> P<'a> {
 
     /// After a member's opening quote: the key, the colon, and the
     /// whitespace before the value.
+    #[inline]
     fn member_rest(&mut self) -> R<()> {
         self.string()?;
         self.ws();
@@ -271,6 +279,7 @@ impl<'a> P<'a> {
         Ok(())
     }
 
+    #[inline]
     fn literal(&mut self, word: &[u8]) -> R<()> {
         if self.b[self.i..].starts_with(word) {
             self.i += word.len();
@@ -289,6 +298,7 @@ impl<'a> P<'a> {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
+    #[inline]
     fn number(&mut self) -> R<()> {
         if self.peek() == b'-' {
             self.i += 1;
@@ -320,6 +330,7 @@ impl<'a> P<'a> {
 
     /// At the first byte after an opening quote: the body's range and
     /// whether it has escapes; leaves the position after the closing quote.
+    #[inline(always)]
     fn string(&mut self) -> R<(usize, usize, bool)> {
         let start = self.i;
         let mut escaped = false;
@@ -340,6 +351,7 @@ impl<'a> P<'a> {
         }
     }
 
+    #[inline(never)]
     fn escape(&mut self) -> R<()> {
         match self.b.get(self.i + 1) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
@@ -379,7 +391,7 @@ impl<'a> P<'a> {
 /// after `at`, or `text.len()`. Eight bytes at a time (SWAR): a byte is flagged if it is zero after
 /// an XOR with `"` or `\`, or less than 0x20; borrows can flag bytes above
 /// a flagged one, never below, so the lowest flag is exact.
-#[inline]
+#[inline(always)]
 fn special(text: &[u8], mut at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
