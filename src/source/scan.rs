@@ -105,6 +105,8 @@ enum Slot {
     Source,
 }
 
+// Measured: see `P`.
+#[allow(clippy::inline_always)]
 impl<'a> P<'a> {
     /// The byte at the position; 0 at the end (never valid where looked at).
     #[inline(always)]
@@ -391,6 +393,7 @@ impl<'a> P<'a> {
 /// after `at`, or `text.len()`. Eight bytes at a time (SWAR): a byte is flagged if it is zero after
 /// an XOR with `"` or `\`, or less than 0x20; borrows can flag bytes above
 /// a flagged one, never below, so the lowest flag is exact.
+#[allow(clippy::inline_always)]
 #[inline(always)]
 fn special(text: &[u8], mut at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
