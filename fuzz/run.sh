@@ -5,7 +5,7 @@
 #   fuzz/run.sh decode 60
 #   fuzz/run.sh policy 1800 -runs=10000000    # stop at 10M executions
 #
-# TARGET is decode, record or policy. Seeds are built first if missing
+# TARGET is decode, fast, record or policy (fast takes decode's seeds). Seeds are built first if missing
 # (fuzz/seed.sh); new inputs go to fuzz/corpus/TARGET, crashes to
 # fuzz/artifacts/TARGET, libFuzzer's log to fuzz/logs/TARGET.log (all
 # git-ignored). Needs cargo-fuzz (`cargo install cargo-fuzz`); on stable Rust
@@ -19,7 +19,9 @@ fi
 target=$1 seconds=$2
 shift 2
 here="$(cd "$(dirname "$0")" && pwd)"
-[ -d "$here/seeds/$target" ] || "$here/seed.sh"
+seeds=$target
+[ "$target" = fast ] && seeds=decode
+[ -d "$here/seeds/$seeds" ] || "$here/seed.sh"
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/denydiff-fuzz-target}"
 mkdir -p "$here/corpus/$target" "$here/artifacts/$target" "$here/logs/$target"
@@ -27,7 +29,7 @@ cd "$here/logs/$target"   # libFuzzer writes fuzz-0.log here (-jobs=1)
 rm -f fuzz-0.log
 status=0
 nice -n 10 cargo fuzz run --fuzz-dir "$here" -s none "$target" \
-  "$here/corpus/$target" "$here/seeds/$target" -- \
+  "$here/corpus/$target" "$here/seeds/$seeds" -- \
   -max_total_time="$seconds" -jobs=1 -workers=1 -print_final_stats=1 \
   "$@" || status=$?
 cp fuzz-0.log "$here/logs/$target.log" 2>/dev/null || true

@@ -4,7 +4,7 @@
 //! The caller classes and outcome classes are DESIGN.md's tables. This module
 //! is pure: no I/O, no grouping (see `diff`), no policy (see `policy`).
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -209,24 +209,29 @@ pub fn is_kms(ev: &Event) -> bool {
 /// Sources whose records the analysis reads in full: KMS calls, and
 /// CloudTrail's own configuration changes (which can hide KMS events).
 /// Records of every other source are only counted.
-pub fn is_analysed_source(source: &str) -> bool {
-    source == "kms.amazonaws.com" || source == "cloudtrail.amazonaws.com"
+pub fn is_analysed_source(source: impl AsRef<[u8]>) -> bool {
+    let s = source.as_ref();
+    s == b"kms.amazonaws.com" || s == b"cloudtrail.amazonaws.com"
 }
 
 /// Parses an RFC 3339 `eventTime` to epoch milliseconds.
 pub fn parse_time(s: &str) -> Option<i64> {
-    if let Some(t) = parse_cloudtrail_time(s) {
+    parse_time_bytes(s.as_bytes())
+}
+
+/// [`parse_time`] on the bytes of a JSON string's body.
+pub fn parse_time_bytes(b: &[u8]) -> Option<i64> {
+    if let Some(t) = parse_cloudtrail_time(b) {
         return Some(t);
     }
-    chrono::DateTime::parse_from_rfc3339(s)
+    chrono::DateTime::parse_from_rfc3339(std::str::from_utf8(b).ok()?)
         .ok()
         .map(|t| t.timestamp_millis())
 }
 
 /// CloudTrail's own spelling, `2026-11-20T10:00:00Z`, read without the
 /// general RFC 3339 parser (it is read for every record of a trail).
-fn parse_cloudtrail_time(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
+fn parse_cloudtrail_time(b: &[u8]) -> Option<i64> {
     if b.len() != 20
         || b[4] != b'-'
         || b[7] != b'-'

@@ -5,7 +5,7 @@
 //! or that went silent after a change to its key, is flagged. This module
 //! never prints (see `report`) and never evaluates policies (see `policy`).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use polars::prelude::*;
 use serde::Serialize;

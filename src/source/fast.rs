@@ -13,7 +13,7 @@
 use super::decode::{DecodeError, Decoded, decode_json};
 use super::gunzip;
 use super::scan::{self, Fields};
-use crate::call::{is_analysed_source, parse_time};
+use crate::call::{is_analysed_source, parse_time_bytes};
 use crate::event::{Event, RawRecord};
 
 /// One record of a file, as little of it as the collector needs.
@@ -87,10 +87,10 @@ fn items(text: &[u8]) -> Option<Vec<Item>> {
 #[allow(clippy::option_option)]
 fn light(f: &Fields<'_>) -> Option<Option<i64>> {
     let source = f.source?;
-    if f.odd || is_analysed_source(source) || source.starts_with("aws:") {
+    if f.odd || is_analysed_source(source) || source.starts_with(b"aws:") {
         return None;
     }
-    Some(f.time.and_then(parse_time))
+    Some(f.time.and_then(parse_time_bytes))
 }
 
 /// AWS event notifications share the envelope; the general decoder
