@@ -87,7 +87,7 @@ fn explain_cmd(a: &cli::ExplainArgs) -> anyhow::Result<ExitStatus> {
 
 fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
     let mut collector = Collector::new(s.filters.clone());
-    source::files::read_paths(&s.paths, &mut collector, s.threads, s.strict);
+    source::files::read_paths(&s.paths, &mut collector, s.threads, s.strict, !s.quiet);
     if !s.remotes.is_empty() {
         source::remote::fetch(&s.remotes, &s.aws, &s.query, &mut |item| {
             source::items::collect(item, &mut collector);

@@ -14,9 +14,10 @@
 
 use std::cell::RefCell;
 use std::fs::File;
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
+use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use walkdir::WalkDir;
 
@@ -61,9 +62,17 @@ enum Done {
 }
 
 /// Reads every input path into the collector, on `threads` threads (0: all
-/// cores); with `strict`, stops after the first input that fails.
-pub fn read_paths(paths: &[String], out: &mut Collector, threads: usize, strict: bool) {
+/// cores); with `strict`, stops after the first input that fails. With
+/// `progress`, a bar on stderr (when it is a terminal) counts the files.
+pub fn read_paths(
+    paths: &[String],
+    out: &mut Collector,
+    threads: usize,
+    strict: bool,
+    progress: bool,
+) {
     let entries = entries(paths);
+    let bar = progress_bar(progress, entries.len());
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
     let run = |out: &mut Collector| {
         let mut ready: Vec<Done> = Vec::new();
@@ -71,7 +80,7 @@ pub fn read_paths(paths: &[String], out: &mut Collector, threads: usize, strict:
             // The next chunk is decoded while the one before is handed on.
             let (next, stopped) = rayon::join(
                 || chunk.map(|c| c.par_iter().map(read).collect::<Vec<_>>()),
-                || hand_on_all(std::mem::take(&mut ready), out, strict),
+                || hand_on_all(std::mem::take(&mut ready), out, strict, &bar),
             );
             if stopped {
                 return;
@@ -83,11 +92,25 @@ pub fn read_paths(paths: &[String], out: &mut Collector, threads: usize, strict:
         Ok(pool) => pool.install(|| run(out)),
         Err(_) => run(out),
     }
+    bar.finish_and_clear();
+}
+
+/// Files handed on out of all found, with the time left; hidden unless
+/// asked for and stderr is a terminal.
+fn progress_bar(show: bool, files: usize) -> ProgressBar {
+    if !show || files < 2 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style =
+        ProgressStyle::with_template("{bar:25} {pos}/{len} files [{elapsed_precise}, eta {eta}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::new(files as u64).with_style(style)
 }
 
 /// Hands decoded inputs on in order; true if `strict` stopped it.
-fn hand_on_all(done: Vec<Done>, out: &mut Collector, strict: bool) -> bool {
+fn hand_on_all(done: Vec<Done>, out: &mut Collector, strict: bool, bar: &ProgressBar) -> bool {
     for d in done {
+        bar.inc(1);
         hand_on(d, out);
         if strict && out.has_failed() {
             return true;
