@@ -115,7 +115,7 @@ impl<'a, T: ?Sized + Eq + std::hash::Hash> Numbering<'a, T> {
 }
 
 /// An outcome's number in the frame's `outcome` column.
-fn outcome_code(o: Outcome) -> u32 {
+pub fn outcome_code(o: Outcome) -> u32 {
     o as u32
 }
 
