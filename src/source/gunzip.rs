@@ -110,12 +110,16 @@ fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
 }
 
-/// Skips a member header (RFC 1952 2.3); returns the deflate stream.
+/// Skips a member header (RFC 1952 2.3); returns the deflate stream. As
+/// flate2 does: reserved flag bits are an error, `FHCRC` is checked, and a
+/// name or comment may not pass 65,535 bytes.
 fn skip_header(b: &[u8]) -> io::Result<&[u8]> {
     const FHCRC: u8 = 0x02;
     const FEXTRA: u8 = 0x04;
     const FNAME: u8 = 0x08;
     const FCOMMENT: u8 = 0x10;
+    const FRESERVED: u8 = 0xE0;
+    const MAX_FIELD: usize = 65_535;
     if !b.iter().zip([0x1f, 0x8b]).all(|(&x, y)| x == y) {
         return Err(invalid("invalid gzip header"));
     }
@@ -126,6 +130,9 @@ fn skip_header(b: &[u8]) -> io::Result<&[u8]> {
         ));
     }
     let flags = fixed[3];
+    if flags & FRESERVED != 0 {
+        return Err(invalid("invalid gzip header: reserved flag bits are set"));
+    }
     let mut rest = &b[10..];
     if flags & FEXTRA != 0 {
         let len = rest.get(..2).ok_or_else(truncated)?;
@@ -134,12 +141,28 @@ fn skip_header(b: &[u8]) -> io::Result<&[u8]> {
     }
     for flag in [FNAME, FCOMMENT] {
         if flags & flag != 0 {
-            let nul = rest.iter().position(|&c| c == 0).ok_or_else(truncated)?;
+            let nul = rest.iter().take(MAX_FIELD + 1).position(|&c| c == 0);
+            let nul = match nul {
+                Some(n) => n,
+                None if rest.len() > MAX_FIELD => {
+                    return Err(invalid("gzip header field too long"));
+                }
+                None => return Err(truncated()),
+            };
             rest = &rest[nul + 1..];
         }
     }
     if flags & FHCRC != 0 {
-        rest = rest.get(2..).ok_or_else(truncated)?;
+        let stored = rest.get(..2).ok_or_else(truncated)?;
+        let header = &b[..b.len() - rest.len()];
+        let mut crc = Crc::new();
+        crc.update(header);
+        // The low 16 bits of the CRC-32 of the header before it.
+        #[allow(clippy::cast_possible_truncation)]
+        if u16::from_le_bytes([stored[0], stored[1]]) != crc.sum() as u16 {
+            return Err(invalid("corrupt gzip stream: header checksum"));
+        }
+        rest = &rest[2..];
     }
     Ok(rest)
 }
@@ -232,5 +255,45 @@ mod tests {
         garbage.extend_from_slice(b"trailing");
         assert!(text(&garbage).unwrap_err().to_string().contains("header"));
         assert!(text(&[0x1f, 0x8b, 8]).is_err());
+    }
+
+    /// Header rules as flate2 has them (found by the `fast` fuzz target).
+    #[test]
+    fn header_rules_match_flate2() {
+        let flate2 = |data: &[u8]| {
+            let mut out = Vec::new();
+            flate2::read::MultiGzDecoder::new(data)
+                .read_to_end(&mut out)
+                .map(|_| out)
+                .ok()
+        };
+        let good = gz(b"{}");
+        let mut reserved = good.clone();
+        reserved[3] |= 0x20;
+        // FHCRC: flags | 2, then the CRC-16 after the header fields.
+        let mut hcrc = good[..10].to_vec();
+        hcrc[3] |= 0x02;
+        let mut c = Crc::new();
+        c.update(&hcrc);
+        #[allow(clippy::cast_possible_truncation)]
+        hcrc.extend_from_slice(&(c.sum() as u16).to_le_bytes());
+        hcrc.extend_from_slice(&good[10..]);
+        let mut bad_hcrc = hcrc.clone();
+        bad_hcrc[10] ^= 1;
+        let mut long_name = good[..10].to_vec();
+        long_name[3] |= 0x08;
+        long_name.extend(std::iter::repeat_n(b'n', 70_000));
+        long_name.push(0);
+        long_name.extend_from_slice(&good[10..]);
+        for (what, data) in [
+            ("good", &good),
+            ("reserved", &reserved),
+            ("hcrc", &hcrc),
+            ("bad hcrc", &bad_hcrc),
+            ("long name", &long_name),
+        ] {
+            assert_eq!(text(data).ok(), flate2(data), "{what}");
+        }
+        assert!(text(&hcrc).is_ok() && text(&reserved).is_err() && text(&bad_hcrc).is_err());
     }
 }
