@@ -136,8 +136,9 @@ pub fn frame(calls: &[KmsCall]) -> PolarsResult<(DataFrame, Codes<'_>)> {
         group_keys.push((key, event, caller));
         series_keys.push((key, caller));
     }
-    // One integer column to group on: polars' multi-column grouping of
-    // 228,000 rows took about 50 MB more.
+    // One integer column to group on: grouping 228,000 rows on three code
+    // columns instead took about 9 MB more (54 MB against 45 MB of growth
+    // in the grouping phase at 5 GB).
     for (g, s) in group_keys.iter().zip(&series_keys) {
         group.push(groups.code(g));
         serie.push(series.code(s));
