@@ -99,7 +99,7 @@ pub struct AnalyzeArgs {
     ///
     /// Gzipped or plain `{"Records":[...]}`, S3-export trees, JSON arrays, NDJSON,
     /// and `aws cloudtrail lookup-events` output (or JSON Lines of its items).
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "lookup", value_name = "PATH")]
     pub paths: Vec<String>,
 
     /// Only calls at or after this time (RFC 3339, e.g. `2026-11-20T00:00:00Z`, or a date)

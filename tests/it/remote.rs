@@ -325,6 +325,12 @@ fn lookup_events_gives_the_local_analysis_exactly_once_through_faults() {
         assert_eq!(v["groups"], local["groups"], "{faults:?}");
         assert_eq!(v["blocked"], local["blocked"], "{faults:?}");
     }
+    // `--lookup` alone, no PATH: the same source (README, `--help`).
+    let server = Server::start(&[]);
+    let args = ["analyze", "--format", "json", "--endpoint-url", &server.1];
+    let out = denydiff(&[&args[..], &["--lookup", "--region", "eu-west-1"]].concat());
+    assert_eq!(out.status.code(), Some(0), "--lookup: {}", stderr(&out));
+    assert_eq!(json_of(&out)["groups"], local["groups"], "--lookup");
 }
 
 #[test]
