@@ -47,11 +47,13 @@ pub struct FetchArgs {
     #[arg(long)]
     pub resume: bool,
 
-    /// Only events at or after this time (RFC 3339, or a date)
+    /// Only events at or after this time (RFC 3339, or a date). For S3 the
+    /// window picks whole day folders: their objects are written whole
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
 
-    /// Only events at or before this time (RFC 3339, or a date)
+    /// Only events at or before this time (RFC 3339, or a date; S3: whole
+    /// day folders, as `--since`)
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
 

@@ -352,6 +352,7 @@ fn lookup_by_key_uses_resource_name_and_fetch_writes_a_readable_file() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (v, _) = analyze_json(&[file.to_str().unwrap()]);
+    assert!(!v["groups"].as_array().unwrap().is_empty(), "no groups");
     assert!(
         v["groups"]
             .as_array()
