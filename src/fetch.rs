@@ -36,9 +36,16 @@ pub fn run(s: &FetchSettings) -> anyhow::Result<ExitStatus> {
     let mut query = s.query.clone();
     if s.resume {
         query.resume = read_state(&state_path)?;
-    } else if s.output.exists() {
-        std::fs::remove_file(&s.output)
-            .with_context(|| format!("replacing `{}`", s.output.display()))?;
+    } else {
+        // A fresh fetch replaces the file and forgets an earlier run's
+        // state: kept, it would make a later `--resume` skip items this
+        // file never received.
+        for path in [&s.output, &state_path] {
+            if path.exists() {
+                std::fs::remove_file(path)
+                    .with_context(|| format!("replacing `{}`", path.display()))?;
+            }
+        }
     }
     let mut file = OpenOptions::new()
         .create(true)

@@ -255,6 +255,24 @@ fn s3_errors_name_the_object_and_fetch_resumes() {
         from_file["inputs"]["duplicates_dropped"].as_u64() > Some(0),
         "the resumed half was written twice and deduplicated"
     );
+    // A fresh fetch (no --resume) forgets an earlier run's state, even when
+    // it saves nothing itself: a later --resume must not skip what this file
+    // never received.
+    let empty = format!("s3://{bucket}/nothing-here/");
+    let fresh = denydiff(&[
+        "fetch",
+        "--quiet",
+        "--endpoint-url",
+        &endpoint,
+        "-o",
+        f,
+        &empty,
+    ]);
+    assert_eq!(fresh.status.code(), Some(0), "{}", stderr(&fresh));
+    assert!(
+        !std::path::Path::new(&state_path).exists(),
+        "the old state outlived a fresh fetch"
+    );
 }
 
 /// The LookupEvents test server on a free port; killed on drop.
