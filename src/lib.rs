@@ -94,17 +94,11 @@ fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
             !(s.strict && collector.has_failed())
         })?;
     }
-    if s.strict && collector.has_failed() {
-        let c = collector.finish();
-        let f = &c.failures[0];
-        anyhow::bail!(
-            "`{}`: {}\nhint: stopped at the first input that failed (`--strict`)",
-            f.source,
-            f.reason
-        );
-    }
     let mut collected = collector.finish();
+    strict_stop(s, &collected)?;
     let policies = policies(s, &mut collected)?;
+    // A `kms:GetKeyPolicy` that failed (`--fetch-policy`) is an input too.
+    strict_stop(s, &collected)?;
     if !s.quiet {
         for f in &collected.failures {
             eprintln!("denydiff: `{}`: {}", f.source, f.reason);
@@ -123,6 +117,18 @@ fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
 }
 
 /// The key policies: the trail's, then `--fetch-policy`, then `--policy`.
+/// With `--strict`, the first failed input ends the run without a report.
+fn strict_stop(s: &Settings, c: &collect::Collected) -> anyhow::Result<()> {
+    match c.failures.first() {
+        Some(f) if s.strict => anyhow::bail!(
+            "`{}`: {}\nhint: stopped at the first input that failed (`--strict`)",
+            f.source,
+            f.reason
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn policies(s: &Settings, c: &mut collect::Collected) -> anyhow::Result<PolicySet> {
     let mut set = PolicySet::from_trail(&c.lifecycle);
     let mut keys: Vec<String> = c.calls.iter().map(|k| k.key.to_string()).collect();

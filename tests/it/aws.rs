@@ -62,10 +62,18 @@ fn trail(key: &str) -> String {
 }
 
 fn analyze(endpoint: &str, trail_text: &str) -> (Value, std::process::Output) {
+    let out = run_fetch_policy(endpoint, trail_text, &[]);
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (v, out)
+}
+
+/// `analyze --format json --fetch-policy` on one trail file, plus `extra`.
+fn run_fetch_policy(endpoint: &str, trail_text: &str, extra: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("trail.json");
     std::fs::write(&f, trail_text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_denydiff"))
+    Command::new(env!("CARGO_BIN_EXE_denydiff"))
         .args([
             "analyze",
             "--format",
@@ -74,16 +82,14 @@ fn analyze(endpoint: &str, trail_text: &str) -> (Value, std::process::Output) {
             "--endpoint-url",
             endpoint,
         ])
+        .args(extra)
         .arg(&f)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env_remove("AWS_PROFILE")
         .output()
-        .unwrap();
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (v, out)
+        .unwrap()
 }
 
 #[test]
@@ -137,4 +143,9 @@ fn fetch_policy_errors_name_the_call_and_the_key() {
     // Without a policy the denial is unexplained, not blamed.
     assert_eq!(v["blocked"].as_array().unwrap().len(), 0);
     assert_eq!(v["unexplained"][0]["kind"], "no-policy");
+    // With --strict the failed call stops the run: exit 2, no report.
+    let strict = run_fetch_policy(&endpoint, &trail(&missing), &["--strict"]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(strict.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("kms:GetKeyPolicy"));
 }
