@@ -15,9 +15,13 @@ pub struct AwsOptions {
 }
 
 impl AwsOptions {
-    /// The one region an S3 or KMS client should start from, if the user gave any.
+    /// The one region an S3 or KMS client should start from, if the user
+    /// gave any; `all-enabled` is a LookupEvents choice, never a client's.
     pub fn first_region(&self) -> Option<&str> {
-        self.regions.first().map(String::as_str)
+        self.regions
+            .iter()
+            .map(String::as_str)
+            .find(|r| *r != "all-enabled")
     }
 }
 
@@ -61,4 +65,23 @@ pub fn explain(call: &str, err: &str) -> String {
         return format!("{call} failed: {err}");
     };
     format!("{call} failed: {err}\n{hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_enabled_is_never_a_client_region() {
+        let opts = |r: &[&str]| AwsOptions {
+            regions: r.iter().map(|s| (*s).to_owned()).collect(),
+            ..AwsOptions::default()
+        };
+        assert_eq!(opts(&["all-enabled"]).first_region(), None);
+        assert_eq!(
+            opts(&["all-enabled", "eu-west-1"]).first_region(),
+            Some("eu-west-1")
+        );
+        assert_eq!(opts(&["us-east-1"]).first_region(), Some("us-east-1"));
+    }
 }
