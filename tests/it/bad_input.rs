@@ -30,7 +30,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::util::{analyze_json, gzip, stderr};
+use crate::util::{analyze_json, gzip, stderr, write};
 
 const KEY: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
@@ -53,13 +53,6 @@ fn kms(id: u64) -> String {
 fn envelope(ids: impl IntoIterator<Item = u64>) -> String {
     let records: Vec<String> = ids.into_iter().map(kms).collect();
     format!(r#"{{"Records": [{}]}}"#, records.join(","))
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, bytes).unwrap();
-    p.to_str().unwrap().to_owned()
 }
 
 /// One run of `analyze` on the good file (records 1 to 3) and `bad`.

@@ -1,11 +1,9 @@
 //! The real binary on small fixtures: each format, the filters, and the
 //! exit codes and messages for bad input.
 
-use std::path::Path;
-
 use serde_json::Value;
 
-use crate::util::{analyze_json, gzip, run, stderr, stdout};
+use crate::util::{analyze_json, gzip, run, stderr, stdout, write};
 
 const VAULT: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
@@ -53,13 +51,6 @@ fn incident() -> Vec<String> {
 
 fn envelope(records: &[String]) -> String {
     format!(r#"{{"Records": [{}]}}"#, records.join(","))
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(&p, bytes).unwrap();
-    p.to_str().unwrap().to_owned()
 }
 
 fn group<'a>(v: &'a Value, who: &str, event: &str) -> &'a Value {

@@ -48,6 +48,14 @@ pub(crate) fn shared(sub: &str) -> Option<PathBuf> {
     None
 }
 
+/// Writes `bytes` to `dir/name` (parents made); returns the path.
+pub(crate) fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, bytes).unwrap();
+    p.to_str().unwrap().to_owned()
+}
+
 pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(bytes).unwrap();
