@@ -24,6 +24,17 @@ fn denydiff(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `analyze --format json --endpoint-url ENDPOINT`, then `args`.
+fn analyze_remote(endpoint: &str, args: &[&str]) -> std::process::Output {
+    denydiff(
+        &[
+            &["analyze", "--format", "json", "--endpoint-url", endpoint][..],
+            args,
+        ]
+        .concat(),
+    )
+}
+
 fn json_of(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(out)))
 }
@@ -101,14 +112,7 @@ fn s3_export_gives_the_local_analysis_and_prunes_by_day() {
     let bucket = format!("trail-{}", std::process::id());
     upload(&endpoint, &bucket, "org", &logs);
     let url = format!("s3://{bucket}/org");
-    let remote = denydiff(&[
-        "analyze",
-        "--format",
-        "json",
-        "--endpoint-url",
-        &endpoint,
-        &url,
-    ]);
+    let remote = analyze_remote(&endpoint, &[&url]);
     assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
     let (local, _) = analyze_json(&[logs.to_str().unwrap()]);
     assert_eq!(essence(&json_of(&remote)), essence(&local));
@@ -120,17 +124,8 @@ fn s3_export_gives_the_local_analysis_and_prunes_by_day() {
         "--until",
         "2026-11-21T23:59:59Z",
     ];
-    let mut args = vec![
-        "analyze",
-        "--format",
-        "json",
-        "-v",
-        "--endpoint-url",
-        &endpoint,
-    ];
-    args.extend(window);
-    args.push(&url);
-    let day = denydiff(&args);
+    let day = analyze_remote(&endpoint, &[&["-v"][..], &window, &[&url]].concat());
+    assert_eq!(day.status.code(), Some(0), "{}", stderr(&day));
     let listed: Vec<String> = stderr(&day)
         .lines()
         .filter_map(|l| l.strip_prefix("denydiff: listing "))
@@ -168,14 +163,7 @@ fn s3_errors_name_the_object_and_fetch_resumes() {
     let bucket = format!("resume-{}", std::process::id());
     upload(&endpoint, &bucket, "t", &logs);
     let url = format!("s3://{bucket}/t/");
-    let out = denydiff(&[
-        "analyze",
-        "--format",
-        "json",
-        "--endpoint-url",
-        &endpoint,
-        &url,
-    ]);
+    let out = analyze_remote(&endpoint, &[&url]);
     assert_eq!(out.status.code(), Some(1));
     let v = json_of(&out);
     assert_eq!(
@@ -322,14 +310,7 @@ fn lookup_events_gives_the_local_analysis_exactly_once_through_faults() {
     let kms = local["inputs"]["kms_calls"].clone();
     for faults in [&[][..], &["--fail-every", "3", "--drop-every", "4"][..]] {
         let server = Server::start(faults);
-        let out = denydiff(&[
-            "analyze",
-            "--format",
-            "json",
-            "--endpoint-url",
-            &server.1,
-            "cloudtrail://eu-west-1",
-        ]);
+        let out = analyze_remote(&server.1, &["cloudtrail://eu-west-1"]);
         assert_eq!(out.status.code(), Some(0), "{faults:?}: {}", stderr(&out));
         let v = json_of(&out);
         assert_eq!(
@@ -345,8 +326,7 @@ fn lookup_events_gives_the_local_analysis_exactly_once_through_faults() {
     }
     // `--lookup` alone, no PATH: the same source (README, `--help`).
     let server = Server::start(&[]);
-    let args = ["analyze", "--format", "json", "--endpoint-url", &server.1];
-    let out = denydiff(&[&args[..], &["--lookup", "--region", "eu-west-1"]].concat());
+    let out = analyze_remote(&server.1, &["--lookup", "--region", "eu-west-1"]);
     assert_eq!(out.status.code(), Some(0), "--lookup: {}", stderr(&out));
     assert_eq!(json_of(&out)["groups"], local["groups"], "--lookup");
 }
