@@ -79,7 +79,12 @@ fn groups_match_truth() {
     );
     // Per file: the books balance, and each file's record count is what an
     // independent reading (flate2 + serde_json::Value) finds in it.
-    for f in v["inputs_per_file"].as_array().unwrap() {
+    let per_file = v["inputs_per_file"].as_array().unwrap();
+    assert_eq!(
+        per_file.len() as u64,
+        v["inputs"]["files_read"].as_u64().unwrap()
+    );
+    for f in per_file {
         assert_books(f);
         let mut text = Vec::new();
         let file = std::fs::File::open(f["source"].as_str().unwrap()).unwrap();

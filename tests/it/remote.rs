@@ -148,7 +148,8 @@ fn s3_export_gives_the_local_analysis_and_prunes_by_day() {
     let remote_day = json_of(&day);
     assert_eq!(remote_day["groups"], local_day["groups"]);
     assert!(
-        remote_day["inputs"]["files_read"].as_u64() < local_day["inputs"]["files_read"].as_u64(),
+        remote_day["inputs"]["files_read"].as_u64().unwrap()
+            < local_day["inputs"]["files_read"].as_u64().unwrap(),
         "fewer objects read than files walked"
     );
 }
