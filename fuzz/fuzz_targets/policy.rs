@@ -1,7 +1,7 @@
 //! UTF-8 -> `parse_policy`; a policy that parses is evaluated against fixed
 //! requests, deterministically, and every Deny statement is patched for each
-//! caller class. A patched document, printed, must parse again and decide
-//! the fixed requests as the patched policy does.
+//! caller class. A patched document, printed, must parse again as exactly
+//! the patched policy.
 #![no_main]
 
 use denydiff::policy::{
@@ -69,12 +69,6 @@ fuzz_target!(|data: &[u8]| {
                 // once read back 1 ULP off; fuzz/README.md, "Results").
                 let again = parse_policy(&fix.document.to_string()).expect("patched policy parses");
                 assert_eq!(again, fix.policy);
-                for (other, _) in requests() {
-                    assert_eq!(
-                        evaluate(&again, &other).outcome,
-                        evaluate(&fix.policy, &other).outcome
-                    );
-                }
             }
         }
     }
