@@ -257,7 +257,7 @@ fn summary(subject: &Subject, req: &Request) -> SubjectSummary {
     let (kind, event_id, class) = match subject {
         Subject::Event { call, .. } => (
             "event",
-            call.event_id.as_deref().map(str::to_owned),
+            call.event_id.as_ref().map(ToString::to_string),
             Some(call.caller.class),
         ),
         Subject::Request(_) => ("request", None, None),

@@ -190,7 +190,7 @@ fn judge(inp: &Inputs<'_>, a: &Agg<'_>) -> Option<Verdict> {
     };
     if let Some((t, c)) = a.first_failed {
         evidence.push(Evidence {
-            event_id: c.event_id.as_deref().map(str::to_owned),
+            event_id: c.event_id.as_ref().map(ToString::to_string),
             event_time: Some(t),
             what: format!(
                 "first failure: {} {}",
