@@ -9,6 +9,10 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Small pages: see Cargo.toml's `rustix` for what huge ones cost here.
+    // Should the kernel refuse, the run only keeps its huge pages.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let cli = denydiff::cli::Cli::parse();
     match denydiff::run(cli) {
         Ok(status) => status.into(),
