@@ -7,8 +7,10 @@
 //! 880 MB/s (the crates that could do it; neither gives the raw record
 //! slice with full validation); the prototype of this scanner at 1.6 GB/s.
 //! This module, with the UTF-8 check of the whole text, measured 1.1-1.4
-//! GB/s in the same harness (single runs on a loaded machine). The speed comes from string bodies, most of the bytes, being
-//! scanned eight bytes at a time for `"`, `\` and control characters.
+//! GB/s in the same harness (single runs on a loaded machine), before its
+//! string search took 16 bytes a step (see `special`). The speed comes
+//! from string bodies, most of the bytes, being searched many bytes at a
+//! time for `"`, `\` and control characters.
 //!
 //! JSON's grammar is checked: string escapes (`\u` with hex digits and no
 //! lone surrogates), control characters, numbers, literals, nesting and
@@ -393,14 +395,54 @@ impl<'a> P<'a> {
 }
 
 /// The index of the first `"`, `\` or control character (< 0x20) at or
-/// after `at`, or `text.len()`. Eight bytes at a time (SWAR): a byte is flagged if it is zero after
-/// an XOR with `"` or `\`, or less than 0x20; borrows can flag bytes above
-/// a flagged one, never below, so the lowest flag is exact.
-#[allow(clippy::inline_always)]
+/// after `at`, or `text.len()`.
+///
+/// Sixteen bytes at a time with SSE2 while sixteen are left: 15% fewer
+/// instructions in the scan than eight at a time (callgrind, 150 files,
+/// 227M -> 194M), 5% less CPU over the 500 MB tree (10 interleaved runs).
+/// Then eight at a time (SWAR): a byte is flagged if it is zero after an
+/// XOR with `"` or `\`, or less than 0x20; borrows can flag bytes above a
+/// flagged one, never below, so the lowest flag is exact.
+#[allow(clippy::inline_always, unsafe_code)]
 #[inline(always)]
 fn special(text: &[u8], mut at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Sixteen bytes a step with SSE2 (in every x86-64 CPU) while sixteen
+    // are left: a byte is at most 0x1f when the unsigned minimum keeps it.
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        // SAFETY: these intrinsics take no pointers and need only SSE2,
+        // which every x86-64 CPU has (it is in the target's baseline).
+        #[allow(clippy::cast_possible_wrap)]
+        let (quote, backslash, control) = unsafe {
+            (
+                _mm_set1_epi8(b'"' as i8),
+                _mm_set1_epi8(b'\\' as i8),
+                _mm_set1_epi8(0x1f),
+            )
+        };
+        while let Some(chunk) = text.get(at..at + 16) {
+            let v: __m128i = bytemuck::pod_read_unaligned(chunk);
+            // SAFETY: as above.
+            let hits = unsafe {
+                _mm_or_si128(
+                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                    _mm_cmpeq_epi8(_mm_min_epu8(v, control), v),
+                )
+            };
+            // SAFETY: as above.
+            #[allow(clippy::cast_sign_loss)]
+            let mask = unsafe { _mm_movemask_epi8(hits) } as u32;
+            if mask != 0 {
+                return at + mask.trailing_zeros() as usize;
+            }
+            at += 16;
+        }
+    }
     let quote = ONES * u64::from(b'"');
     let backslash = ONES * u64::from(b'\\');
     while let Some(w) = text.get(at..at + 8) {
@@ -524,6 +566,16 @@ mod tests {
                 for from in 0..=at {
                     assert_eq!(special(&t, from), at, "{n} {at} {from}");
                 }
+            }
+        }
+        // Bytes beside the special ones are never taken for them.
+        for c in [
+            0x20, b'!', b'#', b'[', b']', 0x7f, 0x80, 0x9f, 0xa0, 0xdc, 0xff,
+        ] {
+            for at in 0..text.len() {
+                let mut t = text.clone();
+                t[at] = c;
+                assert_eq!(special(&t, 0), t.len(), "{c:#x} at {at}");
             }
         }
         text.truncate(20);
