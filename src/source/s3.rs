@@ -9,6 +9,11 @@
 //! prefix below `CloudTrail/` (or one without `AWSLogs/`) is listed as is.
 //! Objects are fetched `--concurrency` at a time, decompressed as their body
 //! streams in, and handed on; a failed object is reported by `s3://` key.
+//!
+//! The client starts from `--region` (or the profile's region) and then
+//! moves to the bucket's own region, which `HeadBucket` tells whether or not
+//! the request was signed for it: S3 refuses a listing signed for another
+//! region (301 `PermanentRedirect`), and the Rust SDK does not follow that.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -33,11 +38,13 @@ pub(super) async fn fetch(
     tx: &Sender<Item>,
     bar: &ProgressBar,
 ) {
-    let client = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(conf)
-            .force_path_style(opts.endpoint_url.is_some())
-            .build(),
-    );
+    let mut client = s3_client(conf, opts, None);
+    let from = conf.region().map(ToString::to_string);
+    if let Some(home) = bucket_region(&client, bucket).await
+        && from.as_deref() != Some(home.as_str())
+    {
+        client = s3_client(conf, opts, Some(home));
+    }
     let lister = Lister {
         client: &client,
         bucket,
@@ -62,6 +69,34 @@ pub(super) async fn fetch(
         .collect();
     bar.inc_length(keys.len() as u64);
     get_all(&client, bucket, keys, q.concurrency.max(1), tx).await;
+}
+
+fn s3_client(
+    conf: &aws_config::SdkConfig,
+    opts: &AwsOptions,
+    region: Option<String>,
+) -> aws_sdk_s3::Client {
+    let mut b =
+        aws_sdk_s3::config::Builder::from(conf).force_path_style(opts.endpoint_url.is_some());
+    if let Some(r) = region {
+        b = b.region(aws_sdk_s3::config::Region::new(r));
+    }
+    aws_sdk_s3::Client::from_conf(b.build())
+}
+
+/// The bucket's region, from `HeadBucket`'s `x-amz-bucket-region`: S3 sends
+/// it with a 200, and with the 301 it answers when the request was signed
+/// for another region (and with a 403 where the caller may not list).
+/// `None` when S3 gives none (no such bucket, no network); the listing
+/// then reports the error.
+async fn bucket_region(client: &aws_sdk_s3::Client, bucket: &str) -> Option<String> {
+    match client.head_bucket().bucket(bucket).send().await {
+        Ok(out) => out.bucket_region().map(str::to_owned),
+        Err(err) => err
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(str::to_owned),
+    }
 }
 
 fn s3_url(bucket: &str, key: &str) -> String {

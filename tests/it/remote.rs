@@ -55,6 +55,11 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 /// Uploads every file under `root` to `s3://bucket/prefix/<relative path>`.
 fn upload(endpoint: &str, bucket: &str, prefix: &str, root: &Path) {
+    upload_in("us-east-1", endpoint, bucket, prefix, root);
+}
+
+/// [`upload`] to a bucket created in `region`.
+fn upload_in(region: &str, endpoint: &str, bucket: &str, prefix: &str, root: &Path) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -63,17 +68,21 @@ fn upload(endpoint: &str, bucket: &str, prefix: &str, root: &Path) {
         let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test");
         let conf = aws_sdk_s3::config::Builder::new()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .region(aws_sdk_s3::config::Region::new(region.to_owned()))
             .endpoint_url(endpoint)
             .force_path_style(true)
             .credentials_provider(creds)
             .build();
         let s3 = aws_sdk_s3::Client::from_conf(conf);
-        s3.create_bucket()
-            .bucket(bucket)
-            .send()
-            .await
-            .expect("CreateBucket on moto");
+        let mut create = s3.create_bucket().bucket(bucket);
+        if region != "us-east-1" {
+            create = create.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(region.into())
+                    .build(),
+            );
+        }
+        create.send().await.expect("CreateBucket on moto");
         for f in files(root) {
             let rel = f
                 .strip_prefix(root.parent().unwrap())
@@ -152,6 +161,25 @@ fn s3_export_gives_the_local_analysis_and_prunes_by_day() {
             < local_day["inputs"]["files_read"].as_u64().unwrap(),
         "fewer objects read than files walked"
     );
+}
+
+/// A bucket in another region than the one the client starts from (the
+/// runs' `AWS_REGION`, us-east-1). S3 refuses a listing signed for the wrong
+/// region with a 301 (`tests/servers/s3_region.py` answers so in front of
+/// moto, which serves every region alike), and the SDK does not follow it:
+/// the bucket's region must be found first.
+#[test]
+fn s3_bucket_in_another_region_is_read_from_its_own() {
+    let Some(moto) = moto() else { return };
+    let Some((_dir, logs)) = corpus() else { return };
+    let proxy = Server::run("s3_region.py", &["--upstream", &moto]);
+    let bucket = format!("trail-eu-{}", std::process::id());
+    upload_in("eu-west-1", &proxy.1, &bucket, "org", &logs);
+    let url = format!("s3://{bucket}/org");
+    let remote = analyze_remote(&proxy.1, &[&url]);
+    assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
+    let (local, _) = analyze_json(&[logs.to_str().unwrap()]);
+    assert_eq!(essence(&json_of(&remote)), essence(&local));
 }
 
 #[test]
@@ -264,18 +292,29 @@ fn s3_errors_name_the_object_and_fetch_resumes() {
     );
 }
 
-/// The LookupEvents test server on a free port; killed on drop.
+/// A test server on a free port (the LookupEvents server, or the S3 region
+/// proxy); killed on drop.
 struct Server(Child, String);
 
 impl Server {
     fn start(extra: &[&str]) -> Self {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/lookup_events.py");
         let events = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("sample-logs/incident-2026-11-backup-vault/AWSLogs");
+        Self::run(
+            "lookup_events.py",
+            &[&["--events", events.to_str().unwrap()][..], extra].concat(),
+        )
+    }
+
+    /// `tests/servers/SCRIPT --port 0 ARGS...`, once it says where it listens.
+    fn run(script: &str, args: &[&str]) -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/servers")
+            .join(script);
         let mut child = Command::new("python3")
             .arg(script)
-            .args(["--events", events.to_str().unwrap(), "--port", "0"])
-            .args(extra)
+            .args(["--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("python3 runs");
