@@ -320,11 +320,33 @@ fn directory_walk_skips_digests_and_non_logs() {
         "AWSLogs/111122223333/CloudTrail-Digest/eu-west-1/2026/11/10/d.json.gz",
         &gzip(b"{}"),
     );
+    write(
+        root,
+        "AWSLogs/111122223333/CloudTrail-Insight/eu-west-1/2026/11/10/i.json.gz",
+        &gzip(b"{}"),
+    );
+    // Logs beside and after the skipped trees are read.
+    write(
+        root,
+        "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/10/b.json.gz",
+        &gzip(envelope(&incident()).as_bytes()),
+    );
+    write(
+        root,
+        "AWSLogs/222233334444/CloudTrail/eu-west-1/2026/11/10/c.json.gz",
+        &gzip(envelope(&incident()).as_bytes()),
+    );
     write(root, "notes.txt", b"not a log");
     let (v, out) = analyze_json(&[root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(v["inputs"]["files_read"], 1);
-    assert_eq!(v["inputs"]["files_skipped"], 2);
+    assert_eq!(v["inputs"]["files_read"], 3);
+    assert_eq!(v["inputs"]["files_skipped"], 3);
+    // A walk that starts inside a digest tree reads nothing from it.
+    let digests = root.join("AWSLogs/111122223333/CloudTrail-Digest/eu-west-1");
+    let (v, out) = analyze_json(&[digests.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(v["inputs"]["files_read"], 0);
+    assert_eq!(v["inputs"]["files_skipped"], 1);
 }
 
 #[test]
