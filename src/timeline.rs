@@ -5,6 +5,7 @@
 //! dozen buckets; buckets are aligned to whole multiples of the width in UTC.
 //! This module only counts; what the counts mean is `verdict`'s business.
 
+use foldhash::HashMap;
 use polars::prelude::*;
 use serde::Serialize;
 
@@ -120,8 +121,15 @@ fn read(g: &DataFrame, c: &crate::diff::Codes<'_>) -> PolarsResult<Vec<Bucket>> 
 }
 
 /// Adds the empty buckets between the window's ends, per (key, caller), sorted.
+///
+/// Found buckets are looked up by (key, caller, start): a scan of all of
+/// them for each slot took 5.2 s for 5,000 callers of one key.
 fn fill(found: &[Bucket], window: Range, width: i64) -> Vec<Bucket> {
     let first = window.from / width * width;
+    let by_slot: HashMap<(&str, &Caller, Option<i64>), &Bucket> = found
+        .iter()
+        .map(|b| ((b.key_arn.as_str(), &b.caller, b.start), b))
+        .collect();
     let mut series: Vec<(&str, &Caller)> = found
         .iter()
         .map(|b| (b.key_arn.as_str(), &b.caller))
@@ -132,9 +140,7 @@ fn fill(found: &[Bucket], window: Range, width: i64) -> Vec<Bucket> {
     for (key, caller) in series {
         let mut t = first;
         while t <= window.to {
-            let hit = found
-                .iter()
-                .find(|b| b.key_arn == key && &b.caller == caller && b.start == Some(t));
+            let hit = by_slot.get(&(key, caller, Some(t))).copied();
             out.push(hit.cloned().unwrap_or_else(|| Bucket {
                 key_arn: key.to_owned(),
                 caller: caller.clone(),
@@ -149,13 +155,10 @@ fn fill(found: &[Bucket], window: Range, width: i64) -> Vec<Bucket> {
     out
 }
 
-/// Counts the calls of `caller` on `key` inside `range`.
-pub fn period(calls: &[KmsCall], key: &str, caller: &Caller, range: Range) -> Period {
+/// Counts `calls` (one caller's on one key) inside `range`.
+pub fn period<'a>(calls: impl IntoIterator<Item = &'a KmsCall>, range: Range) -> Period {
     let mut p = Period::default();
-    for c in calls
-        .iter()
-        .filter(|c| &*c.key == key && *c.caller == *caller)
-    {
+    for c in calls {
         if !c.time_ms.is_some_and(|t| range.contains(t)) {
             continue;
         }
@@ -218,6 +221,51 @@ mod tests {
         assert_eq!(bucket_width(hour), 5 * 60_000);
         assert_eq!(bucket_width(4 * 24 * hour), 6 * hour);
         assert_eq!(bucket_width(0), 60_000);
+    }
+
+    #[test]
+    fn fill_adds_empty_buckets_and_keeps_found_ones() {
+        let caller = |arn: &str| Caller {
+            class: crate::call::CallerClass::Direct,
+            kind: Some("IAMUser".into()),
+            invoked_by: None,
+            principal_arn: Some(arn.into()),
+            account_id: None,
+        };
+        let bucket = |key: &str, who: &str, start: i64, n: u64| Bucket {
+            key_arn: key.into(),
+            caller: caller(who),
+            start: Some(start),
+            succeeded: n,
+            denied: 0,
+            key_state_failed: 0,
+        };
+        let found = [
+            bucket("k2", "a", 20, 7),
+            bucket("k1", "b", 0, 1),
+            bucket("k1", "a", 10, 2),
+            bucket("k1", "a", 30, 3),
+        ];
+        let filled = fill(&found, Range { from: 5, to: 39 }, 10);
+        let got: Vec<(&str, &str, i64, u64)> = filled
+            .iter()
+            .map(|b| {
+                let who = b.caller.principal_arn.as_deref().unwrap();
+                (b.key_arn.as_str(), who, b.start.unwrap(), b.succeeded)
+            })
+            .collect();
+        let mut want = Vec::new();
+        for (key, who, hits) in [
+            ("k1", "a", [(10, 2), (30, 3)].as_slice()),
+            ("k1", "b", &[(0, 1)]),
+            ("k2", "a", &[(20, 7)]),
+        ] {
+            for t in [0, 10, 20, 30] {
+                let n = hits.iter().find(|(s, _)| *s == t).map_or(0, |(_, n)| *n);
+                want.push((key, who, t, n));
+            }
+        }
+        assert_eq!(got, want);
     }
 
     #[test]
