@@ -10,6 +10,7 @@
 //! (event selectors that exclude KMS). Callers that only went silent after a
 //! change are reported as suspects. Pure: no I/O.
 
+use foldhash::HashMap;
 use serde::Serialize;
 
 use crate::call::{Caller, KmsCall, Outcome};
@@ -93,27 +94,27 @@ struct Agg<'a> {
 
 fn aggregate(calls: &[KmsCall]) -> Vec<Agg<'_>> {
     let mut out: Vec<Agg<'_>> = Vec::new();
+    // Each (key, caller)'s place in `out`: a scan of `out` for every call
+    // was quadratic in the callers.
+    let mut place: HashMap<(&str, &Caller), usize> = HashMap::default();
     let uses = calls
         .iter()
         .filter(|c| crate::call::KEY_USE_EVENTS.contains(&&*c.event_name));
     for c in uses {
-        let i = out
-            .iter()
-            .position(|a| a.key == &*c.key && a.caller == &*c.caller)
-            .unwrap_or_else(|| {
-                out.push(Agg {
-                    key: &c.key,
-                    caller: &c.caller,
-                    succeeded: 0,
-                    denied: 0,
-                    key_state: 0,
-                    last_ok: None,
-                    last_use_ok: None,
-                    first_failed: None,
-                    codes: Vec::new(),
-                });
-                out.len() - 1
+        let i = *place.entry((&*c.key, &*c.caller)).or_insert_with(|| {
+            out.push(Agg {
+                key: &c.key,
+                caller: &c.caller,
+                succeeded: 0,
+                denied: 0,
+                key_state: 0,
+                last_ok: None,
+                last_use_ok: None,
+                first_failed: None,
+                codes: Vec::new(),
             });
+            out.len() - 1
+        });
         let a = &mut out[i];
         match c.outcome {
             Outcome::Succeeded => {
@@ -148,15 +149,27 @@ fn aggregate(calls: &[KmsCall]) -> Vec<Agg<'_>> {
 
 /// Every verdict, callers first (in call order), then keys without events.
 pub fn verdicts(inp: &Inputs<'_>) -> Vec<Verdict> {
+    let series = series(inp.calls);
     let mut out: Vec<Verdict> = aggregate(inp.calls)
         .iter()
-        .filter_map(|a| judge(inp, a))
+        .filter_map(|a| judge(inp, a, &series))
         .collect();
     out.extend(silent_keys(inp));
     out
 }
 
-fn judge(inp: &Inputs<'_>, a: &Agg<'_>) -> Option<Verdict> {
+/// Every call of each (key, caller), in call order.
+type Series<'a> = HashMap<(&'a str, &'a Caller), Vec<&'a KmsCall>>;
+
+fn series(calls: &[KmsCall]) -> Series<'_> {
+    let mut out = Series::default();
+    for c in calls {
+        out.entry((&*c.key, &*c.caller)).or_default().push(c);
+    }
+    out
+}
+
+fn judge(inp: &Inputs<'_>, a: &Agg<'_>, series: &Series<'_>) -> Option<Verdict> {
     let failed = a.denied + a.key_state > 0;
     let silent = !failed
         && a.last_use_ok.is_some()
@@ -199,7 +212,7 @@ fn judge(inp: &Inputs<'_>, a: &Agg<'_>) -> Option<Verdict> {
             ),
         });
     }
-    let (before, after) = periods(inp, a, since);
+    let (before, after) = periods(inp, a, since, series);
     Some(Verdict {
         key_arn: a.key.to_owned(),
         caller: Some(a.caller.clone()),
@@ -454,7 +467,17 @@ fn last_lifecycle<'a>(
     })
 }
 
-fn periods(inp: &Inputs<'_>, a: &Agg<'_>, since: Option<i64>) -> (Period, Period) {
+fn periods(
+    inp: &Inputs<'_>,
+    a: &Agg<'_>,
+    since: Option<i64>,
+    series: &Series<'_>,
+) -> (Period, Period) {
+    // Only this caller's calls: counting over all calls for each verdict
+    // was quadratic when a policy change blocks thousands of callers.
+    let mine = series
+        .get(&(a.key, a.caller))
+        .map_or(&[][..], Vec::as_slice);
     let split = since.unwrap_or(i64::MAX);
     let baseline = inp.baseline.unwrap_or(Range {
         from: i64::MIN,
@@ -465,8 +488,8 @@ fn periods(inp: &Inputs<'_>, a: &Agg<'_>, since: Option<i64>) -> (Period, Period
         to: i64::MAX,
     });
     (
-        period(inp.calls, a.key, a.caller, baseline),
-        period(inp.calls, a.key, a.caller, incident),
+        period(mine.iter().copied(), baseline),
+        period(mine.iter().copied(), incident),
     )
 }
 
