@@ -15,7 +15,7 @@ use crate::diff::fmt_time;
 use crate::policy::{Policy, parse_policy};
 
 /// Where a key policy came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicySource {
     File,
