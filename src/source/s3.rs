@@ -38,11 +38,17 @@ pub(super) async fn fetch(
     tx: &Sender<Item>,
     bar: &ProgressBar,
 ) {
-    let mut client = s3_client(conf, opts, None);
     let from = conf.region().map(ToString::to_string);
-    if let Some(home) = bucket_region(&client, bucket).await
+    // With no region configured the SDK would send nothing at all; S3
+    // tells the bucket's region to a request signed for any region.
+    let asking = s3_client(conf, opts, from.is_none().then(|| "us-east-1".to_owned()));
+    let mut client = s3_client(conf, opts, None);
+    if let Some(home) = bucket_region(&asking, bucket).await
         && from.as_deref() != Some(home.as_str())
     {
+        if q.verbose {
+            eprintln!("denydiff: s3://{bucket} is in {home}; reading it there");
+        }
         client = s3_client(conf, opts, Some(home));
     }
     let lister = Lister {

@@ -13,15 +13,24 @@ use crate::util::{analyze_json, gen_corpus, moto, stderr};
 
 /// Runs the binary with fake credentials (moto and the test server accept any).
 fn denydiff(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_denydiff"))
-        .args(args)
+    denydiff_in(Some("us-east-1"), args)
+}
+
+/// [`denydiff`] with `AWS_REGION` set to `region`, or no region anywhere.
+fn denydiff_in(region: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_denydiff"));
+    cmd.args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .unwrap()
+        .env("AWS_CONFIG_FILE", "/nonexistent/denydiff-test-config")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE");
+    match region {
+        Some(r) => cmd.env("AWS_REGION", r),
+        None => cmd.env_remove("AWS_REGION"),
+    };
+    cmd.output().unwrap()
 }
 
 /// `analyze --format json --endpoint-url ENDPOINT`, then `args`.
@@ -180,6 +189,18 @@ fn s3_bucket_in_another_region_is_read_from_its_own() {
     assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
     let (local, _) = analyze_json(&[logs.to_str().unwrap()]);
     assert_eq!(essence(&json_of(&remote)), essence(&local));
+    // With no region configured at all, the bucket's region is still found.
+    let args = [
+        "analyze",
+        "--format",
+        "json",
+        "--endpoint-url",
+        &proxy.1,
+        &url,
+    ];
+    let bare = denydiff_in(None, &args);
+    assert_eq!(bare.status.code(), Some(0), "{}", stderr(&bare));
+    assert_eq!(essence(&json_of(&bare)), essence(&local));
 }
 
 #[test]

@@ -61,12 +61,17 @@ def main():
             pass
 
         def relay(self):
+            if "chunked" in self.headers.get("Transfer-Encoding", ""):
+                self.send_error(501, "chunked request bodies are not relayed")
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else None
-            bucket = urllib.parse.urlsplit(self.path).path.lstrip("/").split("/")[0]
+            url = urllib.parse.urlsplit(self.path)
+            bucket = url.path.lstrip("/").split("/")[0]
             scope = SCOPE_RE.search(self.headers.get("Authorization", ""))
-            # CreateBucket (PUT /bucket) happens before the bucket has a region.
-            creating = self.command == "PUT" and "/" not in self.path.split("?")[0].strip("/")
+            # CreateBucket (PUT /bucket, no query) comes before the bucket
+            # has a region; other bucket-level PUTs (?tagging) are checked.
+            creating = self.command == "PUT" and not url.query and "/" not in url.path.strip("/")
             home = bucket_region(bucket) if bucket and not creating else None
             if home and scope and scope.group(1) != home:
                 text = b"" if self.command == "HEAD" else REDIRECT.format(bucket=bucket).encode()
