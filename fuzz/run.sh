@@ -10,7 +10,7 @@
 # fuzz/artifacts/TARGET, libFuzzer's log to fuzz/logs/TARGET.log (all
 # git-ignored). Needs cargo-fuzz (`cargo install cargo-fuzz`); on stable Rust
 # RUSTC_BOOTSTRAP=1 lets it pass its nightly flags. No sanitizer (`-s none`):
-# the crate's one unsafe block calls pointer-free SSE2 intrinsics, so ASan
+# the crate's only unsafe code calls pointer-free SSE2 intrinsics, so ASan
 # adds build time and finds nothing more (fuzz/README.md).
 set -euo pipefail
 if [ $# -lt 2 ]; then

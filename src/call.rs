@@ -98,8 +98,10 @@ impl Outcome {
 /// Shared text: a row's repeated strings (key ARNs, event names, callers,
 /// error messages) are held once, however many calls name them.
 ///
-/// One pointer wide (`Arc<str>` is two): the length is stored with the
-/// bytes, and a row holds nine of these, so 5 GB trails keep their rows small.
+/// One pointer wide (`Arc<str>` is two): the `Box<str>` (pointer and
+/// length) lives in the `Arc`'s allocation and the bytes in a second one, so
+/// each distinct text costs two allocations and a read follows two pointers.
+/// Texts are shared and a row holds seven of them, so rows stay small.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Text(Arc<Box<str>>);
 
@@ -136,7 +138,7 @@ impl std::fmt::Debug for Text {
 
 impl std::fmt::Display for Text {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -211,15 +213,21 @@ impl std::fmt::Display for EventId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Uuid(bytes) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut text = [0u8; 36];
+                let mut at = 0;
                 for (i, b) in bytes.iter().enumerate() {
                     if matches!(i, 4 | 6 | 8 | 10) {
-                        f.write_str("-")?;
+                        text[at] = b'-';
+                        at += 1;
                     }
-                    write!(f, "{b:02x}")?;
+                    text[at] = HEX[usize::from(b >> 4)];
+                    text[at + 1] = HEX[usize::from(b & 0xf)];
+                    at += 2;
                 }
-                Ok(())
+                f.pad(std::str::from_utf8(&text).map_err(|_| std::fmt::Error)?)
             }
-            Self::Other(s) => f.write_str(s),
+            Self::Other(s) => f.pad(s),
         }
     }
 }
@@ -249,7 +257,8 @@ impl PartialOrd for EventId {
 /// One KMS API call, as the differ and the evaluator need it.
 ///
 /// Rows are compact for 5 GB trails: every repeated value is an
-/// [`Interner`]-shared `Arc`; only `event_id` is the row's own.
+/// [`Interner`]-shared [`Text`] or `Arc`; the event id and the
+/// encryption-context values are the row's own.
 #[derive(Debug, Clone)]
 pub struct KmsCall {
     /// The key ARN, or the best name CloudTrail gives (`alias/...`, an id).
@@ -573,7 +582,12 @@ mod tests {
         ];
         for s in ids {
             assert_eq!(EventId::new(s).to_string(), s);
+            assert_eq!(format!("{:>40}", EventId::new(s)), format!("{s:>40}"));
         }
+        assert_eq!(
+            format!("{:<12}|", Text::new("kms")),
+            format!("{:<12}|", "kms")
+        );
         assert!(matches!(EventId::new(ids[0]), EventId::Uuid(_)));
         assert!(matches!(EventId::new(ids[2]), EventId::Other(_)));
         for a in ids {

@@ -403,46 +403,15 @@ impl<'a> P<'a> {
 /// Then eight at a time (SWAR): a byte is flagged if it is zero after an
 /// XOR with `"` or `\`, or less than 0x20; borrows can flag bytes above a
 /// flagged one, never below, so the lowest flag is exact.
-#[allow(clippy::inline_always, unsafe_code)]
+#[allow(clippy::inline_always)]
 #[inline(always)]
-fn special(text: &[u8], mut at: usize) -> usize {
+fn special(text: &[u8], at: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Sixteen bytes a step with SSE2 (in every x86-64 CPU) while sixteen
-    // are left: a byte is at most 0x1f when the unsigned minimum keeps it.
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{
-            __m128i, _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-        };
-        // SAFETY: these intrinsics take no pointers and need only SSE2,
-        // which every x86-64 CPU has (it is in the target's baseline).
-        #[allow(clippy::cast_possible_wrap)]
-        let (quote, backslash, control) = unsafe {
-            (
-                _mm_set1_epi8(b'"' as i8),
-                _mm_set1_epi8(b'\\' as i8),
-                _mm_set1_epi8(0x1f),
-            )
-        };
-        while let Some(chunk) = text.get(at..at + 16) {
-            let v: __m128i = bytemuck::pod_read_unaligned(chunk);
-            // SAFETY: as above.
-            let hits = unsafe {
-                _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                    _mm_cmpeq_epi8(_mm_min_epu8(v, control), v),
-                )
-            };
-            // SAFETY: as above.
-            #[allow(clippy::cast_sign_loss)]
-            let mask = unsafe { _mm_movemask_epi8(hits) } as u32;
-            if mask != 0 {
-                return at + mask.trailing_zeros() as usize;
-            }
-            at += 16;
-        }
-    }
+    let mut at = match sse2_steps(text, at) {
+        Ok(found) => return found,
+        Err(rest) => rest,
+    };
     let quote = ONES * u64::from(b'"');
     let backslash = ONES * u64::from(b'\\');
     while let Some(w) = text.get(at..at + 8) {
@@ -465,6 +434,52 @@ fn special(text: &[u8], mut at: usize) -> usize {
         at += 1;
     }
     at
+}
+
+/// `special`'s 16-byte steps (SSE2, in every x86-64 CPU) while sixteen bytes
+/// are left: `Ok` with the first special byte, or `Err` with where the steps
+/// stopped. A byte is at most 0x1f when the unsigned minimum keeps it.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::inline_always, unsafe_code)]
+#[inline(always)]
+fn sse2_steps(text: &[u8], mut at: usize) -> Result<usize, usize> {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: these intrinsics take no pointers and need only SSE2, which
+    // every x86-64 CPU has (it is in the target's baseline). The loads go
+    // through bounds-checked slices (`bytemuck::pod_read_unaligned`).
+    #[allow(clippy::cast_possible_wrap)]
+    let (quote, backslash, control) = unsafe {
+        (
+            _mm_set1_epi8(b'"' as i8),
+            _mm_set1_epi8(b'\\' as i8),
+            _mm_set1_epi8(0x1f),
+        )
+    };
+    while let Some(chunk) = text.get(at..at + 16) {
+        let v: __m128i = bytemuck::pod_read_unaligned(chunk);
+        // SAFETY: as above.
+        #[allow(clippy::cast_sign_loss)]
+        let mask = unsafe {
+            _mm_movemask_epi8(_mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                _mm_cmpeq_epi8(_mm_min_epu8(v, control), v),
+            ))
+        } as u32;
+        if mask != 0 {
+            return Ok(at + mask.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
+    Err(at)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn sse2_steps(_text: &[u8], at: usize) -> Result<usize, usize> {
+    Err(at)
 }
 
 #[cfg(test)]
