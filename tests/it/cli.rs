@@ -336,11 +336,27 @@ fn directory_walk_skips_digests_and_non_logs() {
         "AWSLogs/222233334444/CloudTrail/eu-west-1/2026/11/10/c.json.gz",
         &gzip(envelope(&incident()).as_bytes()),
     );
+    // Eight more accounts with a digest tree beside their logs: whatever
+    // order the file system lists them in, some log is almost surely
+    // walked after some digest tree (all 8 digests last: about 1 in 2^8).
+    for n in 0..8 {
+        let account = format!("AWSLogs/33334444555{n}");
+        write(
+            root,
+            &format!("{account}/CloudTrail-Digest/eu-west-1/2026/11/10/d.json.gz"),
+            &gzip(b"{}"),
+        );
+        write(
+            root,
+            &format!("{account}/CloudTrail/eu-west-1/2026/11/10/a.json.gz"),
+            &gzip(envelope(&incident()).as_bytes()),
+        );
+    }
     write(root, "notes.txt", b"not a log");
     let (v, out) = analyze_json(&[root.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(v["inputs"]["files_read"], 3);
-    assert_eq!(v["inputs"]["files_skipped"], 3);
+    assert_eq!(v["inputs"]["files_read"], 3 + 8);
+    assert_eq!(v["inputs"]["files_skipped"], 3 + 8);
     // A walk that starts inside a digest tree reads nothing from it.
     let digests = root.join("AWSLogs/111122223333/CloudTrail-Digest/eu-west-1");
     let (v, out) = analyze_json(&[digests.to_str().unwrap()]);
