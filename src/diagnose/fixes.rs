@@ -27,11 +27,58 @@ pub struct ProposedFix {
     pub policy: serde_json::Value,
     /// Unified diff against the policy in force.
     pub diff: String,
-    /// True only if every check below passed.
+    /// True only if every check passed, listed or not.
     pub verified: bool,
+    /// Every failed check, and the passed ones up to [`LISTED`] checks of
+    /// other callers ("not newly denied").
     pub checks: Vec<Check>,
-    /// Callers this fix knowingly leaves blocked.
+    /// Passed checks of other callers not listed in `checks` (0: none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub checks_passed_not_listed: u64,
+    /// Callers this fix knowingly leaves blocked (the first [`LISTED`], then
+    /// how many more).
     pub warnings: Vec<String>,
+}
+
+/// How many passed checks of other callers, and how many warnings, a fix
+/// lists. Every observed caller of the key is checked against every fix;
+/// listing them all made a Deny that blocks 2,000 roles of one key a 1.5 GB
+/// report (4,006,000 checks).
+pub const LISTED: usize = 20;
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Keeps failed checks and the first [`LISTED`] passed "not newly denied"
+/// ones (the other callers); returns them and how many were left out.
+fn listed(checks: Vec<Check>) -> (Vec<Check>, u64) {
+    let mut others = 0;
+    let mut left_out = 0;
+    let kept = checks
+        .into_iter()
+        .filter(|c| {
+            if !c.passed || c.expectation != Expectation::NotNewlyDenied {
+                return true;
+            }
+            others += 1;
+            let keep = others <= LISTED;
+            left_out += u64::from(!keep);
+            keep
+        })
+        .collect();
+    (kept, left_out)
+}
+
+/// The first [`LISTED`] warnings, then how many more there are.
+fn listed_warnings(mut warnings: Vec<String>) -> Vec<String> {
+    if warnings.len() > LISTED {
+        let more = warnings.len() - LISTED;
+        warnings.truncate(LISTED);
+        warnings.push(format!("... and {more} more warnings like these"));
+    }
+    warnings
 }
 
 /// One verification check, in words.
@@ -103,7 +150,7 @@ pub fn make_fixes(
                 let mut warnings = fix.warnings;
                 warnings.extend(extra_warnings(&fix.policy));
                 let v = verify(policy, &fix.policy, &plain);
-                let checks = v
+                let all = v
                     .checks
                     .iter()
                     .zip(checks)
@@ -115,6 +162,7 @@ pub fn make_fixes(
                         passed: c.passed,
                     })
                     .collect();
+                let (checks, checks_passed_not_listed) = listed(all);
                 fixes.push(ProposedFix {
                     kind,
                     description: fix.description,
@@ -122,7 +170,8 @@ pub fn make_fixes(
                     diff: fix.diff,
                     verified: v.verified,
                     checks,
-                    warnings,
+                    checks_passed_not_listed,
+                    warnings: listed_warnings(warnings),
                 });
             }
             Err(e) => notes.push(format!("no {} fix: {e}", kind_name(kind))),
@@ -239,4 +288,47 @@ pub fn exempted(policy: &Policy, index: usize) -> Vec<String> {
                 .cloned()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(n: usize, expectation: Expectation, passed: bool) -> Check {
+        Check {
+            what: format!("check {n}"),
+            expectation,
+            before: Outcome::Allowed,
+            after: Outcome::Allowed,
+            passed,
+        }
+    }
+
+    #[test]
+    fn long_lists_keep_failures_and_count_the_rest() {
+        let mut all: Vec<Check> = (0..30)
+            .map(|n| check(n, Expectation::NotNewlyDenied, true))
+            .collect();
+        all.insert(25, check(100, Expectation::NotNewlyDenied, false));
+        all.push(check(101, Expectation::ExplicitlyDenied, true));
+        let (kept, left_out) = listed(all);
+        let names: Vec<&str> = kept.iter().map(|c| c.what.as_str()).collect();
+        let mut want: Vec<String> = (0..20).map(|n| format!("check {n}")).collect();
+        want.push("check 100".into());
+        want.push("check 101".into());
+        assert_eq!(names, want);
+        assert_eq!(left_out, 10);
+
+        let few: Vec<Check> = (0..5)
+            .map(|n| check(n, Expectation::NotNewlyDenied, true))
+            .collect();
+        assert_eq!(listed(few).1, 0);
+
+        let warnings: Vec<String> = (0..25).map(|n| format!("w{n}")).collect();
+        let shown = listed_warnings(warnings);
+        assert_eq!(shown.len(), LISTED + 1);
+        assert_eq!(shown[LISTED - 1], "w19");
+        assert_eq!(shown[LISTED], "... and 5 more warnings like these");
+        assert_eq!(listed_warnings(vec!["one".into()]), ["one"]);
+    }
 }

@@ -138,7 +138,8 @@ pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Re
         crate::policy::FixKind::Broad => "broad",
         crate::policy::FixKind::Narrow => "narrow",
     };
-    let passed = f.checks.iter().filter(|c| c.passed).count();
+    let unlisted = usize::try_from(f.checks_passed_not_listed).unwrap_or(usize::MAX);
+    let passed = f.checks.iter().filter(|c| c.passed).count() + unlisted;
     let verdict = if f.verified {
         "verified"
     } else {
@@ -147,7 +148,7 @@ pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Re
     writeln!(
         w,
         "  fix ({kind}, {verdict}: {passed}/{} checks pass): {}",
-        f.checks.len(),
+        f.checks.len() + unlisted,
         f.description
     )?;
     for c in f.checks.iter().filter(|c| !c.passed) {
