@@ -119,8 +119,20 @@ pub(super) fn propose(
             vec!["no fix: the caller is not identified well enough".into()],
         );
     };
-    let checks = checks(b, kp, groups, &mine, &rep);
-    let leaves_blocked = |patched: &Policy| still_blocked(b, kp, patched, groups, &rep);
+    // The key's other callers with their requests, built once for the
+    // checks and for every fix's "still blocked" pass; and those the policy
+    // denies now, the only ones a fix can leave blocked.
+    let others: Vec<(&Group, Request)> = groups
+        .iter()
+        .filter(|g| g.key_arn == b.key_arn && g.caller != b.caller)
+        .filter_map(|g| request(g, &g.event_name, rep(g)).map(|r| (g, r)))
+        .collect();
+    let denied_now: Vec<&(&Group, Request)> = others
+        .iter()
+        .filter(|(_, r)| evaluate(&kp.policy, r).outcome == Outcome::ExplicitDeny)
+        .collect();
+    let checks = checks(b, kp, &mine, &others, &rep);
+    let leaves_blocked = |patched: &Policy| still_blocked(&denied_now, patched);
     make_fixes(
         &kp.policy,
         b.statement.index,
@@ -182,23 +194,10 @@ pub fn make_fixes(
 
 /// Other callers on the key that the current policy denies and the patched
 /// one still does, named so the report can say the fix is not the whole story.
-fn still_blocked<'a>(
-    b: &Blocked,
-    kp: &KeyPolicy,
-    patched: &Policy,
-    groups: &'a [Group],
-    rep: &dyn Fn(&Group) -> Option<&'a KmsCall>,
-) -> Vec<String> {
+fn still_blocked(denied_now: &[&(&Group, Request)], patched: &Policy) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for g in groups
-        .iter()
-        .filter(|g| g.key_arn == b.key_arn && g.caller != b.caller)
-    {
-        let Some(r) = request(g, &g.event_name, rep(g)) else {
-            continue;
-        };
-        let denied = |p| evaluate(p, &r).outcome == Outcome::ExplicitDeny;
-        if denied(&kp.policy) && denied(patched) {
+    for (g, r) in denied_now {
+        if evaluate(patched, r).outcome == Outcome::ExplicitDeny {
             let line = format!(
                 "still blocked after this fix: {}",
                 crate::report::caller_label(g)
@@ -224,8 +223,8 @@ pub type Checks = Vec<(Request, Expectation, String)>;
 fn checks<'a>(
     b: &Blocked,
     kp: &KeyPolicy,
-    groups: &'a [Group],
     mine: &[&'a Group],
+    others: &[(&Group, Request)],
     rep: &dyn Fn(&Group) -> Option<&'a KmsCall>,
 ) -> Checks {
     let mut out: Checks = Vec::new();
@@ -248,18 +247,13 @@ fn checks<'a>(
             format!("an unlisted IAM user of the account, {event}"),
         ));
     }
-    for g in groups
-        .iter()
-        .filter(|g| g.key_arn == b.key_arn && g.caller != b.caller)
-    {
-        if let Some(r) = request(g, &g.event_name, rep(g)) {
-            let who = crate::report::caller_label(g);
-            out.push((
-                r,
-                Expectation::NotNewlyDenied,
-                format!("observed caller {who}, {}", g.event_name),
-            ));
-        }
+    for (g, r) in others {
+        let who = crate::report::caller_label(g);
+        out.push((
+            r.clone(),
+            Expectation::NotNewlyDenied,
+            format!("observed caller {who}, {}", g.event_name),
+        ));
     }
     for arn in exempted(&kp.policy, b.statement.index) {
         let account = arn_part(&arn, 4).unwrap_or_default().to_owned();
