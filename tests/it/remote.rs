@@ -35,13 +35,26 @@ fn denydiff_in(region: Option<&str>, args: &[&str]) -> std::process::Output {
 
 /// `analyze --format json --endpoint-url ENDPOINT`, then `args`.
 fn analyze_remote(endpoint: &str, args: &[&str]) -> std::process::Output {
-    denydiff(
+    analyze_remote_in(Some("us-east-1"), endpoint, args)
+}
+
+/// [`analyze_remote`] with `AWS_REGION` set to `region`, or no region anywhere.
+fn analyze_remote_in(region: Option<&str>, endpoint: &str, args: &[&str]) -> std::process::Output {
+    denydiff_in(
+        region,
         &[
             &["analyze", "--format", "json", "--endpoint-url", endpoint][..],
             args,
         ]
         .concat(),
     )
+}
+
+/// A remote run that succeeded and found what the same files give locally.
+fn assert_like_local(remote: &std::process::Output, logs: &Path) {
+    assert_eq!(remote.status.code(), Some(0), "{}", stderr(remote));
+    let (local, _) = analyze_json(&[logs.to_str().unwrap()]);
+    assert_eq!(essence(&json_of(remote)), essence(&local));
 }
 
 fn json_of(out: &std::process::Output) -> Value {
@@ -130,10 +143,7 @@ fn s3_export_gives_the_local_analysis_and_prunes_by_day() {
     let bucket = format!("trail-{}", std::process::id());
     upload(&endpoint, &bucket, "org", &logs);
     let url = format!("s3://{bucket}/org");
-    let remote = analyze_remote(&endpoint, &[&url]);
-    assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
-    let (local, _) = analyze_json(&[logs.to_str().unwrap()]);
-    assert_eq!(essence(&json_of(&remote)), essence(&local));
+    assert_like_local(&analyze_remote(&endpoint, &[&url]), &logs);
 
     // A one-day window lists that day's prefixes only (per region), never the others.
     let window = [
@@ -185,22 +195,9 @@ fn s3_bucket_in_another_region_is_read_from_its_own() {
     let bucket = format!("trail-eu-{}", std::process::id());
     upload_in("eu-west-1", &proxy.1, &bucket, "org", &logs);
     let url = format!("s3://{bucket}/org");
-    let remote = analyze_remote(&proxy.1, &[&url]);
-    assert_eq!(remote.status.code(), Some(0), "{}", stderr(&remote));
-    let (local, _) = analyze_json(&[logs.to_str().unwrap()]);
-    assert_eq!(essence(&json_of(&remote)), essence(&local));
+    assert_like_local(&analyze_remote(&proxy.1, &[&url]), &logs);
     // With no region configured at all, the bucket's region is still found.
-    let args = [
-        "analyze",
-        "--format",
-        "json",
-        "--endpoint-url",
-        &proxy.1,
-        &url,
-    ];
-    let bare = denydiff_in(None, &args);
-    assert_eq!(bare.status.code(), Some(0), "{}", stderr(&bare));
-    assert_eq!(essence(&json_of(&bare)), essence(&local));
+    assert_like_local(&analyze_remote_in(None, &proxy.1, &[&url]), &logs);
 }
 
 #[test]
