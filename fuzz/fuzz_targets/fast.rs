@@ -7,25 +7,9 @@
 
 use std::io::Read;
 
-use denydiff::collect::{Collector, Filters};
-use denydiff::source::decode::decode_json;
-use denydiff::source::fast::{Fast, decode_text};
+use denydiff::source::fast::outcome;
 use denydiff::source::gunzip;
 use libfuzzer_sys::fuzz_target;
-
-fn outcome(text: &[u8], fast: bool) -> String {
-    let mut c = Collector::new(Filters::default());
-    match (fast, decode_text(text)) {
-        (true, Fast::Items(items)) => c.add_items("input", items),
-        (true, Fast::General(result)) => c.add("input", result),
-        (false, _) => c.add("input", decode_json(text)),
-    }
-    let c = c.finish();
-    format!(
-        "{:?} {:?} {:?} {:?} {:?}",
-        c.inputs, c.failures, c.calls, c.trail_changes, c.horizon_ms
-    )
-}
 
 fuzz_target!(|data: &[u8]| {
     if gunzip::is_gzip(data) {

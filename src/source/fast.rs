@@ -101,6 +101,24 @@ fn is_notification(ev: &Event) -> bool {
         .is_some_and(|s| s.starts_with("aws:"))
 }
 
+/// What the collector holds after reading `text` on the fast path (`fast`)
+/// or with the general decoder, as text. The two must be equal on any
+/// input: the `props` tests below and the `fast` fuzz target check it.
+#[doc(hidden)]
+pub fn outcome(text: &[u8], fast: bool) -> String {
+    let mut c = crate::collect::Collector::new(crate::collect::Filters::default());
+    match (fast, decode_text(text)) {
+        (true, Fast::Items(items)) => c.add_items("input", items),
+        (true, Fast::General(result)) => c.add("input", result),
+        (false, _) => c.add("input", decode_json(text)),
+    }
+    let c = c.finish();
+    format!(
+        "{:?} {:?} {:?} {:?} {:?}",
+        c.inputs, c.failures, c.calls, c.trail_changes, c.horizon_ms
+    )
+}
+
 #[cfg(test)]
 mod props {
     //! The fast path against the general decoder: on generated envelopes,
@@ -109,9 +127,7 @@ mod props {
 
     use proptest::prelude::*;
 
-    use super::{Fast, decode_text};
-    use crate::collect::{Collector, Filters};
-    use crate::source::decode::decode_json;
+    use super::outcome;
 
     /// Top-level keys, including the spellings the scan must not take at
     /// face value.
@@ -209,20 +225,6 @@ mod props {
                 }
                 text
             })
-    }
-
-    fn outcome(text: &[u8], fast: bool) -> String {
-        let mut c = Collector::new(Filters::default());
-        match (fast, decode_text(text)) {
-            (true, Fast::Items(items)) => c.add_items("input", items),
-            (true, Fast::General(result)) => c.add("input", result),
-            (false, _) => c.add("input", decode_json(text)),
-        }
-        let c = c.finish();
-        format!(
-            "{:?} {:?} {:?} {:?} {:?}",
-            c.inputs, c.failures, c.calls, c.trail_changes, c.horizon_ms
-        )
     }
 
     proptest! {
