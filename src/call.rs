@@ -185,28 +185,28 @@ impl EventId {
 /// The 16 bytes of a lowercase 8-4-4-4-12 hex UUID; `None` for any other
 /// spelling, which must print back exactly as it came.
 fn lowercase_uuid(s: &str) -> Option<[u8; 16]> {
-    let b = s.as_bytes();
-    if b.len() != 36 {
+    if s.bytes().any(|c| c.is_ascii_uppercase()) {
         return None;
     }
-    let mut out = [0u8; 16];
-    let mut n = 0;
+    parse_uuid(s).map(u128::to_be_bytes)
+}
+
+/// A canonical 8-4-4-4-12 hex UUID as a number (compact dedup keys,
+/// and the bytes of [`EventId::Uuid`]).
+pub(crate) fn parse_uuid(s: &str) -> Option<u128> {
+    let b = s.as_bytes();
+    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let mut v: u128 = 0;
     for (i, &c) in b.iter().enumerate() {
         if matches!(i, 8 | 13 | 18 | 23) {
-            if c != b'-' {
-                return None;
-            }
             continue;
         }
-        let digit = match c {
-            b'0'..=b'9' => c - b'0',
-            b'a'..=b'f' => c - b'a' + 10,
-            _ => return None,
-        };
-        out[n / 2] |= if n % 2 == 0 { digit << 4 } else { digit };
-        n += 1;
+        v = (v << 4) | u128::from((c as char).to_digit(16)?);
     }
-    Some(out)
+    // Lower- and upper-case spellings of one UUID are the same event.
+    Some(v)
 }
 
 impl std::fmt::Display for EventId {

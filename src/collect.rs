@@ -19,7 +19,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::Serialize;
 
-use crate::call::{self, Interner, KmsCall, LIFECYCLE_EVENTS, Outcome};
+use crate::call::{self, Interner, KmsCall, LIFECYCLE_EVENTS, Outcome, parse_uuid};
 use crate::event::{Event, RawRecord};
 use crate::source::decode::{DecodeError, Decoded};
 
@@ -547,23 +547,6 @@ impl DedupKey {
     pub fn of(id: &str) -> Self {
         parse_uuid(id).map_or_else(|| Self::Other(id.to_owned()), Self::Uuid)
     }
-}
-
-/// A canonical 8-4-4-4-12 hex UUID as a number (compact dedup keys).
-fn parse_uuid(s: &str) -> Option<u128> {
-    let b = s.as_bytes();
-    if b.len() != 36 || [8, 13, 18, 23].iter().any(|&i| b[i] != b'-') {
-        return None;
-    }
-    let mut v: u128 = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            continue;
-        }
-        v = (v << 4) | u128::from((c as char).to_digit(16)?);
-    }
-    // Lower- and upper-case spellings of one UUID are the same event.
-    Some(v)
 }
 
 #[cfg(test)]

@@ -103,10 +103,11 @@ pub fn diagnose(groups: &[Group], calls: &[KmsCall], policies: &PolicySet) -> Di
             .copied();
         match judge(g, rep, policies) {
             Verdict::Blocked(b, kp) => {
-                if let Some(&i) = blocked_at.get(&b.id()) {
+                let id = b.id();
+                if let Some(&i) = blocked_at.get(&id) {
                     merge_blocked(&mut d.blocked[i], b);
                 } else {
-                    blocked_at.insert(b.id(), d.blocked.len());
+                    blocked_at.insert(id, d.blocked.len());
                     judged_by.push(kp);
                     d.blocked.push(b);
                 }
