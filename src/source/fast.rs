@@ -114,8 +114,8 @@ pub fn outcome(text: &[u8], fast: bool) -> String {
     }
     let c = c.finish();
     format!(
-        "{:?} {:?} {:?} {:?} {:?}",
-        c.inputs, c.failures, c.calls, c.trail_changes, c.horizon_ms
+        "{:?} {:?} {:?} {:?} {:?} {:?} {:?}",
+        c.inputs, c.failures, c.calls, c.lifecycle, c.trail_changes, c.horizon_ms, c.per_file
     )
 }
 
