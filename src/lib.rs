@@ -116,7 +116,6 @@ fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// The key policies: the trail's, then `--fetch-policy`, then `--policy`.
 /// With `--strict`, the first failed input ends the run without a report.
 fn strict_stop(s: &Settings, c: &collect::Collected) -> anyhow::Result<()> {
     match c.failures.first() {
@@ -129,6 +128,7 @@ fn strict_stop(s: &Settings, c: &collect::Collected) -> anyhow::Result<()> {
     }
 }
 
+/// The key policies: the trail's, then `--fetch-policy`, then `--policy`.
 fn policies(s: &Settings, c: &mut collect::Collected) -> anyhow::Result<PolicySet> {
     let mut set = PolicySet::from_trail(&c.lifecycle);
     // The distinct keys, sorted: a string per call first was the run's

@@ -14,14 +14,27 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
 }
 
+/// `--region all-enabled`: every commercial region, for LookupEvents.
+pub const ALL_ENABLED: &str = "all-enabled";
+
 impl AwsOptions {
-    /// The one region an S3 or KMS client should start from, if the user
-    /// gave any; `all-enabled` is a LookupEvents choice, never a client's.
-    pub fn first_region(&self) -> Option<&str> {
+    /// The regions named with `--region`, without `all-enabled`.
+    pub fn named_regions(&self) -> impl Iterator<Item = &str> {
         self.regions
             .iter()
             .map(String::as_str)
-            .find(|r| *r != "all-enabled")
+            .filter(|r| *r != ALL_ENABLED)
+    }
+
+    /// Whether `--region all-enabled` was given.
+    pub fn all_enabled(&self) -> bool {
+        self.regions.iter().any(|r| r == ALL_ENABLED)
+    }
+
+    /// The one region an S3 or KMS client should start from, if the user
+    /// gave any; `all-enabled` is a LookupEvents choice, never a client's.
+    pub fn first_region(&self) -> Option<&str> {
+        self.named_regions().next()
     }
 }
 

@@ -33,15 +33,8 @@ const NOT_EVENTS: &[&str] = &[
 ];
 
 /// File name endings read during a directory walk.
-const LOG_ENDINGS: &[&str] = &[
-    ".json",
-    ".json.gz",
-    ".jsonl",
-    ".ndjson",
-    ".gz",
-    ".jsonl.gz",
-    ".ndjson.gz",
-];
+/// (`.gz` takes in `.json.gz`, `.jsonl.gz` and `.ndjson.gz`.)
+const LOG_ENDINGS: &[&str] = &[".json", ".jsonl", ".ndjson", ".gz"];
 
 /// Files decoded in parallel before they are handed on, in order (while the
 /// next chunk is decoded).

@@ -73,7 +73,7 @@ pub fn regions(
     if let Some(r) = source {
         return vec![r];
     }
-    if opts.regions.iter().any(|r| r == "all-enabled") {
+    if opts.all_enabled() {
         return ALL_REGIONS.iter().map(|r| (*r).to_owned()).collect();
     }
     if !opts.regions.is_empty() {

@@ -273,11 +273,7 @@ impl Lister<'_> {
 
     async fn regions(&self, account_dir: &str, opts: &AwsOptions) -> Result<Vec<String>, String> {
         let mut regions = self.dirs(&format!("{account_dir}CloudTrail/")).await?;
-        let wanted: Vec<&String> = opts
-            .regions
-            .iter()
-            .filter(|r| *r != "all-enabled")
-            .collect();
+        let wanted: Vec<&str> = opts.named_regions().collect();
         regions.retain(|d| wanted.is_empty() || wanted.iter().any(|r| *r == last(d)));
         Ok(regions)
     }
