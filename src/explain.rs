@@ -13,13 +13,13 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::analysis::diagnosis::fixes::{ProposedFix, make_fixes};
+use crate::analysis::diagnosis::request::{arn_part, blocked_caller_for, request_for};
 use crate::call::{self, CallerClass, KmsCall};
-use crate::diagnose::fixes::{Checks, ProposedFix, exempted, make_fixes};
-use crate::diagnose::request::{arn_part, blocked_caller_for, probe, request_for};
 use crate::event::RawRecord;
 use crate::policy::{
-    BlockedCaller, ConditionTrace, Context, Decision, Effect, Expectation, Outcome, Policy,
-    Principal, Request, Tri, evaluate,
+    BlockedCaller, ConditionTrace, Context, Decision, Effect, Outcome, Policy, Principal, Request,
+    Tri, evaluate,
 };
 use crate::source::decode::{Decoded, decode};
 
@@ -359,31 +359,20 @@ fn fixes(
             vec!["no fix: the caller is not identified well enough".into()],
         );
     };
-    let mut checks: Checks = vec![(
-        req.clone(),
-        Expectation::NotExplicitlyDenied,
-        "this request".into(),
-    )];
-    let event = req.action.strip_prefix("kms:").unwrap_or(&req.action);
-    if let Some(p) = probe(&req.resource, event)
-        && evaluate(policy, &p).outcome == Outcome::ExplicitDeny
-    {
-        checks.push((
-            p,
-            Expectation::ExplicitlyDenied,
-            format!("an unlisted IAM user of the account, {event}"),
-        ));
+    let (fixes, failures) = make_fixes(policy, stmt.index, &caller, req);
+    let notes = failures
+        .into_iter()
+        .map(|f| format!("no {} fix: {}", fix_kind_name(f.kind), f.reason))
+        .collect();
+    (fixes, notes)
+}
+
+fn fix_kind_name(k: crate::policy::FixKind) -> &'static str {
+    match k {
+        crate::policy::FixKind::Broad => "broad",
+        crate::policy::FixKind::Narrow => "narrow",
+        crate::policy::FixKind::Restore => "restore",
     }
-    for arn in exempted(policy, stmt.index) {
-        let account = arn_part(&arn, 4).unwrap_or_default().to_owned();
-        let r = Request::iam_principal(&arn, &account, &req.action, &req.resource);
-        checks.push((
-            r,
-            Expectation::NotNewlyDenied,
-            format!("exempted principal {arn}"),
-        ));
-    }
-    make_fixes(policy, stmt.index, &caller, &checks, &|_| Vec::new())
 }
 
 /// The exit code that tells a script the decision (README, "Exit codes").

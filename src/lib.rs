@@ -1,15 +1,15 @@
 //! denydiff: find who a KMS key policy is really blocking, from CloudTrail.
 //!
-//! The pipeline is `source -> collect -> diff -> report`: sources decode
+//! The pipeline is `source -> collect -> analysis -> report`: sources decode
 //! inputs into records, the collector counts, deduplicates and filters them
-//! into KMS call rows, the differ groups the rows, and a report renders
-//! the result. [`run`] wires it to the command line.
+//! into KMS call rows, the analysis turns the rows and the key policies into
+//! one plain result (groups, diagnosis, verdicts, causes, timeline), and a
+//! report renders it. [`run`] wires it to the command line.
 
+pub mod analysis;
 pub mod call;
 pub mod cli;
 pub mod collect;
-pub mod diagnose;
-pub mod diff;
 pub mod event;
 pub mod explain;
 pub mod fetch;
@@ -17,17 +17,15 @@ pub mod policy;
 pub mod report;
 pub mod settings;
 pub mod source;
-pub mod timeline;
-pub mod verdict;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::analysis::policies::{KeyPolicy, PolicyError, PolicySet, PolicySource};
 use crate::cli::{Cli, Command};
 use crate::collect::Collector;
-use crate::diagnose::{KeyPolicy, PolicyError, PolicySet, PolicySource};
 use crate::settings::Settings;
 
 /// denydiff's exit codes, documented in README.md.
@@ -80,7 +78,7 @@ fn explain_cmd(a: &cli::ExplainArgs) -> anyhow::Result<ExitStatus> {
     let x = explain::explain(&subject, &policies);
     let format = a.format.unwrap_or_else(settings::default_format);
     let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-    report::explain::render(&x, format, &mut w)?;
+    report::explanation::render(&x, format, &mut w)?;
     w.flush()?;
     Ok(ExitStatus::Decision(explain::exit_code(x.decision)))
 }
@@ -107,9 +105,9 @@ fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
             eprintln!("denydiff: warning: key `{}`: {}", e.key_arn, e.reason);
         }
     }
-    let report = report::Report::build(collected, &policies, &s.report)?;
-    write_report(s, &report)?;
-    Ok(if report.failures.is_empty() {
+    let analysis = analysis::analyze(collected, &policies, &s.analysis)?;
+    write_report(s, &analysis)?;
+    Ok(if analysis.failures.is_empty() {
         ExitStatus::Ok
     } else {
         ExitStatus::InputsFailed
@@ -151,6 +149,8 @@ fn policies(s: &Settings, c: &mut collect::Collected) -> anyhow::Result<PolicySe
                     origin: None,
                     event_id: None,
                     time_ms: None,
+                    actor: None,
+                    event_name: None,
                     policy,
                 }),
                 Ok(Err(e)) => set.errors.push(PolicyError {
@@ -184,6 +184,8 @@ fn policies(s: &Settings, c: &mut collect::Collected) -> anyhow::Result<PolicySe
                 origin: Some(path.display().to_string()),
                 event_id: None,
                 time_ms: None,
+                actor: None,
+                event_name: None,
                 policy: policy.clone(),
             });
         }
@@ -191,17 +193,17 @@ fn policies(s: &Settings, c: &mut collect::Collected) -> anyhow::Result<PolicySe
     Ok(set)
 }
 
-fn write_report(s: &Settings, report: &report::Report) -> anyhow::Result<()> {
+fn write_report(s: &Settings, analysis: &analysis::Analysis) -> anyhow::Result<()> {
     if let Some(path) = &s.output {
         let file = std::fs::File::create(path)
             .with_context(|| format!("creating `{}`", path.display()))?;
         let mut w = std::io::BufWriter::new(file);
-        report.render(s.format, &mut w)?;
+        report::render(analysis, s.format, &mut w)?;
         w.flush()
             .with_context(|| format!("writing `{}`", path.display()))?;
     } else {
         let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-        report.render(s.format, &mut w)?;
+        report::render(analysis, s.format, &mut w)?;
         w.flush()?;
     }
     Ok(())

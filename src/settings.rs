@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
+use crate::analysis::Options as AnalysisOptions;
+use crate::analysis::timeline::parse_range;
 use crate::cli::{AnalyzeArgs, AwsArgs, FetchArgs, Format};
 use crate::collect::Filters;
 use crate::policy::{Policy, parse_policy};
-use crate::report::Options as ReportOptions;
 use crate::source::aws::AwsOptions;
 use crate::source::remote::{Query, Remote};
-use crate::timeline::parse_range;
 
 /// A resolved `analyze` invocation.
 #[derive(Debug)]
@@ -36,8 +36,8 @@ pub struct Settings {
     pub strict: bool,
     pub aws: AwsOptions,
     pub query: Query,
-    /// `--key`, `--baseline`, `--incident`, as the report needs them.
-    pub report: ReportOptions,
+    /// `--key`, `--baseline`, `--incident`, as the analysis needs them.
+    pub analysis: AnalysisOptions,
 }
 
 /// A resolved `fetch` invocation.
@@ -127,7 +127,7 @@ impl Settings {
             .policy
             .map(|p| read_policy(&p).map(|doc| (p, doc)))
             .transpose()?;
-        let report = ReportOptions {
+        let analysis = AnalysisOptions {
             wanted_keys: a.keys.clone(),
             baseline: a
                 .baseline
@@ -144,7 +144,7 @@ impl Settings {
         };
         let (paths, remotes) = split_sources(a.paths, a.aws.lookup)?;
         Ok(Self {
-            report,
+            analysis,
             policy,
             fetch_policy: a.fetch_policy,
             threads: a.threads,

@@ -24,6 +24,8 @@ pub enum FixKind {
     Broad,
     /// Exempt only the observed service (or principal).
     Narrow,
+    /// Put back the policy version before the change.
+    Restore,
 }
 
 /// The legitimate caller a Deny statement blocks.
@@ -118,6 +120,21 @@ pub fn patch(
     caller: &BlockedCaller,
     kind: FixKind,
 ) -> Result<Fix> {
+    patch_all(policy, statement_index, std::slice::from_ref(caller), kind)
+}
+
+/// Patch Deny statement `statement_index` once so that none of `callers` is
+/// blocked: one edit per caller class (every service principal, every
+/// service's forward access, every direct principal's ARN), applied to one
+/// copy of the document, parsed and diffed once. A caller already exempted
+/// by an earlier edit of the same class adds nothing; the patch fails only
+/// when no edit applies at all.
+pub fn patch_all(
+    policy: &Policy,
+    statement_index: usize,
+    callers: &[BlockedCaller],
+    kind: FixKind,
+) -> Result<Fix> {
     let statement = policy
         .statements
         .get(statement_index)
@@ -134,7 +151,34 @@ pub fn patch(
     }
     let mut document = policy.document.clone();
     let condition = condition_object(&mut document, statement_index, &at)?;
-    let (description, warnings) = apply(condition, caller, kind, &at)?;
+    let mut descriptions: Vec<String> = Vec::new();
+    let mut shorts: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
+    let mut first_error = None;
+    for edit in edits(callers, kind) {
+        match apply(condition, &edit, kind, &at) {
+            Ok((d, w)) => {
+                shorts.push(short(&d, &at));
+                descriptions.push(d);
+                warnings.extend(w);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if descriptions.is_empty() {
+        return Err(first_error.unwrap_or(FixError::NoSuchStatement {
+            index: statement_index,
+            count: policy.statements.len(),
+        }));
+    }
+    if callers
+        .iter()
+        .any(|c| matches!(c, BlockedCaller::ForwardAccess { .. }))
+    {
+        warnings.retain(|w| w != FAS_STILL_DENIED);
+    }
     let patched = parse_policy_value(&document).map_err(FixError::Invalid)?;
     let diff = diff::unified(
         &pretty(&policy.document),
@@ -142,6 +186,10 @@ pub fn patch(
         "key policy (current)",
         "key policy (patched)",
     );
+    let description = match descriptions.len() {
+        1 => descriptions.remove(0),
+        _ => format!("in {at}: {}", shorts.join("; ")),
+    };
     Ok(Fix {
         kind,
         description,
@@ -152,17 +200,73 @@ pub fn patch(
     })
 }
 
+/// What one edit of a statement exempts.
+enum Edit<'a> {
+    One(&'a BlockedCaller),
+    /// Principal ARNs for one exception list, in the callers' order.
+    Arns(Vec<&'a str>),
+}
+
+/// One edit per class for a broad fix, one per distinct service for a
+/// narrow one, and every direct principal's ARN in one list.
+fn edits(callers: &[BlockedCaller], kind: FixKind) -> Vec<Edit<'_>> {
+    let mut out: Vec<Edit<'_>> = Vec::new();
+    let mut arns: Vec<&str> = Vec::new();
+    let mut seen_arns = std::collections::HashSet::new();
+    let mut seen = std::collections::HashSet::new();
+    for c in callers {
+        let id = match (c, kind) {
+            (BlockedCaller::Direct { principal_arn }, _) => {
+                if seen_arns.insert(principal_arn.as_str()) {
+                    arns.push(principal_arn);
+                }
+                continue;
+            }
+            (BlockedCaller::ServicePrincipal { .. }, FixKind::Broad) => "sp".to_owned(),
+            (BlockedCaller::ForwardAccess { .. }, FixKind::Broad) => "fas".to_owned(),
+            (BlockedCaller::ServicePrincipal { service }, _) => format!("sp {service}"),
+            (BlockedCaller::ForwardAccess { service, region }, _) => {
+                format!("fas {}", via_service(service, region))
+            }
+        };
+        if seen.insert(id) {
+            out.push(Edit::One(c));
+        }
+    }
+    if !arns.is_empty() {
+        out.push(Edit::Arns(arns));
+    }
+    out
+}
+
+const FAS_STILL_DENIED: &str = "callers that reach the key through a forward access session (an IAM principal with `invokedBy`) are still denied by this statement";
+
 fn apply(
     condition: &mut Map<String, Value>,
-    caller: &BlockedCaller,
+    edit: &Edit<'_>,
     kind: FixKind,
     at: &Location,
 ) -> Result<(String, Vec<String>)> {
+    let caller = match edit {
+        Edit::One(c) => *c,
+        Edit::Arns(arns) => {
+            let operator = add_exceptions(condition, arns, at)?;
+            let text = match arns.as_slice() {
+                [one] => format!(
+                    "add `{one}` to the `{operator}` exception list on `aws:PrincipalArn` in {at}"
+                ),
+                many => format!(
+                    "add {} principal ARNs to the `{operator}` exception list on `aws:PrincipalArn` in {at}",
+                    many.len()
+                ),
+            };
+            return Ok((text, Vec::new()));
+        }
+    };
     match (caller, kind) {
         (BlockedCaller::ServicePrincipal { .. }, FixKind::Broad) => {
             add_bool(condition, "aws:PrincipalIsAWSService", at)?;
             let what = "so it no longer applies to any AWS service principal";
-            let warning = "callers that reach the key through a forward access session (an IAM principal with `invokedBy`) are still denied by this statement";
             Ok((
                 describe(
                     "BoolIfExists",
@@ -171,10 +275,10 @@ fn apply(
                     at,
                     what,
                 ),
-                vec![warning.to_owned()],
+                vec![FAS_STILL_DENIED.to_owned()],
             ))
         }
-        (BlockedCaller::ServicePrincipal { service }, FixKind::Narrow) => {
+        (BlockedCaller::ServicePrincipal { service }, _) => {
             add_list(
                 condition,
                 "StringNotEqualsIfExists",
@@ -203,7 +307,7 @@ fn apply(
                 Vec::new(),
             ))
         }
-        (BlockedCaller::ForwardAccess { service, region }, FixKind::Narrow) => {
+        (BlockedCaller::ForwardAccess { service, region }, _) => {
             let via = via_service(service, region);
             add_list(
                 condition,
@@ -219,13 +323,23 @@ fn apply(
             ))
         }
         (BlockedCaller::Direct { principal_arn }, _) => {
-            let operator = add_exception(condition, principal_arn, at)?;
+            let operator = add_exceptions(condition, &[principal_arn.as_str()], at)?;
             let text = format!(
                 "add `{principal_arn}` to the `{operator}` exception list on `aws:PrincipalArn` in {at}"
             );
             Ok((text, Vec::new()))
         }
     }
+}
+
+/// An edit's description without its statement and purpose, for a fix
+/// that makes several edits to one statement.
+fn short(description: &str, at: &Location) -> String {
+    let cut = description
+        .find(&format!(" to {at}"))
+        .or_else(|| description.find(&format!(" in {at}")))
+        .unwrap_or(description.len());
+    description[..cut].to_owned()
 }
 
 fn describe(operator: &str, key: &str, value: &str, at: &Location, what: &str) -> String {
@@ -313,8 +427,12 @@ fn add_list(
     }
 }
 
-/// Append `arn` to the first negated exception list on `aws:PrincipalArn`.
-fn add_exception(condition: &mut Map<String, Value>, arn: &str, at: &Location) -> Result<String> {
+/// Append `arns` to the first negated exception list on `aws:PrincipalArn`.
+fn add_exceptions(
+    condition: &mut Map<String, Value>,
+    arns: &[&str],
+    at: &Location,
+) -> Result<String> {
     let found = condition.iter().find_map(|(operator, block)| {
         let block = block.as_object()?;
         let listed = EXCEPTION_OPERATORS.contains(&operator.as_str());
@@ -324,11 +442,11 @@ fn add_exception(condition: &mut Map<String, Value>, arn: &str, at: &Location) -
     let Some((operator, key)) = found else {
         return Err(FixError::NoExceptionList {
             at: at.clone(),
-            arn: arn.to_owned(),
+            arn: arns.first().copied().unwrap_or_default().to_owned(),
         });
     };
     let block = operator_block(condition, &operator, at)?;
-    merge(block, &key, &operator, arn, at)?;
+    merge_all(block, &key, &operator, arns, at)?;
     Ok(operator)
 }
 
@@ -360,20 +478,35 @@ fn merge(
     value: &str,
     at: &Location,
 ) -> Result<()> {
+    merge_all(block, key, operator, &[value], at)
+}
+
+/// Add each of `values` not already there to `block[key]` (one pass, a set
+/// of what is there: thousands of principals go into one list).
+fn merge_all(
+    block: &mut Map<String, Value>,
+    key: &str,
+    operator: &str,
+    values: &[&str],
+    at: &Location,
+) -> Result<()> {
     let slot = block.get_mut(key).expect("key found in block");
-    if scalars(slot).iter().any(|v| v == value) {
+    let present = scalars(slot);
+    let mut have: std::collections::HashSet<&str> = present.iter().map(String::as_str).collect();
+    let new: Vec<&str> = values.iter().copied().filter(|v| have.insert(v)).collect();
+    if new.is_empty() {
         return Err(FixError::NoChange {
             at: at.clone(),
             operator: operator.to_owned(),
             key: key.to_owned(),
-            value: value.to_owned(),
+            value: values.join("`, `"),
         });
     }
     let mut items = match slot.take() {
         Value::Array(items) => items,
         one => vec![one],
     };
-    items.push(Value::String(value.to_owned()));
+    items.extend(new.into_iter().map(|v| Value::String(v.to_owned())));
     *slot = Value::Array(items);
     Ok(())
 }
@@ -387,6 +520,16 @@ fn scalars(value: &Value) -> Vec<String> {
         Value::Array(items) => items.iter().map(one).collect(),
         other => vec![one(other)],
     }
+}
+
+/// The unified diff between two policy documents, pretty-printed.
+pub fn unified_diff(old: &Value, new: &Value) -> String {
+    diff::unified(
+        &pretty(old),
+        &pretty(new),
+        "key policy (current)",
+        "key policy (restored)",
+    )
 }
 
 fn pretty(value: &Value) -> String {

@@ -28,7 +28,8 @@ pub mod tri;
 pub use context::{Context, Principal, Request, Seen};
 pub use eval::{ConditionTrace, Decision, Outcome, StatementTrace, evaluate};
 pub use fix::{
-    BlockedCaller, CheckResult, Expectation, Fix, FixError, FixKind, Verification, patch, verify,
+    BlockedCaller, CheckResult, Expectation, Fix, FixError, FixKind, Verification, patch,
+    patch_all, unified_diff, verify,
 };
 pub use parse::{
     Condition, Effect, Location, Operator, OperatorKind, ParseError, Policy, PrincipalPattern,

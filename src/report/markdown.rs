@@ -6,11 +6,12 @@ use std::io::Write;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::Report;
-use super::table::{HEADER, row};
+use super::answer::short_caller;
+use super::table::{HEADER, row, rows};
+use crate::analysis::Analysis;
 
 /// How Markdown marks headings, bullets and code.
-const MD: super::diagnosis::Style = super::diagnosis::Style {
+const MD: super::prose::Style = super::prose::Style {
     heading: "## ",
     bullet: "- ",
     code_open: "\n  ```diff",
@@ -22,41 +23,50 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-pub(super) fn render(r: &Report, w: &mut impl Write) -> std::io::Result<()> {
+pub(super) fn render(r: &Analysis, w: &mut impl Write) -> std::io::Result<()> {
     writeln!(w, "# denydiff report\n")?;
-    writeln!(w, "{}\n", r.summary())?;
+    super::answer::render(r, MD, w)?;
+    writeln!(w, "{}\n", super::summary(r))?;
     for key in r.keys() {
         writeln!(w, "## Key `{key}`\n")?;
         let mut b = Builder::default();
         b.push_record(HEADER);
-        for g in r.groups.iter().filter(|g| g.key_arn == key) {
+        let (shown, more) = rows(r, key);
+        for g in shown {
             b.push_record(row(g).map(|c| cell(&c)));
         }
         let mut t = b.build();
         t.with(Style::markdown());
         writeln!(w, "{t}\n")?;
-        super::verdicts::render_key(r, key, MD, w)?;
+        if more > 0 {
+            writeln!(
+                w,
+                "... and {more} more callers and events (all in `--format json`)\n"
+            )?;
+        }
+        super::verdict_lines::render_key(r, key, MD, w)?;
         denied_messages(r, key, w)?;
     }
     if r.groups.is_empty() {
         writeln!(w, "No KMS calls found.\n")?;
     }
-    super::verdicts::render_keyless(r, MD, w)?;
-    super::diagnosis::render(r, MD, w)?;
+    super::verdict_lines::render_keyless(r, MD, w)?;
+    super::prose::render(r, MD, w)?;
     failures(r, w)
 }
 
-fn denied_messages(r: &Report, key: &str, w: &mut impl Write) -> std::io::Result<()> {
+fn denied_messages(r: &Analysis, key: &str, w: &mut impl Write) -> std::io::Result<()> {
     for g in r
         .groups
         .iter()
         .filter(|g| g.key_arn == key && !g.denied_messages.is_empty())
+        .take(super::answer::SHOWN)
     {
         writeln!(
             w,
             "Denied `{}` for {}:\n",
             g.event_name,
-            super::caller_label(g)
+            short_caller(&g.caller)
         )?;
         for m in &g.denied_messages {
             writeln!(w, "> {}\n", cell(m))?;
@@ -68,7 +78,7 @@ fn denied_messages(r: &Report, key: &str, w: &mut impl Write) -> std::io::Result
     Ok(())
 }
 
-fn failures(r: &Report, w: &mut impl Write) -> std::io::Result<()> {
+fn failures(r: &Analysis, w: &mut impl Write) -> std::io::Result<()> {
     if r.failures.is_empty() {
         return Ok(());
     }

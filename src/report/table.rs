@@ -1,15 +1,20 @@
-//! The terminal report: one block per key, callers with succeeded and
-//! denied side by side, the contrast flagged, then what was read.
+//! The terminal report: the answer first (causes), then per key the callers
+//! with succeeded and denied side by side, the timeline and verdicts, then
+//! the details of each cause, then what was read. Long lists show the first
+//! few and say how many more; lines fit 120 columns.
 
 use std::io::Write;
 
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::{Report, caller_label, contrast_label};
+use super::answer::short_caller;
+use super::contrast_label;
+use crate::analysis::Analysis;
+use crate::analysis::groups::Group;
 
 /// How the plain-text report marks headings, bullets and code.
-pub(super) const TEXT: super::diagnosis::Style = super::diagnosis::Style {
+pub(super) const TEXT: super::prose::Style = super::prose::Style {
     heading: "== ",
     bullet: "- ",
     code_open: "",
@@ -17,53 +22,74 @@ pub(super) const TEXT: super::diagnosis::Style = super::diagnosis::Style {
 };
 
 /// The columns of a key's block, shared with the Markdown report.
-pub(super) const HEADER: [&str; 8] = [
-    "caller",
-    "event",
-    "ok",
-    "denied",
-    "key state",
-    "other",
-    "last ok",
-    "flag",
-];
+pub(super) const HEADER: [&str; 7] = ["caller", "event", "ok", "denied", "state", "other", "flag"];
+
+/// How many rows a key's table shows: the flagged and failing groups first.
+pub(super) const ROWS: usize = 20;
+
+/// Shortens `s` to `n` characters, with an ellipsis in the middle.
+fn fit(s: &str, n: usize) -> String {
+    let count = s.chars().count();
+    if count <= n {
+        return s.to_owned();
+    }
+    let head: String = s.chars().take(n / 2).collect();
+    let tail: String = s.chars().skip(count - (n - n / 2 - 1)).collect();
+    format!("{head}…{tail}")
+}
 
 /// One row of a key's block.
-pub(super) fn row(g: &crate::diff::Group) -> [String; 8] {
+pub(super) fn row(g: &Group) -> [String; 7] {
     [
-        caller_label(g),
-        g.event_name.clone(),
+        fit(&short_caller(&g.caller), 36),
+        fit(&g.event_name, 16),
         g.succeeded.to_string(),
         g.denied.to_string(),
         g.key_state_failed.to_string(),
         g.other_failed.to_string(),
-        g.last_succeeded
-            .map(crate::diff::fmt_time)
-            .unwrap_or_default(),
         contrast_label(g),
     ]
 }
 
-pub(super) fn render(r: &Report, w: &mut impl Write) -> std::io::Result<()> {
-    for key in r.keys() {
-        writeln!(w, "key {key}")?;
+/// A key's groups, flagged and failing first, at most [`ROWS`], and how
+/// many were left out.
+pub(super) fn rows<'a>(a: &'a Analysis, key: &str) -> (Vec<&'a Group>, usize) {
+    let mut mine: Vec<&Group> = a.groups.iter().filter(|g| g.key_arn == key).collect();
+    mine.sort_by_key(|g| (g.contrast.is_none(), g.denied + g.key_state_failed == 0));
+    let more = mine.len().saturating_sub(ROWS);
+    mine.truncate(ROWS);
+    (mine, more)
+}
+
+pub(super) fn render(a: &Analysis, w: &mut impl Write) -> std::io::Result<()> {
+    super::answer::render(a, TEXT, w)?;
+    for key in a.keys() {
+        writeln!(w, "== Key {key}\n")?;
         let mut b = Builder::default();
         b.push_record(HEADER);
-        for g in r.groups.iter().filter(|g| g.key_arn == key) {
+        let (shown, more) = rows(a, key);
+        for g in shown {
             b.push_record(row(g));
         }
         let mut t = b.build();
         t.with(Style::rounded());
-        writeln!(w, "{t}\n")?;
-        super::verdicts::render_key(r, key, TEXT, w)?;
+        writeln!(w, "{t}")?;
+        if more > 0 {
+            writeln!(
+                w,
+                "... and {more} more callers and events (all in `--format json`)"
+            )?;
+        }
+        writeln!(w)?;
+        super::verdict_lines::render_key(a, key, TEXT, w)?;
     }
-    if r.groups.is_empty() {
+    if a.groups.is_empty() {
         writeln!(w, "no KMS calls found")?;
     }
-    super::verdicts::render_keyless(r, TEXT, w)?;
-    super::diagnosis::render(r, TEXT, w)?;
-    for f in &r.failures {
+    super::verdict_lines::render_keyless(a, TEXT, w)?;
+    super::prose::render(a, TEXT, w)?;
+    for f in &a.failures {
         writeln!(w, "failed: {}: {}", f.source, f.reason)?;
     }
-    writeln!(w, "{}", r.summary())
+    writeln!(w, "{}", super::answer::wrapped("", 2, &super::summary(a)))
 }

@@ -75,7 +75,7 @@ fn json_report_has_the_documented_fields() {
     );
     let (v, out) = analyze_json(&[&f]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     for k in [
         "files_read",
         "files_skipped",
@@ -118,12 +118,12 @@ fn table_and_markdown_show_the_contrast() {
     let f = write(dir.path(), "a.json", envelope(&incident()).as_bytes());
     let table = run(&["analyze", "--format", "table", &f], b"");
     let t = stdout(&table);
-    assert!(t.contains(&format!("key {VAULT}")), "{t}");
+    assert!(t.contains(&format!("== Key {VAULT}")), "{t}");
     assert!(
         t.contains("service-principal backup-storage.amazonaws.com"),
         "{t}"
     );
-    assert!(t.contains("FAILING since 2026-11-11T01:00:00Z"), "{t}");
+    assert!(t.contains("FAILING since 2026-11-11T01:00Z"), "{t}");
     assert!(
         t.contains("1 files read, 0 skipped, 0 failed; 4 records"),
         "{t}"

@@ -100,51 +100,97 @@ fn sample_incident_names_exactly_the_blocked_callers() {
     );
 }
 
-#[test]
-fn broad_fix_for_the_service_principal_is_the_documented_one_and_verified() {
-    let args = sample_args();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (v, _) = analyze_json(&args);
-    let sp = blocked(&v)
-        .into_iter()
-        .find(|b| b["caller"]["class"] == "service-principal")
-        .unwrap();
-    let broad = sp["fixes"]
+/// The cause of the sample incident: its one `PutKeyPolicy`.
+fn policy_cause(v: &Value) -> &Value {
+    v["causes"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["kind"] == "broad")
-        .unwrap();
-    let fixed: Value = serde_json::from_slice(
+        .find(|c| c["change"] == "policy-change")
+        .unwrap_or_else(|| panic!("no policy cause in {}", v["causes"]))
+}
+
+#[test]
+fn one_verified_fix_unblocks_every_caller_of_the_statement() {
+    let args = sample_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (v, _) = analyze_json(&args);
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(sample().join("expected.json")).unwrap()).unwrap();
+    let cause = policy_cause(&v);
+    assert_eq!(cause["event_name"], "PutKeyPolicy");
+    assert_eq!(cause["state"], "ongoing");
+    assert_eq!(cause["callers"], 3, "{cause}");
+    assert_eq!(cause["by_class"]["service-principal"], 1);
+    assert_eq!(cause["by_class"]["forward-access"], 2);
+    let sid = expected["policy_change"]["sid"].as_str().unwrap();
+    assert_eq!(cause["statements"]["added"][0]["sid"], sid);
+    let fixes = cause["fixes"].as_array().unwrap();
+    let broad = fixes.iter().find(|f| f["kind"] == "broad").unwrap();
+    assert_eq!(broad["verified"], true, "{broad}");
+    assert_eq!(broad["unblocks"], 3);
+    // Exactly the two class exemptions, on the blocking statement.
+    let mut want: Value = serde_json::from_slice(
         &std::fs::read(sample().join("policies/key-policy-fixed.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(
-        broad["policy"], fixed,
-        "exactly BoolIfExists aws:PrincipalIsAWSService false added"
-    );
-    assert_eq!(broad["verified"], true);
+    want["Statement"][1]["Condition"]["BoolIfExists"]["aws:ViaAWSService"] = json!("false");
+    assert_eq!(broad["policy"], want);
     let checks = broad["checks"].as_array().unwrap();
     assert!(checks.iter().all(|c| c["passed"] == true));
     assert!(
-        checks
+        checks.iter().any(|c| c["subject"] == "probe"
+            && c["probe"] == "unlisted-user"
+            && c["expectation"] == "explicitly_denied"),
+        "the unlisted-user probe is checked: {checks:?}"
+    );
+    // What the broad exemptions let in is said, not hidden.
+    let lets_in: Vec<&str> = broad["lets_in"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["probe"].as_str().unwrap())
+        .collect();
+    assert_eq!(lets_in, ["other-service", "other-via-service"]);
+    // Every blocked entry of the cause points at the fixes by id.
+    for b in blocked(&v) {
+        assert_eq!(b["cause"], cause["id"]);
+        let ids: Vec<&str> = b["fixes"]
+            .as_array()
+            .unwrap()
             .iter()
-            .any(|c| c["expectation"] == "explicitly_denied"),
-        "the unlisted-user probe is checked"
-    );
-    assert!(
-        broad["warnings"][0]
-            .as_str()
-            .unwrap()
-            .contains("forward access"),
-        "the broad service fix warns that forward-access callers stay blocked"
-    );
-    assert!(
-        broad["diff"]
-            .as_str()
-            .unwrap()
-            .contains("+          \"aws:PrincipalIsAWSService\": \"false\"")
-    );
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        assert!(ids.contains(&broad["id"].as_str().unwrap()), "{b}");
+    }
+}
+
+#[test]
+fn the_revert_to_the_create_key_policy_is_proposed_and_verified() {
+    let args = sample_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (v, _) = analyze_json(&args);
+    let cause = policy_cause(&v);
+    let restore = cause["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "restore")
+        .unwrap();
+    let before: Value = serde_json::from_slice(
+        &std::fs::read(sample().join("policies/key-policy-before.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(restore["policy"], before);
+    assert_eq!(restore["verified"], true, "{restore}");
+    assert_eq!(restore["unblocks"], 3);
+    let lets_in: Vec<&str> = restore["lets_in"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["probe"].as_str().unwrap())
+        .collect();
+    assert!(lets_in.contains(&"unlisted-user"), "{lets_in:?}");
 }
 
 /// A tiny trail: a key with a permissive policy, the service's successes,
@@ -269,17 +315,23 @@ fn a_fix_that_leaves_another_deny_is_not_verified() {
     let (v, _) = analyze_text(&trail.to_string(), &[]);
     let b = blocked(&v);
     assert!(!b.is_empty(), "{v}");
-    for entry in b {
-        for f in entry["fixes"].as_array().unwrap() {
-            assert_eq!(f["verified"], false, "the other Deny still blocks: {f}");
-            assert!(
-                f["checks"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|c| c["passed"] == false)
-            );
-        }
+    let patches: Vec<&Value> = v["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["fixes"].as_array().unwrap())
+        .filter(|f| f["kind"] != "restore")
+        .collect();
+    assert!(!patches.is_empty(), "{v}");
+    for f in patches {
+        assert_eq!(f["verified"], false, "the other Deny still blocks: {f}");
+        assert!(
+            f["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["passed"] == false)
+        );
     }
 }
 

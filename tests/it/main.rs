@@ -3,6 +3,7 @@
 
 mod aws;
 mod bad_input;
+mod causes;
 mod cli;
 mod corpus;
 mod diagnosis;

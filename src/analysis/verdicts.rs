@@ -13,19 +13,21 @@
 use foldhash::HashMap;
 use serde::Serialize;
 
+use crate::analysis::diagnosis::{Blocked, Diagnosis, State, Unexplained, UnexplainedKind};
+use crate::analysis::groups::ser_time;
+use crate::analysis::policies::PolicySource;
+use crate::analysis::timeline::{Period, Range, period};
 use crate::call::{Caller, KmsCall, Outcome};
 use crate::collect::{Lifecycle, TrailChange};
-use crate::diagnose::{Diagnosis, PolicySource};
-use crate::diff::ser_time;
-use crate::timeline::{Period, Range, period};
 
 /// The verdicts DESIGN.md and the triage issue name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub enum VerdictKind {
     KeyPolicyDeny,
     IdentityPolicyDeny,
     ScpDeny,
+    RcpDeny,
     PermissionsBoundaryDeny,
     SessionPolicyDeny,
     KeyDisabled,
@@ -39,6 +41,8 @@ pub enum Kind {
 /// An event that supports a verdict.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Evidence {
+    pub event_name: Option<String>,
+    pub actor: Option<String>,
     pub event_id: Option<String>,
     #[serde(serialize_with = "ser_time")]
     pub event_time: Option<i64>,
@@ -50,7 +54,7 @@ pub struct Evidence {
 pub struct Verdict {
     pub key_arn: String,
     pub caller: Option<Caller>,
-    pub verdict: Kind,
+    pub verdict: VerdictKind,
     /// When things changed for this caller.
     #[serde(serialize_with = "ser_time")]
     pub since: Option<i64>,
@@ -61,6 +65,10 @@ pub struct Verdict {
     /// Calls before and after `since` (or in `--baseline` / `--incident`).
     pub before: Period,
     pub after: Period,
+    /// The cause this verdict belongs to (`causes[].id`), when one is known.
+    pub cause: Option<String>,
+    /// `resolved` when a later policy version no longer blocks the caller.
+    pub state: State,
 }
 
 /// What the verdicts are judged from.
@@ -150,12 +158,43 @@ fn aggregate(calls: &[KmsCall]) -> Vec<Agg<'_>> {
 /// Every verdict, callers first (in call order), then keys without events.
 pub fn verdicts(inp: &Inputs<'_>) -> Vec<Verdict> {
     let series = series(inp.calls);
+    let index = Index::new(inp.diagnosis);
     let mut out: Vec<Verdict> = aggregate(inp.calls)
         .iter()
-        .filter_map(|a| judge(inp, a, &series))
+        .filter_map(|a| judge(inp, a, &series, &index))
         .collect();
     out.extend(silent_keys(inp));
     out
+}
+
+/// The diagnosis by (key, caller): its blocked entry (an ongoing one when
+/// there is one) and its first unexplained entry. Scanning the lists for
+/// each caller was quadratic in callers.
+struct Index<'a> {
+    blocked: HashMap<(&'a str, &'a Caller), &'a Blocked>,
+    unexplained: HashMap<(&'a str, &'a Caller), &'a Unexplained>,
+}
+
+impl<'a> Index<'a> {
+    fn new(d: &'a Diagnosis) -> Self {
+        let mut blocked: HashMap<(&str, &Caller), &Blocked> = HashMap::default();
+        for b in &d.blocked {
+            let slot = blocked.entry((b.key_arn.as_str(), &b.caller)).or_insert(b);
+            if slot.state == State::Resolved && b.state == State::Ongoing {
+                *slot = b;
+            }
+        }
+        let mut unexplained: HashMap<(&str, &Caller), &Unexplained> = HashMap::default();
+        for u in &d.unexplained {
+            unexplained
+                .entry((u.key_arn.as_str(), &u.caller))
+                .or_insert(u);
+        }
+        Self {
+            blocked,
+            unexplained,
+        }
+    }
 }
 
 /// Every call of each (key, caller), in call order.
@@ -169,17 +208,13 @@ fn series(calls: &[KmsCall]) -> Series<'_> {
     out
 }
 
-fn judge(inp: &Inputs<'_>, a: &Agg<'_>, series: &Series<'_>) -> Option<Verdict> {
+fn judge(inp: &Inputs<'_>, a: &Agg<'_>, series: &Series<'_>, index: &Index<'_>) -> Option<Verdict> {
     let failed = a.denied + a.key_state > 0;
     let silent = !failed
         && a.last_use_ok.is_some()
         && a.last_ok == a.last_use_ok
         && last_change_before(inp, a.key, None, a.last_use_ok).is_some();
-    let blocked = inp
-        .diagnosis
-        .blocked
-        .iter()
-        .find(|b| b.key_arn == a.key && &b.caller == a.caller);
+    let blocked = index.blocked.get(&(a.key, a.caller)).copied();
     if !failed && !silent && blocked.is_none() {
         return None;
     }
@@ -187,7 +222,7 @@ fn judge(inp: &Inputs<'_>, a: &Agg<'_>, series: &Series<'_>) -> Option<Verdict> 
         key_policy(inp, a, b)
     } else if a.key_state > 0 {
         key_state(inp, a)
-    } else if let Some(v) = from_message(inp, a) {
+    } else if let Some(v) = from_message(index, a) {
         v
     } else if let Some(v) = grant(inp, a) {
         v
@@ -195,7 +230,7 @@ fn judge(inp: &Inputs<'_>, a: &Agg<'_>, series: &Series<'_>) -> Option<Verdict> 
         silent_verdict(inp, a)
     } else {
         (
-            Kind::Unexplained,
+            VerdictKind::Unexplained,
             a.first_failed.map(|f| f.0),
             "no policy, key state or grant change in the trail explains these failures".into(),
             Vec::new(),
@@ -203,6 +238,8 @@ fn judge(inp: &Inputs<'_>, a: &Agg<'_>, series: &Series<'_>) -> Option<Verdict> 
     };
     if let Some((t, c)) = a.first_failed {
         evidence.push(Evidence {
+            event_name: Some(c.event_name.to_string()),
+            actor: None,
             event_id: c.event_id.as_ref().map(ToString::to_string),
             event_time: Some(t),
             what: format!(
@@ -223,20 +260,24 @@ fn judge(inp: &Inputs<'_>, a: &Agg<'_>, series: &Series<'_>) -> Option<Verdict> 
         suspect: silent,
         before,
         after,
+        cause: None,
+        state: blocked.map_or(State::Ongoing, |b| b.state),
     })
 }
 
-type Judged = (Kind, Option<i64>, String, Vec<Evidence>);
+type Judged = (VerdictKind, Option<i64>, String, Vec<Evidence>);
 
 fn ev_of(l: &Lifecycle, what: &str) -> Evidence {
     Evidence {
+        event_name: Some(l.event_name.clone()),
+        actor: l.actor.clone(),
         event_id: l.event_id.clone(),
         event_time: l.time_ms,
         what: format!("{} {what}", l.event_name),
     }
 }
 
-fn key_policy(inp: &Inputs<'_>, a: &Agg<'_>, b: &crate::diagnose::Blocked) -> Judged {
+fn key_policy(inp: &Inputs<'_>, a: &Agg<'_>, b: &Blocked) -> Judged {
     let stmt = match &b.statement.sid {
         Some(sid) => format!("statement {} (\"{sid}\")", b.statement.index),
         None => format!("statement {}", b.statement.index),
@@ -264,7 +305,7 @@ fn key_policy(inp: &Inputs<'_>, a: &Agg<'_>, b: &crate::diagnose::Blocked) -> Ju
         "denies"
     };
     (
-        Kind::KeyPolicyDeny,
+        VerdictKind::KeyPolicyDeny,
         since,
         format!("the key policy's {stmt} {how} this caller"),
         evidence,
@@ -291,31 +332,31 @@ fn key_state(inp: &Inputs<'_>, a: &Agg<'_>) -> Judged {
         a.codes.iter().any(|c| c.ends_with("DisabledException")) || says("is disabled");
     match (disabled, deleting) {
         (_, Some(d)) if !is_disabled || says("pending deletion") => (
-            Kind::KeyPendingDeletion,
+            VerdictKind::KeyPendingDeletion,
             d.time_ms,
             "the key is pending deletion (ScheduleKeyDeletion)".into(),
             vec![ev_of(d, "scheduled the key for deletion")],
         ),
         (Some(d), _) => (
-            Kind::KeyDisabled,
+            VerdictKind::KeyDisabled,
             d.time_ms,
             "the key is disabled (DisableKey)".into(),
             vec![ev_of(d, "disabled the key")],
         ),
         _ if is_disabled => (
-            Kind::KeyDisabled,
+            VerdictKind::KeyDisabled,
             t,
             "KMS says the key is disabled (the DisableKey is not in this trail)".into(),
             Vec::new(),
         ),
         _ if says("pending deletion") => (
-            Kind::KeyPendingDeletion,
+            VerdictKind::KeyPendingDeletion,
             t,
             "KMS says the key is pending deletion".into(),
             Vec::new(),
         ),
         _ => (
-            Kind::Unexplained,
+            VerdictKind::Unexplained,
             t,
             format!(
                 "the key's state refused the calls ({}), and no lifecycle event in the trail says why",
@@ -327,23 +368,26 @@ fn key_state(inp: &Inputs<'_>, a: &Agg<'_>) -> Judged {
 }
 
 /// The policy type AWS's message names (`diagnose` read it already).
-fn from_message(inp: &Inputs<'_>, a: &Agg<'_>) -> Option<Judged> {
-    let u = inp
-        .diagnosis
-        .unexplained
-        .iter()
-        .find(|u| u.key_arn == a.key && &u.caller == a.caller)?;
-    let kind = match u.kind {
-        "identity-policy" => Kind::IdentityPolicyDeny,
-        "scp" => Kind::ScpDeny,
-        "permissions-boundary" => Kind::PermissionsBoundaryDeny,
-        "session-policy" => Kind::SessionPolicyDeny,
+fn from_message(index: &Index<'_>, a: &Agg<'_>) -> Option<Judged> {
+    let u = index.unexplained.get(&(a.key, a.caller))?;
+    let (kind, what) = match u.kind {
+        UnexplainedKind::IdentityPolicy => (
+            VerdictKind::IdentityPolicyDeny,
+            "an IAM identity-based policy",
+        ),
+        UnexplainedKind::Scp => (VerdictKind::ScpDeny, "a service control policy"),
+        UnexplainedKind::Rcp => (VerdictKind::RcpDeny, "a resource control policy"),
+        UnexplainedKind::PermissionsBoundary => (
+            VerdictKind::PermissionsBoundaryDeny,
+            "a permissions boundary",
+        ),
+        UnexplainedKind::SessionPolicy => (VerdictKind::SessionPolicyDeny, "a session policy"),
         _ => return None,
     };
     Some((
         kind,
         a.first_failed.map(|f| f.0),
-        u.reason.clone(),
+        format!("AWS says {what} denied it, not the key policy"),
         Vec::new(),
     ))
 }
@@ -358,7 +402,7 @@ fn grant(inp: &Inputs<'_>, a: &Agg<'_>) -> Option<Judged> {
                 .is_some_and(|lt| lt <= t && a.last_ok.is_none_or(|ok| lt > ok))
     })?;
     Some((
-        Kind::GrantRevoked,
+        VerdictKind::GrantRevoked,
         g.time_ms,
         "a grant on the key was revoked or retired before the failures began".into(),
         vec![ev_of(g, "removed a grant")],
@@ -377,19 +421,24 @@ fn silent_verdict(inp: &Inputs<'_>, a: &Agg<'_>) -> Judged {
         .unwrap_or(key_account);
     let ev = vec![change.evidence.clone()];
     if change.hides_kms {
-        return (Kind::NoKmsEvents, change.time, "the trail stopped logging KMS events after this caller's last success: its calls may go on unseen".into(), ev);
+        return (VerdictKind::NoKmsEvents, change.time, "the trail stopped logging KMS events after this caller's last success: its calls may go on unseen".into(), ev);
     }
     if caller_account != key_account {
         let detail = format!(
             "the caller is in account {caller_account}, the key in {key_account}: denials of its calls are logged in account {caller_account}'s trail only"
         );
-        return (Kind::CrossAccountNotLoggedHere, change.time, detail, ev);
+        return (
+            VerdictKind::CrossAccountNotLoggedHere,
+            change.time,
+            detail,
+            ev,
+        );
     }
     let kind = match change.name.as_str() {
-        "DisableKey" => Kind::KeyDisabled,
-        "ScheduleKeyDeletion" => Kind::KeyPendingDeletion,
-        "RevokeGrant" | "RetireGrant" => Kind::GrantRevoked,
-        _ => Kind::Unexplained,
+        "DisableKey" => VerdictKind::KeyDisabled,
+        "ScheduleKeyDeletion" => VerdictKind::KeyPendingDeletion,
+        "RevokeGrant" | "RetireGrant" => VerdictKind::GrantRevoked,
+        _ => VerdictKind::Unexplained,
     };
     (
         kind,
@@ -445,6 +494,8 @@ fn last_change_before(
             time: t.time_ms,
             hides_kms: true,
             evidence: Evidence {
+                event_name: Some(t.event_name.clone()),
+                actor: t.actor.clone(),
                 event_id: t.event_id.clone(),
                 event_time: t.time_ms,
                 what: format!("{} stopped KMS events from being logged", t.event_name),
@@ -500,6 +551,8 @@ fn silent_keys(inp: &Inputs<'_>) -> Vec<Verdict> {
         .iter()
         .filter(|t| t.excludes_kms)
         .map(|t| Evidence {
+            event_name: Some(t.event_name.clone()),
+            actor: t.actor.clone(),
             event_id: t.event_id.clone(),
             event_time: t.time_ms,
             what: format!("{} stopped KMS events from being logged", t.event_name),
@@ -518,13 +571,15 @@ fn silent_keys(inp: &Inputs<'_>) -> Vec<Verdict> {
         .map(|key| Verdict {
             key_arn: key,
             caller: None,
-            verdict: Kind::NoKmsEvents,
+            verdict: VerdictKind::NoKmsEvents,
             since: hidden.first().and_then(|e| e.event_time),
             detail: "no KMS calls in the window: the trail may exclude KMS events (event selectors), or the key is unused".into(),
             evidence: hidden.clone(),
             suspect: false,
             before: Period::default(),
             after: Period::default(),
+            cause: None,
+            state: State::Ongoing,
         })
         .collect()
 }

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::diagnosis::{Style, evidence_line, fix};
+use super::prose::{Style, evidence_line, fix};
 use crate::cli::Format;
 use crate::explain::Explanation;
 use crate::policy::{Effect, Outcome, Tri};

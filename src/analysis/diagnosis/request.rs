@@ -7,8 +7,8 @@
 
 use std::net::IpAddr;
 
+use crate::analysis::groups::Group;
 use crate::call::{Caller, CallerClass, KmsCall};
-use crate::diff::Group;
 use crate::policy::{BlockedCaller, Request};
 
 /// The request for `group`'s caller doing `event_name` on its key, with the

@@ -4,30 +4,36 @@
 
 use std::io::Write;
 
-use super::Report;
-use super::diagnosis::{Style, caller_words};
+use foldhash::HashMap;
+
+use super::answer::{SHOWN, short_caller, wrapped};
+use super::prose::Style;
+use crate::analysis::Analysis;
+use crate::analysis::diagnosis::State;
+use crate::analysis::groups::fmt_time;
+use crate::analysis::timeline::Series;
+use crate::analysis::timeline::{Period, sparkline};
+use crate::analysis::verdicts::{Verdict, VerdictKind};
 use crate::call::Caller;
-use crate::diff::fmt_time;
-use crate::timeline::{Period, sparkline};
-use crate::verdict::{Kind, Verdict};
 
 fn t(ms: Option<i64>) -> String {
     ms.map_or_else(|| "?".into(), fmt_time)
 }
 
-pub(super) fn kind_words(k: Kind) -> &'static str {
+pub(super) fn kind_words(k: VerdictKind) -> &'static str {
     match k {
-        Kind::KeyPolicyDeny => "key-policy-deny",
-        Kind::IdentityPolicyDeny => "identity-policy-deny",
-        Kind::ScpDeny => "scp-deny",
-        Kind::PermissionsBoundaryDeny => "permissions-boundary-deny",
-        Kind::SessionPolicyDeny => "session-policy-deny",
-        Kind::KeyDisabled => "key-disabled",
-        Kind::KeyPendingDeletion => "key-pending-deletion",
-        Kind::GrantRevoked => "grant-revoked",
-        Kind::CrossAccountNotLoggedHere => "cross-account-not-logged-here",
-        Kind::NoKmsEvents => "no-kms-events",
-        Kind::Unexplained => "unexplained",
+        VerdictKind::KeyPolicyDeny => "key-policy-deny",
+        VerdictKind::IdentityPolicyDeny => "identity-policy-deny",
+        VerdictKind::ScpDeny => "scp-deny",
+        VerdictKind::RcpDeny => "rcp-deny",
+        VerdictKind::PermissionsBoundaryDeny => "permissions-boundary-deny",
+        VerdictKind::SessionPolicyDeny => "session-policy-deny",
+        VerdictKind::KeyDisabled => "key-disabled",
+        VerdictKind::KeyPendingDeletion => "key-pending-deletion",
+        VerdictKind::GrantRevoked => "grant-revoked",
+        VerdictKind::CrossAccountNotLoggedHere => "cross-account-not-logged-here",
+        VerdictKind::NoKmsEvents => "no-kms-events",
+        VerdictKind::Unexplained => "unexplained",
     }
 }
 
@@ -40,7 +46,7 @@ fn period(p: &Period) -> String {
 
 /// The timeline and verdicts of one key.
 pub(super) fn render_key(
-    r: &Report,
+    r: &Analysis,
     key: &str,
     st: Style,
     w: &mut impl Write,
@@ -79,30 +85,66 @@ pub(super) fn render_key(
         return Ok(());
     }
     writeln!(w, "Verdicts:\n")?;
+    let series: HashMap<&Caller, &Series> = r
+        .buckets
+        .iter()
+        .filter(|s| s.key_arn == key)
+        .map(|s| (&s.caller, s))
+        .collect();
+    // Per cause, the first few verdicts; the rest are counted.
+    let mut per_cause: HashMap<Option<&str>, usize> = HashMap::default();
+    let mut left_out = 0;
     for v in verdicts {
-        verdict(r, v, st, w)?;
+        let n = per_cause.entry(v.cause.as_deref()).or_default();
+        *n += 1;
+        if *n > SHOWN {
+            left_out += 1;
+            continue;
+        }
+        verdict(r, v, &series, st, w)?;
+    }
+    if left_out > 0 {
+        writeln!(
+            w,
+            "{}... and {left_out} more verdicts like these (all in `--format json`)",
+            st.bullet
+        )?;
     }
     writeln!(w)
 }
 
-fn verdict(r: &Report, v: &Verdict, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+fn verdict(
+    r: &Analysis,
+    v: &Verdict,
+    series: &HashMap<&Caller, &Series>,
+    st: Style,
+    w: &mut impl Write,
+) -> std::io::Result<()> {
     let who = v
         .caller
         .as_ref()
-        .map_or_else(|| "the key".into(), caller_words);
+        .map_or_else(|| "the key".into(), short_caller);
+    let cause = v
+        .cause
+        .as_deref()
+        .map_or(String::new(), |c| format!(" [{c}]"));
+    let resolved = if v.state == State::Resolved {
+        " (resolved)"
+    } else {
+        ""
+    };
     let suspect = if v.suspect {
         " (suspect: went silent)"
     } else {
         ""
     };
-    writeln!(
-        w,
-        "{}{}{suspect}: {who}, since {}",
-        st.bullet,
+    let head = format!(
+        "{}{resolved}{suspect}: {who}, since {}{cause}",
         kind_words(v.verdict),
         t(v.since)
-    )?;
-    writeln!(w, "  {}", v.detail)?;
+    );
+    writeln!(w, "{}", wrapped(st.bullet, 2, &head))?;
+    writeln!(w, "{}", wrapped("  ", 2, &v.detail))?;
     if let Some(c) = &v.caller {
         writeln!(
             w,
@@ -110,7 +152,7 @@ fn verdict(r: &Report, v: &Verdict, st: Style, w: &mut impl Write) -> std::io::R
             period(&v.before),
             period(&v.after)
         )?;
-        let (ok, bad) = spark(r, &v.key_arn, c);
+        let (ok, bad) = series.get(c).map_or_else(Default::default, |s| spark(s));
         if !ok.is_empty() {
             writeln!(
                 w,
@@ -123,16 +165,15 @@ fn verdict(r: &Report, v: &Verdict, st: Style, w: &mut impl Write) -> std::io::R
     Ok(())
 }
 
-fn spark(r: &Report, key: &str, caller: &Caller) -> (String, String) {
-    let mine: Vec<_> = r
-        .buckets
+fn spark(s: &Series) -> (String, String) {
+    let bad: Vec<u64> = s
+        .denied
         .iter()
-        .filter(|b| b.key_arn == key && &b.caller == caller)
+        .zip(&s.key_state_failed)
+        .map(|(d, k)| d + k)
         .collect();
-    let ok: Vec<u64> = mine.iter().map(|b| b.succeeded).collect();
-    let bad: Vec<u64> = mine.iter().map(|b| b.denied + b.key_state_failed).collect();
-    let max = ok.iter().chain(&bad).copied().max().unwrap_or(0);
-    (sparkline(&ok, max), sparkline(&bad, max))
+    let max = s.succeeded.iter().chain(&bad).copied().max().unwrap_or(0);
+    (sparkline(&s.succeeded, max), sparkline(&bad, max))
 }
 
 fn width_words(seconds: i64) -> String {
@@ -144,7 +185,7 @@ fn width_words(seconds: i64) -> String {
 }
 
 /// Verdicts about keys with no events (and `*`, no KMS events at all).
-pub(super) fn render_keyless(r: &Report, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+pub(super) fn render_keyless(r: &Analysis, st: Style, w: &mut impl Write) -> std::io::Result<()> {
     let keys = r.keys();
     for v in r
         .verdicts
@@ -171,7 +212,8 @@ pub(super) fn render_keyless(r: &Report, st: Style, w: &mut impl Write) -> std::
 fn evidence(v: &Verdict, w: &mut impl Write) -> std::io::Result<()> {
     for e in &v.evidence {
         let id = e.event_id.as_deref().unwrap_or("?");
-        writeln!(w, "  evidence: {} {} [{id}]", t(e.event_time), e.what)?;
+        let line = format!("{} {} [{id}]", t(e.event_time), e.what);
+        writeln!(w, "{}", wrapped("  evidence: ", 4, &line))?;
     }
     Ok(())
 }

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::analysis::groups::fmt_time;
 use crate::call::Outcome as CallOutcome;
 use crate::collect::Lifecycle;
-use crate::diff::fmt_time;
 use crate::policy::{Policy, parse_policy};
 
 /// Where a key policy came from.
@@ -32,6 +32,10 @@ pub struct KeyPolicy {
     pub origin: Option<String>,
     pub event_id: Option<String>,
     pub time_ms: Option<i64>,
+    /// Who set it (`PutKeyPolicy`/`CreateKey` in the trail).
+    pub actor: Option<String>,
+    /// The event that set it (`PutKeyPolicy`, `CreateKey`), trail versions only.
+    pub event_name: Option<String>,
     pub policy: Policy,
 }
 
@@ -80,6 +84,8 @@ impl PolicySet {
                     origin: None,
                     event_id: l.event_id.clone(),
                     time_ms: l.time_ms,
+                    actor: l.actor.clone(),
+                    event_name: Some(l.event_name.clone()),
                     policy,
                 }),
                 Err(e) => set.errors.push(PolicyError {
@@ -121,6 +127,26 @@ impl PolicySet {
             .rfind(|p| p.time_ms.is_some_and(|pt| pt <= t))
             .or_else(|| trail.clone().next())
             .or(Some(last))
+    }
+
+    /// The versions calls are judged by, oldest first: a `--policy` file
+    /// alone when given (it overrides), else the trail's versions in time
+    /// order, else the fetched policy.
+    pub fn epochs(&self, key: &str) -> &[KeyPolicy] {
+        let Some(versions) = self.versions.get(key) else {
+            return &[];
+        };
+        let n = versions.len();
+        match versions.last() {
+            Some(last) if last.source != PolicySource::Trail => &versions[n - 1..],
+            _ => {
+                let first = versions
+                    .iter()
+                    .position(|p| p.source == PolicySource::Trail)
+                    .unwrap_or(n);
+                &versions[first..]
+            }
+        }
     }
 
     /// Every version of every key, for the report.
@@ -167,6 +193,8 @@ mod tests {
             origin: None,
             event_id: None,
             time_ms: t,
+            actor: None,
+            event_name: None,
             policy: parse_policy(&text).unwrap(),
         }
     }

@@ -1,0 +1,280 @@
+//! The answer, first: one block per cause (key, change, actor, time, the
+//! blocking statement, how many callers by class, ongoing or resolved, and
+//! the fix in one line), so that the first screen of a report says who is
+//! blocked, by what, since when, and what to change. Lines stay within
+//! [`WIDTH`] columns: principals are shown as `type/name@account`, full
+//! ARNs are in the JSON.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use super::prose::{Style, fix_kind, probe_words, statement_words, verified_words};
+use crate::analysis::Analysis;
+use crate::analysis::causes::{Cause, ChangeKind, ChangeRef};
+use crate::analysis::diagnosis::State;
+use crate::analysis::diagnosis::fixes::{ProposedFix, Subject};
+use crate::analysis::groups::fmt_time;
+use crate::call::{Caller, CallerClass};
+use crate::policy::FixKind;
+
+/// How many callers, verdicts or entries a list shows before it says how
+/// many more there are (the JSON keeps them all).
+pub(super) const SHOWN: usize = 5;
+
+/// The widest line the text reports write.
+pub(super) const WIDTH: usize = 120;
+
+/// `role/name@account` for an IAM ARN; anything else as is.
+pub(super) fn short_arn(arn: &str) -> String {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, _, _, account, resource] = parts.as_slice() else {
+        return arn.to_owned();
+    };
+    let mut segments = resource.split('/');
+    let kind = segments.next().unwrap_or_default();
+    let name = segments.next_back().unwrap_or_default();
+    if name.is_empty() {
+        format!("{kind}@{account}")
+    } else {
+        format!("{kind}/{name}@{account}")
+    }
+}
+
+/// A caller in one short line.
+pub(super) fn short_caller(c: &Caller) -> String {
+    let who = match (&c.principal_arn, &c.invoked_by) {
+        (Some(p), Some(via)) => format!("{} via {via}", short_arn(p)),
+        (Some(p), None) => short_arn(p),
+        (None, Some(via)) => via.clone(),
+        (None, None) => c.account_id.clone().unwrap_or_else(|| "?".into()),
+    };
+    format!("{} {who}", c.class.as_str())
+}
+
+fn time(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "an unknown time".into(), fmt_time)
+}
+
+fn change_words(c: &ChangeRef) -> String {
+    let name = c.event_name.as_deref().unwrap_or("a change");
+    let by = c
+        .actor
+        .as_deref()
+        .map_or(String::new(), |a| format!(" by {}", short_arn(a)));
+    let id = c
+        .event_id
+        .as_deref()
+        .map_or(String::new(), |i| format!(" [{i}]"));
+    format!("{name}{by} at {}{id}", time(c.time_ms))
+}
+
+fn kind_words(k: ChangeKind) -> &'static str {
+    match k {
+        ChangeKind::PolicyChange => "key policy changed",
+        ChangeKind::PolicyInForce => "key policy in force (given or fetched)",
+        ChangeKind::KeyDisabled => "key disabled",
+        ChangeKind::KeyPendingDeletion => "key scheduled for deletion",
+        ChangeKind::GrantRemoved => "grant revoked or retired",
+        ChangeKind::TrailChange => "trail stopped logging KMS events",
+    }
+}
+
+pub(super) fn classes(by_class: &BTreeMap<CallerClass, u64>) -> String {
+    by_class
+        .iter()
+        .map(|(c, n)| format!("{n} {}", c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Wraps `text` at [`WIDTH`], the first line after `first`, the rest
+/// indented by `indent` spaces.
+pub(super) fn wrapped(first: &str, indent: usize, text: &str) -> String {
+    let mut out = first.to_owned();
+    let mut col = first.chars().count();
+    for word in text.split(' ') {
+        let n = word.chars().count();
+        if col + 1 + n > WIDTH && col > indent {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+        } else if col > 0 && !out.ends_with(' ') {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += n;
+    }
+    out
+}
+
+/// The causes, answer first; a line that says so when there are none.
+pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    let ongoing = a
+        .causes
+        .iter()
+        .filter(|c| c.state == State::Ongoing)
+        .count();
+    let callers: u64 = a
+        .causes
+        .iter()
+        .filter(|c| c.state == State::Ongoing)
+        .map(|c| c.callers)
+        .sum();
+    if a.causes.is_empty() {
+        writeln!(
+            w,
+            "{}Answer: no change on a key blocks a caller\n",
+            st.heading
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        w,
+        "{}Answer: {} cause(s), {ongoing} ongoing, blocking {callers} caller(s) now\n",
+        st.heading,
+        a.causes.len()
+    )?;
+    for c in &a.causes {
+        cause(c, st, w)?;
+    }
+    Ok(())
+}
+
+fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    let state = match c.state {
+        State::Ongoing => "ONGOING".to_owned(),
+        State::Resolved => "RESOLVED".to_owned(),
+    };
+    writeln!(w, "{}{} {state}: {}", st.bullet, c.id, kind_words(c.change))?;
+    writeln!(w, "  key:      {}", c.key_arn)?;
+    writeln!(
+        w,
+        "{}",
+        wrapped("  change:   ", 12, &change_words(&c.event))
+    )?;
+    if let Some(s) = &c.statements {
+        let list = |v: &[crate::analysis::diagnosis::StatementRef]| {
+            v.iter().map(statement_words).collect::<Vec<_>>().join(", ")
+        };
+        let mut parts = Vec::new();
+        if !s.added.is_empty() {
+            parts.push(format!("added {}", list(&s.added)));
+        }
+        if !s.changed.is_empty() {
+            parts.push(format!("changed {}", list(&s.changed)));
+        }
+        if !s.removed.is_empty() {
+            parts.push(format!("removed {}", list(&s.removed)));
+        }
+        if !parts.is_empty() {
+            writeln!(w, "{}", wrapped("  policy:   ", 12, &parts.join("; ")))?;
+        }
+    }
+    if c.blocking.is_empty() {
+        writeln!(
+            w,
+            "  blocks:   {} caller(s): {}",
+            c.callers,
+            classes(&c.by_class)
+        )?;
+    }
+    for b in &c.blocking {
+        let head = format!(
+            "{} caller(s) by {}: {}",
+            b.callers.len(),
+            statement_words(&b.statement),
+            classes(&b.by_class)
+        );
+        writeln!(w, "{}", wrapped("  blocks:   ", 12, &head))?;
+        for caller in b.callers.iter().take(SHOWN) {
+            writeln!(w, "            {}", short_caller(caller))?;
+        }
+        if b.callers.len() > SHOWN {
+            writeln!(w, "            ... and {} more", b.callers.len() - SHOWN)?;
+        }
+    }
+    if let Some(r) = &c.resolved_by {
+        writeln!(w, "{}", wrapped("  resolved: ", 12, &change_words(r)))?;
+    }
+    let best = c
+        .fixes
+        .iter()
+        .find(|f| f.verified && f.kind != FixKind::Restore)
+        .or_else(|| c.fixes.iter().find(|f| f.verified))
+        .or(c.fixes.first());
+    if let Some(f) = best {
+        writeln!(w, "{}", wrapped("  fix:      ", 12, &fix_line(f)))?;
+        let others: Vec<String> = c
+            .fixes
+            .iter()
+            .filter(|o| o.id != f.id)
+            .map(|o| format!("{} ({}, {})", o.id, fix_kind(o.kind), verified_words(o)))
+            .collect();
+        if !others.is_empty() {
+            writeln!(w, "{}", wrapped("  also:     ", 12, &others.join(", ")))?;
+        }
+    } else if c.state == State::Ongoing && !c.blocking.is_empty() {
+        writeln!(w, "  fix:      none could be made (see the details)")?;
+    }
+    writeln!(w)
+}
+
+fn fix_line(f: &ProposedFix) -> String {
+    let what = if f.kind == FixKind::Restore {
+        "restore the version before the change".to_owned()
+    } else {
+        f.description.clone()
+    };
+    let lets_in: Vec<&str> = f
+        .lets_in
+        .iter()
+        .filter_map(|s| match s {
+            Subject::Probe { probe, .. } => Some(probe_words(*probe)),
+            _ => None,
+        })
+        .collect();
+    let lets_in = if lets_in.is_empty() {
+        String::new()
+    } else {
+        format!(" (lets in: {})", lets_in.join(", "))
+    };
+    format!(
+        "{} ({}, {}, unblocks {}): {what}{lets_in}",
+        f.id,
+        fix_kind(f.kind),
+        verified_words(f),
+        f.unblocks
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arns_shorten_and_lines_wrap() {
+        assert_eq!(
+            short_arn(
+                "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0a1b"
+            ),
+            "role/AWSReservedSSO_Admin_0a1b@111122223333"
+        );
+        assert_eq!(
+            short_arn("arn:aws:iam::111122223333:root"),
+            "root@111122223333"
+        );
+        assert_eq!(short_arn("not an arn"), "not an arn");
+        let long = "word ".repeat(60);
+        let text = wrapped("  fix:      ", 12, long.trim());
+        assert!(text.lines().count() > 2);
+        for line in text.lines() {
+            assert!(line.chars().count() <= WIDTH, "{line}");
+        }
+        assert!(
+            text.lines()
+                .skip(1)
+                .all(|l| l.starts_with("            word"))
+        );
+    }
+}

@@ -1,0 +1,296 @@
+//! The diagnosis in words, shared by the table and Markdown reports: the
+//! blocked callers of each cause with their evidence, each fix and how its
+//! verification went, and the failures the key policy does not explain.
+
+use std::io::Write;
+
+use super::answer::{SHOWN, short_caller, wrapped};
+use crate::analysis::Analysis;
+use crate::analysis::diagnosis::fixes::{ProbeKind, ProposedFix, Subject};
+use crate::analysis::diagnosis::{Blocked, State, StatementRef, UnexplainedKind};
+use crate::policy::{ConditionTrace, FixKind, Outcome, Seen, Tri};
+
+/// How the two text formats differ.
+#[derive(Clone, Copy)]
+pub(super) struct Style {
+    pub heading: &'static str,
+    pub bullet: &'static str,
+    pub code_open: &'static str,
+    pub code_close: &'static str,
+}
+
+pub(super) fn statement_words(s: &StatementRef) -> String {
+    match &s.sid {
+        Some(sid) => format!("statement {} (\"{sid}\")", s.index),
+        None => format!("statement {}", s.index),
+    }
+}
+
+fn seen_words(s: &Seen) -> String {
+    match s {
+        Seen::Present(v) => format!("`{}`", v.join("`, `")),
+        Seen::Absent => "absent".into(),
+        Seen::Unknown => "unknown (CloudTrail cannot tell)".into(),
+    }
+}
+
+fn tri_words(t: Tri) -> &'static str {
+    match t {
+        Tri::True => "true",
+        Tri::False => "false",
+        Tri::Unknown => "unknown",
+    }
+}
+
+pub(super) fn evidence_line(c: &ConditionTrace) -> String {
+    let mut values = c.values.clone();
+    if values.len() > 5 {
+        let more = values.len() - 5;
+        values.truncate(5);
+        values.push(format!("... {more} more"));
+    }
+    format!(
+        "{} `{}` [{}]: seen {} -> {}",
+        c.operator,
+        c.key,
+        values.join(", "),
+        seen_words(&c.seen),
+        tri_words(c.result)
+    )
+}
+
+/// Why a failure is not a key-policy statement's doing, in words.
+pub(super) fn unexplained_words(kind: UnexplainedKind, code: Option<&str>) -> String {
+    let aws_says = |what: &str| format!("AWS says {what} denied it, not the key policy");
+    match kind {
+        UnexplainedKind::IdentityPolicy => aws_says("an IAM identity-based policy"),
+        UnexplainedKind::Scp => aws_says("a service control policy"),
+        UnexplainedKind::Rcp => aws_says("a resource control policy"),
+        UnexplainedKind::PermissionsBoundary => aws_says("a permissions boundary"),
+        UnexplainedKind::SessionPolicy => aws_says("a session policy"),
+        UnexplainedKind::KeyState => format!(
+            "the key's state refused the call ({}), not a policy",
+            code.unwrap_or("a key state error")
+        ),
+        UnexplainedKind::NoPolicy => "no key policy known for this key (give it with `--policy FILE`, or fetch it with `--fetch-policy`)".into(),
+        UnexplainedKind::NotEvaluable => {
+            "CloudTrail does not identify this caller well enough to evaluate the key policy".into()
+        }
+        UnexplainedKind::PolicyAllows => "the key policy in hand allows it".into(),
+        UnexplainedKind::PolicyDoesNotDeny => "the key policy in hand does not deny it (no statement matches; a grant or IAM policy may be missing)".into(),
+    }
+}
+
+fn kind_tag(k: UnexplainedKind) -> &'static str {
+    match k {
+        UnexplainedKind::IdentityPolicy => "identity-policy",
+        UnexplainedKind::Scp => "scp",
+        UnexplainedKind::Rcp => "rcp",
+        UnexplainedKind::PermissionsBoundary => "permissions-boundary",
+        UnexplainedKind::SessionPolicy => "session-policy",
+        UnexplainedKind::KeyState => "key-state",
+        UnexplainedKind::NoPolicy => "no-policy",
+        UnexplainedKind::NotEvaluable => "not-evaluable",
+        UnexplainedKind::PolicyAllows => "policy-allows",
+        UnexplainedKind::PolicyDoesNotDeny => "policy-does-not-deny",
+    }
+}
+
+/// The details after the answer: per cause, its blocked callers (the
+/// first [`SHOWN`]) with evidence, and its fixes with diffs; then the
+/// failures the key policy does not explain.
+pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    for c in &a.causes {
+        let mine: Vec<&Blocked> = a.blocked.iter().filter(|b| b.cause == c.id).collect();
+        if mine.is_empty() && c.fixes.is_empty() {
+            continue;
+        }
+        writeln!(w, "{}Details of {}\n", st.heading, c.id)?;
+        for b in mine.iter().take(SHOWN) {
+            blocked(b, w)?;
+        }
+        if mine.len() > SHOWN {
+            writeln!(
+                w,
+                "{}... and {} more blocked callers with the same statement (all in `--format json`)\n",
+                st.bullet,
+                mine.len() - SHOWN
+            )?;
+        }
+        for f in &c.fixes {
+            fix(f, st, w)?;
+        }
+        for f in &c.fix_failures {
+            writeln!(
+                w,
+                "{}no {} fix: {}",
+                st.bullet,
+                fix_kind(f.kind),
+                f.reason.replace('\n', " ")
+            )?;
+        }
+        writeln!(w)?;
+    }
+    if !a.unexplained.is_empty() {
+        writeln!(
+            w,
+            "{}Failures the key policy does not explain\n",
+            st.heading
+        )?;
+        for u in a.unexplained.iter().take(SHOWN * 2) {
+            let n = if u.denied > 0 {
+                format!("{} denied", u.denied)
+            } else {
+                format!("{} key-state failures", u.key_state_failed)
+            };
+            writeln!(
+                w,
+                "{}{} ({}, {n}): {} [{}]",
+                st.bullet,
+                short_caller(&u.caller),
+                u.event_names.join(", "),
+                unexplained_words(u.kind, u.error_code.as_deref()),
+                kind_tag(u.kind)
+            )?;
+        }
+        if a.unexplained.len() > SHOWN * 2 {
+            writeln!(
+                w,
+                "{}... and {} more",
+                st.bullet,
+                a.unexplained.len() - SHOWN * 2
+            )?;
+        }
+        writeln!(w)?;
+    }
+    for e in &a.policy_errors {
+        writeln!(w, "{}warning: key `{}`: {}", st.bullet, e.key_arn, e.reason)?;
+    }
+    Ok(())
+}
+
+fn blocked(b: &Blocked, w: &mut impl Write) -> std::io::Result<()> {
+    let how = match (b.state, b.decision) {
+        (State::Resolved, _) => "was denied",
+        (_, Outcome::Undetermined) => "may be denied",
+        _ => "is denied",
+    };
+    let head = format!(
+        "{} {how} by {}",
+        short_caller(&b.caller),
+        statement_words(&b.statement)
+    );
+    writeln!(w, "{}", wrapped("- ", 2, &head))?;
+    writeln!(
+        w,
+        "  events: {}; denied calls logged: {}; earlier successes the current policy would deny: {}",
+        b.event_names.join(", "),
+        b.denied,
+        b.replayed
+    )?;
+    for c in &b.evidence {
+        writeln!(w, "{}", wrapped("  evidence: ", 4, &evidence_line(c)))?;
+    }
+    Ok(())
+}
+
+pub(super) fn fix_kind(k: FixKind) -> &'static str {
+    match k {
+        FixKind::Broad => "broad",
+        FixKind::Narrow => "narrow",
+        FixKind::Restore => "restore",
+    }
+}
+
+pub(super) fn verified_words(f: &ProposedFix) -> &'static str {
+    if f.verified {
+        "verified"
+    } else {
+        "NOT verified"
+    }
+}
+
+fn subject_words(s: &Subject) -> String {
+    match s {
+        Subject::ThisRequest => "this request".into(),
+        Subject::Blocked { caller, event_name } => {
+            format!("blocked caller {}, {event_name}", short_caller(caller))
+        }
+        Subject::Observed { caller, event_name } => {
+            format!("observed caller {}, {event_name}", short_caller(caller))
+        }
+        Subject::Exempted { principal_arn } => format!("exempted principal {principal_arn}"),
+        Subject::Probe {
+            probe,
+            principal,
+            event_name,
+        } => format!("{} ({principal}), {event_name}", probe_words(*probe)),
+    }
+}
+
+pub(super) fn probe_words(p: ProbeKind) -> &'static str {
+    match p {
+        ProbeKind::UnlistedUser => "an unlisted IAM user of the account",
+        ProbeKind::OtherAccount => "a principal of another account",
+        ProbeKind::OtherService => "another service principal",
+        ProbeKind::OtherViaService => "a call through another service",
+        ProbeKind::OtherSourceIp => "a call from another IP address",
+        ProbeKind::OtherVpcEndpoint => "a call through another VPC endpoint",
+        ProbeKind::OtherEncryptionContext => "a call with another encryption context",
+    }
+}
+
+pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    let unlisted = usize::try_from(f.checks_passed_not_listed).unwrap_or(usize::MAX);
+    let passed = f.checks.iter().filter(|c| c.passed).count() + unlisted;
+    let what = if f.kind == FixKind::Restore {
+        "restore the policy version before the change".to_owned()
+    } else {
+        f.description.clone()
+    };
+    let head = format!(
+        "{} ({}, {}: {passed}/{} checks pass): {what}",
+        f.id,
+        fix_kind(f.kind),
+        verified_words(f),
+        f.checks.len() + unlisted,
+    );
+    writeln!(w, "{}", wrapped("  ", 4, &head))?;
+    for c in f.checks.iter().filter(|c| !c.passed) {
+        writeln!(
+            w,
+            "    failed check: {} ({:?} -> {:?})",
+            subject_words(&c.subject),
+            c.before,
+            c.after
+        )?;
+    }
+    if f.still_blocked_count > 0 {
+        let first: Vec<String> = f.still_blocked.iter().take(3).map(short_caller).collect();
+        writeln!(
+            w,
+            "    still blocked after this fix: {} caller(s), e.g. {}",
+            f.still_blocked_count,
+            first.join("; ")
+        )?;
+    }
+    for r in &f.lets_in {
+        writeln!(w, "    lets in: {}", subject_words(r))?;
+    }
+    for warning in &f.warnings {
+        writeln!(w, "    warning: {warning}")?;
+    }
+    writeln!(w, "{}", st.code_open)?;
+    let lines: Vec<&str> = f.diff.lines().collect();
+    for line in lines.iter().take(60) {
+        writeln!(w, "    {line}")?;
+    }
+    if lines.len() > 60 {
+        writeln!(
+            w,
+            "    ... {} more diff lines (the full policy is in `--format json`)",
+            lines.len() - 60
+        )?;
+    }
+    writeln!(w, "{}", st.code_close)
+}

@@ -1,0 +1,155 @@
+//! Causes end to end, on SYNTHETIC blast-radius incidents written by
+//! `scripts/gen-blast.py` (record shapes from ../shared/real-samples): one
+//! `PutKeyPolicy` that blocks many roles and a service principal, answered
+//! as one cause with one verified fix; and the same change undone by a
+//! second `PutKeyPolicy`, answered as resolved.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::util::{analyze_json, run, stdout};
+
+/// Runs the generator into a temporary directory; `None` without python3.
+fn blast(roles: usize, fixed_later: bool) -> Option<(tempfile::TempDir, String, Value)> {
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-blast.py");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(script).arg("--roles").arg(roles.to_string());
+    if fixed_later {
+        cmd.arg("--fixed-later");
+    }
+    let out = cmd.arg(dir.path()).output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!(
+            "gen-blast.py failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: python3 not found ({e})");
+            return None;
+        }
+        Err(e) => panic!("python3 is needed under CI: {e}"),
+    }
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("truth.json")).unwrap()).unwrap();
+    let logs = dir.path().join("logs").display().to_string();
+    Some((dir, logs, truth))
+}
+
+#[test]
+fn one_change_over_many_roles_is_one_cause_with_one_verified_fix() {
+    let Some((_dir, logs, truth)) = blast(300, false) else {
+        return;
+    };
+    let (v, out) = analyze_json(&[&logs]);
+    assert_eq!(out.status.code(), Some(0));
+    let causes = v["causes"].as_array().unwrap();
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    let c = &causes[0];
+    assert_eq!(c["event_id"], truth["cause_event_id"]);
+    assert_eq!(c["state"], "ongoing");
+    assert_eq!(c["callers"], truth["blocked"]);
+    assert_eq!(c["by_class"]["direct"], 300);
+    assert_eq!(c["by_class"]["service-principal"], 1);
+    assert_eq!(c["blocking"][0]["statement"]["sid"], truth["sid"]);
+    assert_eq!(
+        c["blocking"][0]["callers"].as_array().unwrap().len(),
+        301,
+        "the JSON keeps every caller"
+    );
+    let broad = c["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "broad")
+        .unwrap();
+    assert_eq!(broad["verified"], true);
+    assert_eq!(broad["unblocks"], truth["blocked"]);
+    // The 300 roles go into the exception list once, the service is exempted as a class.
+    let cond = &broad["policy"]["Statement"][1]["Condition"];
+    assert_eq!(
+        cond["StringNotEquals"]["aws:PrincipalArn"]
+            .as_array()
+            .unwrap()
+            .len(),
+        301
+    );
+    assert_eq!(cond["BoolIfExists"]["aws:PrincipalIsAWSService"], "false");
+    let blocked = v["blocked"].as_array().unwrap();
+    assert_eq!(blocked.len(), 301);
+    assert!(blocked.iter().all(|b| b["cause"] == c["id"]));
+    let verdicts = v["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 301);
+    assert!(
+        verdicts
+            .iter()
+            .all(|x| x["verdict"] == "key-policy-deny" && x["cause"] == c["id"])
+    );
+}
+
+#[test]
+fn the_table_answers_in_its_first_40_lines_within_120_columns() {
+    let Some((_dir, logs, truth)) = blast(300, false) else {
+        return;
+    };
+    let t = stdout(&run(&["analyze", "--format", "table", &logs], b""));
+    let head: Vec<&str> = t.lines().take(40).collect();
+    let head = head.join("\n");
+    for want in [
+        truth["key"].as_str().unwrap(),
+        "PutKeyPolicy by user/admin@111122223333",
+        truth["sid"].as_str().unwrap(),
+        "301 caller(s)",
+        "fix:",
+        "verified",
+    ] {
+        assert!(
+            head.contains(want),
+            "`{want}` not in the first 40 lines:\n{head}"
+        );
+    }
+    let wide: Vec<&str> = t
+        .lines()
+        .filter(|l| !l.starts_with("    ") && l.chars().count() > 120)
+        .collect();
+    assert!(wide.is_empty(), "lines over 120 columns: {wide:#?}");
+    assert!(
+        t.lines().count() < 400,
+        "collapsed: {} lines",
+        t.lines().count()
+    );
+}
+
+#[test]
+fn a_change_undone_by_a_later_one_is_resolved_and_blocks_nobody() {
+    let Some((_dir, logs, truth)) = blast(20, true) else {
+        return;
+    };
+    let (v, _) = analyze_json(&[&logs]);
+    let causes = v["causes"].as_array().unwrap();
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    let c = &causes[0];
+    assert_eq!(c["event_id"], truth["cause_event_id"]);
+    assert_eq!(c["state"], "resolved");
+    assert_eq!(c["resolved_by"]["event_id"], truth["resolved_by"]);
+    assert_eq!(c["callers"], 21);
+    assert!(c["fixes"].as_array().unwrap().is_empty(), "nothing to fix");
+    let blocked = v["blocked"].as_array().unwrap();
+    assert_eq!(blocked.len(), 21);
+    for b in blocked {
+        assert_eq!(b["state"], "resolved", "{b}");
+        assert_eq!(b["resolved_by"]["event_id"], truth["resolved_by"]);
+        assert_eq!(b["replayed"], 0, "successes under the fix are not replayed");
+    }
+    assert!(
+        v["verdicts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["state"] == "resolved"),
+        "{}",
+        v["verdicts"]
+    );
+}
