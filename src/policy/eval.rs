@@ -269,8 +269,9 @@ fn principal(pattern: &PrincipalPattern, who: &Principal) -> Tri {
 /// hand-written request may give it):
 /// - a role ARN in the policy matches that role's sessions. The session ARN
 ///   does not show the role's path, so role `R` of account `A` matches on
-///   account and name alone: role names are unique in an account, whatever
-///   their path ("IAM identifiers", friendly names and paths);
+///   account and name alone: "IAM user, group, role, and policy names must
+///   be unique within the account. Names are not distinguished by case"
+///   (IAM API Reference, `CreateRole`), whatever their path;
 /// - a session ARN in the policy matches that session only; against a role
 ///   ARN (session unknown) it is `Unknown`.
 fn aws_arn(pattern: &str, arn: Option<&str>, account: Option<&str>) -> Tri {
@@ -288,12 +289,12 @@ fn aws_arn(pattern: &str, arn: Option<&str>, account: Option<&str>) -> Tri {
         return Tri::True;
     }
     match (session_role(arn), role_name(pattern)) {
-        (Some(session), Some(role)) => return Tri::from(session == role),
+        (Some(session), Some(role)) => return Tri::from(same_role(session, role)),
         (Some(_), None) => return Tri::False,
         _ => {}
     }
     match (session_role(pattern), role_name(arn)) {
-        (Some(session), Some(role)) if session == role => Tri::Unknown,
+        (Some(session), Some(role)) if same_role(session, role) => Tri::Unknown,
         _ => Tri::False,
     }
 }
@@ -301,6 +302,11 @@ fn aws_arn(pattern: &str, arn: Option<&str>, account: Option<&str>) -> Tri {
 fn arn_account(arn: &str) -> Option<String> {
     let account = arn.split(':').nth(4)?;
     is_account_id(account).then(|| account.to_owned())
+}
+
+/// Same partition and account, and role names equal ignoring case.
+fn same_role(a: (&str, &str, &str), b: (&str, &str, &str)) -> bool {
+    a.0 == b.0 && a.1 == b.1 && a.2.eq_ignore_ascii_case(b.2)
 }
 
 /// (partition, account, role name) of `arn:P:sts::A:assumed-role/R/S`.
