@@ -415,12 +415,16 @@ impl AliasPlace {
     }
 }
 
+/// One change to an alias: when (epoch ms, if known), and the key ARN it
+/// names from then on (`None`: deleted).
+type AliasChange = (Option<i64>, Option<String>);
+
 /// Every alias's history: `CreateAlias`/`UpdateAlias` (target key ARN) and
 /// `DeleteAlias` (`None`), by time, so a call resolves to the key its alias
 /// named when and where it was made.
 #[derive(Debug, Default)]
 struct Aliases {
-    history: HashMap<AliasPlace, Vec<(Option<i64>, Option<String>)>>,
+    history: HashMap<AliasPlace, Vec<AliasChange>>,
 }
 
 impl Aliases {

@@ -6,6 +6,7 @@ mod bad_input;
 mod cli;
 mod corpus;
 mod diagnosis;
+mod evidence;
 mod explain;
 mod parallel;
 mod real_samples;
