@@ -486,7 +486,8 @@ fn role_from_session_arn(arn: &str) -> Option<String> {
 
 /// The key a KMS record is about: `resources[]` first, then `requestParameters`.
 ///
-/// `aliases` maps `alias/name` to the key ARN it was seen to target.
+/// An alias in `keyId` comes back as an alias ARN (see [`qualify_key`]);
+/// `collect` resolves it to a key ARN at the call's time and place.
 pub fn key_of(ev: &Event, request: Option<&serde_json::Value>) -> Option<String> {
     let from_resources = ev.resources.iter().find_map(|r| {
         let is_key = r.kind.as_deref().is_none_or(|k| k == "AWS::KMS::Key");
