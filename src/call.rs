@@ -486,7 +486,8 @@ fn role_from_session_arn(arn: &str) -> Option<String> {
 
 /// The key a KMS record is about: `resources[]` first, then `requestParameters`.
 ///
-/// `aliases` maps `alias/name` to the key ARN it was seen to target.
+/// An alias in `keyId` comes back as an alias ARN (see [`qualify_key`]);
+/// `collect` resolves it to a key ARN at the call's time and place.
 pub fn key_of(ev: &Event, request: Option<&serde_json::Value>) -> Option<String> {
     let from_resources = ev.resources.iter().find_map(|r| {
         let is_key = r.kind.as_deref().is_none_or(|k| k == "AWS::KMS::Key");
@@ -504,15 +505,47 @@ pub fn key_of(ev: &Event, request: Option<&serde_json::Value>) -> Option<String>
     ))
 }
 
-/// A bare key id becomes an ARN when region and account are known.
+/// A bare key id becomes a key ARN, and an alias name (`alias/orders`) an
+/// alias ARN, when region and account are known: aliases belong to one
+/// account and region ("Aliases in AWS KMS"), so `alias/orders` in
+/// `eu-west-1` and in `us-east-1` are different aliases. A multi-Region key
+/// id (`mrk-...`) stays one key per region the same way.
 pub fn qualify_key(key_id: &str, region: Option<&str>, account: Option<&str>) -> String {
-    if key_id.starts_with("arn:") || key_id.starts_with("alias/") {
+    if key_id.starts_with("arn:") {
         return key_id.to_owned();
     }
     match (region, account) {
+        (Some(r), Some(a)) if key_id.starts_with("alias/") => {
+            format!("arn:aws:kms:{r}:{a}:{key_id}")
+        }
         (Some(r), Some(a)) => format!("arn:aws:kms:{r}:{a}:key/{key_id}"),
         _ => key_id.to_owned(),
     }
+}
+
+/// An alias reference: `(account, region, alias/NAME)` of an alias ARN
+/// (`arn:aws:kms:R:A:alias/NAME`), or of a bare `alias/NAME` with account
+/// and region unknown; `None` for anything else.
+pub(crate) fn alias_ref(key: &str) -> Option<(Option<&str>, Option<&str>, &str)> {
+    if key.starts_with("alias/") {
+        return Some((None, None, key));
+    }
+    let mut parts = key.splitn(6, ':');
+    let (_, _, service, region, account, rest) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    (service == "kms" && rest.starts_with("alias/")).then(|| {
+        (
+            (!account.is_empty()).then_some(account),
+            (!region.is_empty()).then_some(region),
+            rest,
+        )
+    })
 }
 
 /// What a KMS call without any key (`ListKeys`, `GenerateRandom`) is grouped under.
@@ -718,5 +751,28 @@ mod tests {
         let created =
             ev(r#"{"responseElements": {"keyMetadata": {"arn": "arn:aws:kms:r:1:key/n"}}}"#);
         assert_eq!(key(&created), "arn:aws:kms:r:1:key/n");
+    }
+    #[test]
+    fn aliases_and_multi_region_ids_are_qualified_per_region() {
+        let (eu, acct) = (Some("eu-west-1"), Some("111122223333"));
+        assert_eq!(
+            qualify_key("alias/orders", eu, acct),
+            "arn:aws:kms:eu-west-1:111122223333:alias/orders"
+        );
+        assert_eq!(
+            qualify_key("mrk-1", Some("us-east-1"), acct),
+            "arn:aws:kms:us-east-1:111122223333:key/mrk-1"
+        );
+        assert_eq!(qualify_key("alias/orders", None, acct), "alias/orders");
+        assert_eq!(
+            alias_ref("arn:aws:kms:eu-west-1:111122223333:alias/orders"),
+            Some((Some("111122223333"), Some("eu-west-1"), "alias/orders"))
+        );
+        assert_eq!(
+            alias_ref("alias/orders"),
+            Some((None, None, "alias/orders"))
+        );
+        assert_eq!(alias_ref("arn:aws:kms:eu-west-1:111122223333:key/k"), None);
+        assert_eq!(alias_ref("arn:aws:s3:::alias/x"), None);
     }
 }

@@ -123,7 +123,7 @@ pub struct Collector {
     filters: Filters,
     seen_uuids: HashSet<u128, BuildHasherDefault<UuidHasher>>,
     seen_other: HashSet<String>,
-    aliases: HashMap<String, String>,
+    aliases: Aliases,
     /// One shared copy of each repeated value of the call rows.
     strings: Interner,
     /// For each call, the index of its input in `out.per_file`.
@@ -323,32 +323,48 @@ impl Collector {
     }
 
     fn note_alias(&mut self, ev: &Event, c: &KmsCall) {
-        if !matches!(&*c.event_name, "CreateAlias" | "UpdateAlias")
-            || c.outcome != Outcome::Succeeded
-        {
+        let deleted = match &*c.event_name {
+            "CreateAlias" | "UpdateAlias" => false,
+            "DeleteAlias" => true,
+            _ => return,
+        };
+        if c.outcome != Outcome::Succeeded {
             return;
         }
         let req = ev.request();
-        let alias = req.as_ref().and_then(|r| r.get("aliasName")?.as_str());
-        let target = req.as_ref().and_then(|r| r.get("targetKeyId")?.as_str());
-        if let (Some(alias), Some(target)) = (alias, target) {
-            let arn = call::qualify_key(
-                target,
-                ev.aws_region.as_deref(),
-                ev.recipient_account_id.as_deref(),
-            );
-            self.aliases.insert(alias.to_owned(), arn);
+        let Some(name) = req.as_ref().and_then(|r| r.get("aliasName")?.as_str()) else {
+            return;
+        };
+        let (region, account) = (ev.aws_region.as_deref(), ev.recipient_account_id.as_deref());
+        let target = req
+            .as_ref()
+            .and_then(|r| r.get("targetKeyId")?.as_str())
+            .map(|t| call::qualify_key(t, region, account));
+        if deleted || target.is_some() {
+            let place = AliasPlace {
+                account: account.map(str::to_owned),
+                region: region.map(str::to_owned),
+                name: name.to_owned(),
+            };
+            self.aliases
+                .note(place, c.time_ms, target.filter(|_| !deleted));
         }
     }
 
     /// Resolves aliases, applies `--key`, and returns the books.
     pub fn finish(mut self) -> Collected {
+        self.aliases.sort();
         for c in &mut self.out.calls {
-            if let Some(arn) = self.aliases.get(&*c.key) {
-                c.key = self.strings.text(arn);
+            if let Some(arn) = self.aliases.resolve(&c.key, c.time_ms) {
+                c.key = self.strings.text(&arn);
             }
         }
-        let wanted: Vec<String> = self.filters.keys.iter().map(|k| self.resolve(k)).collect();
+        let wanted: Vec<String> = self
+            .filters
+            .keys
+            .iter()
+            .flat_map(|k| self.aliases.wanted(k))
+            .collect();
         if !wanted.is_empty() {
             let before = self.out.calls.len();
             let keep: Vec<bool> = self
@@ -376,20 +392,113 @@ impl Collector {
         self.out.trail_changes.sort_by_key(|t| t.time_ms);
         self.out
     }
+}
 
-    /// `--key` as given, with an alias (name or ARN) replaced by its key ARN.
-    fn resolve(&self, want: &str) -> String {
-        let alias = want.find("alias/").map_or(want, |i| &want[i..]);
-        self.aliases
-            .get(alias)
-            .cloned()
-            .unwrap_or_else(|| want.to_owned())
+/// Where an alias lives: aliases belong to one account and region, so
+/// `alias/orders` in two regions are two aliases ("Aliases in AWS KMS").
+/// Account or region is `None` when the record did not say.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AliasPlace {
+    account: Option<String>,
+    region: Option<String>,
+    name: String,
+}
+
+impl AliasPlace {
+    /// Whether a reference (account, region, name), parts possibly unknown,
+    /// can mean this alias.
+    fn fits(&self, account: Option<&str>, region: Option<&str>, name: &str) -> bool {
+        let part = |want: Option<&str>, have: &Option<String>| {
+            want.is_none() || have.is_none() || want == have.as_deref()
+        };
+        self.name == name && part(account, &self.account) && part(region, &self.region)
     }
 }
 
-/// A key matches a `--key` value given as ARN, bare id, or unresolved alias.
+/// One change to an alias: when (epoch ms, if known), and the key ARN it
+/// names from then on (`None`: deleted).
+type AliasChange = (Option<i64>, Option<String>);
+
+/// Every alias's history: `CreateAlias`/`UpdateAlias` (target key ARN) and
+/// `DeleteAlias` (`None`), by time, so a call resolves to the key its alias
+/// named when and where it was made.
+#[derive(Debug, Default)]
+struct Aliases {
+    history: HashMap<AliasPlace, Vec<AliasChange>>,
+}
+
+impl Aliases {
+    fn note(&mut self, place: AliasPlace, time_ms: Option<i64>, target: Option<String>) {
+        self.history
+            .entry(place)
+            .or_default()
+            .push((time_ms, target));
+    }
+
+    fn sort(&mut self) {
+        for changes in self.history.values_mut() {
+            changes.sort_by_key(|(t, _)| *t);
+        }
+    }
+
+    /// The key ARN an alias reference (`alias/NAME` or an alias ARN) named
+    /// at `time_ms`: the last change at or before it, if that did not
+    /// delete the alias. A call before every change known, or an alias
+    /// deleted, stays unresolved: what the alias named then is not in the
+    /// trail. Without a time, or without a place, it resolves only when
+    /// every change that can apply names one and the same key.
+    fn resolve(&self, key: &str, time_ms: Option<i64>) -> Option<String> {
+        let (account, region, name) = call::alias_ref(key)?;
+        let places: Vec<_> = self
+            .history
+            .iter()
+            .filter(|(p, _)| p.fits(account, region, name))
+            .collect();
+        let exact = places
+            .iter()
+            .find(|(p, _)| p.account.as_deref() == account && p.region.as_deref() == region);
+        if let (Some((_, changes)), Some(t)) = (exact, time_ms)
+            && changes.iter().all(|(at, _)| at.is_some())
+        {
+            let before = changes
+                .iter()
+                .take_while(|(at, _)| at.is_some_and(|at| at <= t));
+            return before.last().and_then(|(_, target)| target.clone());
+        }
+        let mut targets = places
+            .iter()
+            .flat_map(|(_, changes)| changes.iter().map(|(_, t)| t));
+        let first = targets.next()?.clone()?;
+        targets
+            .all(|t| t.as_deref() == Some(&*first))
+            .then_some(first)
+    }
+
+    /// `--key` as given, and for an alias (name or ARN) every key ARN it
+    /// named in the trail: an alias ARN selects keys of its own account and
+    /// region only, a bare name those of every place that has the alias.
+    fn wanted(&self, want: &str) -> Vec<String> {
+        let mut out = vec![want.to_owned()];
+        let Some((account, region, name)) = call::alias_ref(want) else {
+            return out;
+        };
+        for (place, changes) in &self.history {
+            if place.fits(account, region, name) {
+                out.extend(changes.iter().filter_map(|(_, t)| t.clone()));
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// A key matches a `--key` value given as ARN, bare id, or unresolved alias
+/// (an alias name matches the alias ARN of any place).
 fn key_matches(key: &str, want: &str) -> bool {
-    key == want || key.rsplit_once("key/").is_some_and(|(_, id)| id == want)
+    key == want
+        || key.rsplit_once("key/").is_some_and(|(_, id)| id == want)
+        || (want.starts_with("alias/") && key.strip_suffix(want).is_some_and(|k| k.ends_with(':')))
 }
 
 fn lifecycle(ev: &Event, c: &KmsCall) -> Lifecycle {
@@ -681,6 +790,120 @@ mod tests {
         let out = collect(&[&text], f);
         assert_eq!(out.inputs.kms_calls, 1);
         assert_eq!(&*out.calls[0].key, "arn:aws:kms:r:1:key/k");
+    }
+
+    /// A KMS record in CloudTrail's shape (field names and nesting of the
+    /// real `CreateAlias`/`Decrypt` records in ../shared/real-samples).
+    fn kms_record(name: &str, region: &str, time: &str, request: &str) -> String {
+        format!(
+            r#"{{"eventVersion": "1.08", "userIdentity": {{"type": "AssumedRole",
+            "principalId": "AROAEXAMPLE:s1", "arn": "arn:aws:sts::111122223333:assumed-role/app/s1",
+            "accountId": "111122223333", "sessionContext": {{"sessionIssuer": {{"type": "Role",
+            "arn": "arn:aws:iam::111122223333:role/app", "accountId": "111122223333", "userName": "app"}}}}}},
+            "eventTime": "{time}", "eventSource": "kms.amazonaws.com", "eventName": "{name}",
+            "awsRegion": "{region}", "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.15.0",
+            "requestParameters": {request}, "responseElements": null,
+            "eventType": "AwsApiCall", "managementEvent": true, "readOnly": false,
+            "recipientAccountId": "111122223333", "eventCategory": "Management"}}"#
+        )
+    }
+
+    fn set_alias(name: &str, region: &str, time: &str, target: &str) -> String {
+        let req = format!(r#"{{"aliasName": "alias/orders", "targetKeyId": "{target}"}}"#);
+        kms_record(name, region, time, &req)
+    }
+
+    fn decrypt_via_alias(region: &str, time: &str) -> String {
+        let req = r#"{"keyId": "alias/orders", "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}"#;
+        kms_record("Decrypt", region, time, req)
+    }
+
+    /// Synthetic scenario (not a real trail): `alias/orders` exists in
+    /// us-east-1 (the primary of multi-Region key `mrk-1`) and in eu-west-1
+    /// (first a single-Region key, then the `mrk-1` replica); the Decrypt
+    /// records name only `alias/orders`.
+    fn two_region_alias_trail() -> String {
+        let records = [
+            decrypt_via_alias("eu-west-1", "2026-03-01T09:00:00Z"),
+            set_alias("CreateAlias", "us-east-1", "2026-03-01T10:00:00Z", "mrk-1"),
+            set_alias("CreateAlias", "eu-west-1", "2026-03-01T10:00:00Z", "k-old"),
+            decrypt_via_alias("eu-west-1", "2026-03-01T11:00:00Z"),
+            // Logged out of order: the update is read after the call it precedes.
+            decrypt_via_alias("eu-west-1", "2026-03-01T13:00:00Z"),
+            set_alias(
+                "UpdateAlias",
+                "eu-west-1",
+                "2026-03-01T12:00:00Z",
+                "arn:aws:kms:eu-west-1:111122223333:key/mrk-1",
+            ),
+            decrypt_via_alias("us-east-1", "2026-03-01T13:00:00Z"),
+            kms_record(
+                "DeleteAlias",
+                "us-east-1",
+                "2026-03-01T14:00:00Z",
+                r#"{"aliasName": "alias/orders"}"#,
+            ),
+            decrypt_via_alias("us-east-1", "2026-03-01T15:00:00Z"),
+        ];
+        format!(r#"{{"Records": [{}]}}"#, records.join(","))
+    }
+
+    fn decrypt_keys(out: &Collected) -> Vec<(String, &str)> {
+        out.calls
+            .iter()
+            .filter(|c| &*c.event_name == "Decrypt")
+            .map(|c| (c.region.as_deref().unwrap_or_default().to_owned(), &*c.key))
+            .collect()
+    }
+
+    #[test]
+    fn aliases_resolve_by_account_region_and_time() {
+        let out = collect(&[&two_region_alias_trail()], Filters::default());
+        let eu = "arn:aws:kms:eu-west-1:111122223333";
+        let us = "arn:aws:kms:us-east-1:111122223333";
+        let want = [
+            // Before any alias change seen: what it named is not in the trail.
+            ("eu-west-1", format!("{eu}:alias/orders")),
+            ("eu-west-1", format!("{eu}:key/k-old")),
+            ("eu-west-1", format!("{eu}:key/mrk-1")),
+            ("us-east-1", format!("{us}:key/mrk-1")),
+            // After DeleteAlias.
+            ("us-east-1", format!("{us}:alias/orders")),
+        ];
+        let got = decrypt_keys(&out);
+        let want: Vec<(String, &str)> = want
+            .iter()
+            .map(|(r, k)| ((*r).to_owned(), k.as_str()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn alias_arn_key_filter_selects_its_region_only() {
+        let only_eu = Filters {
+            keys: vec!["arn:aws:kms:eu-west-1:111122223333:alias/orders".into()],
+            ..Filters::default()
+        };
+        let out = collect(&[&two_region_alias_trail()], only_eu);
+        let regions: Vec<String> = decrypt_keys(&out).into_iter().map(|(r, _)| r).collect();
+        assert_eq!(regions, ["eu-west-1"; 3]);
+        assert_books(&out.inputs);
+        // The name alone selects the alias in every region.
+        let by_name = Filters {
+            keys: vec!["alias/orders".into()],
+            ..Filters::default()
+        };
+        let out = collect(&[&two_region_alias_trail()], by_name);
+        assert_eq!(decrypt_keys(&out).len(), 5);
+        // A replica's key ARN selects that replica, not the primary.
+        let replica = Filters {
+            keys: vec!["arn:aws:kms:eu-west-1:111122223333:key/mrk-1".into()],
+            ..Filters::default()
+        };
+        let out = collect(&[&two_region_alias_trail()], replica);
+        let got = decrypt_keys(&out);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, "eu-west-1");
     }
 
     #[test]

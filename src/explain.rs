@@ -17,6 +17,7 @@ use crate::analysis::diagnosis::fixes::{ProposedFix, make_fixes};
 use crate::analysis::diagnosis::request::{arn_part, blocked_caller_for, request_for};
 use crate::call::{self, CallerClass, KmsCall};
 use crate::event::RawRecord;
+use crate::policy::context::role_of_session;
 use crate::policy::{
     BlockedCaller, ConditionTrace, Context, Decision, Effect, Outcome, Policy, Principal, Request,
     Tri, evaluate,
@@ -114,12 +115,18 @@ pub fn load_event(path: &str) -> anyhow::Result<Subject> {
         bail!("`{path}` is not a KMS event (eventSource `{src}`)");
     }
     let call = call::kms_call(ev, &mut call::Interner::default());
-    let Some(request) = request_for(&call.caller, &call.key, &call.event_name, Some(&call)) else {
+    let Some(mut request) = request_for(&call.caller, &call.key, &call.event_name, Some(&call))
+    else {
         bail!(
             "`{path}`: the caller ({}) is not identified well enough to build a request\nhint: describe the request with `--request`",
             call.caller.class.as_str()
         );
     };
+    // The network keys per docs/request-context.md (VPC endpoint calls carry
+    // no aws:SourceIp; a service name in place of an address is unknown).
+    request.context = request
+        .context
+        .with_network(call.source_ip.as_deref(), call.vpc_endpoint_id.as_deref());
     Ok(Subject::Event {
         call: Box::new(call),
         request,
@@ -152,7 +159,9 @@ fn field<'a>(v: &'a Value, name: &str) -> anyhow::Result<&'a str> {
     }
 }
 
-/// `{"principal", "action", "resource", "context": {...}}`.
+/// `{"principal", "action", "resource", "context": {...}}`. A session ARN
+/// given as `aws:PrincipalArn` is read as its role's ARN, as AWS fills
+/// that key ("AWS global condition context keys", `aws:PrincipalArn`).
 pub fn parse_request(v: &Value) -> anyhow::Result<Subject> {
     let principal = principal(field(v, "principal")?)?;
     let action = field(v, "action")?;
@@ -162,7 +171,15 @@ pub fn parse_request(v: &Value) -> anyhow::Result<Subject> {
         None => {}
         Some(Value::Object(m)) => {
             for (k, val) in m {
-                ctx = ctx.set(k, context_values(k, val)?);
+                let mut values = context_values(k, val)?;
+                if k.eq_ignore_ascii_case("aws:PrincipalArn") {
+                    for v in &mut values {
+                        if let Some(role) = role_of_session(v) {
+                            *v = role;
+                        }
+                    }
+                }
+                ctx = ctx.set(k, values);
             }
         }
         Some(other) => bail!("`context` must be an object, found `{other}`"),
@@ -218,6 +235,7 @@ pub fn explain(subject: &Subject, policies: &[(String, Policy)]) -> Explanation 
     let last = decisions.last().expect("at least one policy");
     let (_, policy) = policies.last().expect("at least one policy");
     let (fixes, mut notes) = fixes(subject, req, policy, last);
+    notes.extend(session_note(subject, req));
     notes.extend(decision_notes(req, last));
     Explanation {
         schema_version: crate::report::SCHEMA_VERSION,
@@ -299,13 +317,34 @@ fn decision_notes(req: &Request, d: &Decision) -> Vec<String> {
     if d.only_via_account_delegation() {
         notes.push("allowed only through the account principal: an IAM policy of the account must also allow it, which this policy cannot show".into());
     }
-    if d.outcome == Outcome::Undetermined {
+    let hangs_on_unknown_key = d.deciding().iter().any(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.result == Tri::Unknown && c.note.is_none())
+            || [s.principal_match, s.resource_match].contains(&Tri::Unknown)
+    });
+    if d.outcome == Outcome::Undetermined && hangs_on_unknown_key {
         notes.push(
             "the decision hangs on a condition key the request does not show (seen `unknown`)"
                 .into(),
         );
     }
+    notes.extend(d.notes().into_iter().map(str::to_owned));
     notes
+}
+
+/// How an assumed-role session ARN given as the principal was read.
+fn session_note(subject: &Subject, req: &Request) -> Option<String> {
+    let Subject::Request(_) = subject else {
+        return None;
+    };
+    let Principal::Aws { arn: Some(arn), .. } = &req.principal else {
+        return None;
+    };
+    let role = role_of_session(arn)?;
+    Some(format!(
+        "principal `{arn}` is an assumed-role session: a role ARN in the policy's `Principal` matches it by account and role name (`{role}`, any path: a session ARN does not show the role's path), and its `aws:PrincipalArn` is the role's ARN, here `{role}` (path `/` assumed; give `aws:PrincipalArn` in `context` if the role has a path)"
+    ))
 }
 
 /// The caller in fix terms: from the event's caller, or guessed from the request.
@@ -320,7 +359,7 @@ fn fix_caller(subject: &Subject, req: &Request) -> Option<BlockedCaller> {
             Principal::Service(s) => Some(BlockedCaller::ServicePrincipal { service: s.clone() }),
             Principal::Aws { arn: Some(arn), .. } => Some(via_service(req).map_or_else(
                 || BlockedCaller::Direct {
-                    principal_arn: arn.clone(),
+                    principal_arn: role_of_session(arn).unwrap_or_else(|| arn.clone()),
                 },
                 |service| BlockedCaller::ForwardAccess {
                     service,

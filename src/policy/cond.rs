@@ -10,12 +10,15 @@
 //!   tests presence;
 //! - several policy values are OR'd; a negated operator is the NOR of its
 //!   positive form (the "negated matching condition operators" rule);
-//! - a present key with several values and no qualifier: the positive form is
-//!   true if any request value matches (`ForAnyValue` semantics), and a negated
-//!   operator is the negation of that, i.e. true only if no request value
-//!   matches any policy value. This keeps `StringNotEquals` exactly
-//!   `not StringEquals` for every context; the docs do not define this case
-//!   (they tell authors to use a set operator) so it is our choice;
+//! - a multivalued key ([`MULTIVALUED`]) under an operator without
+//!   `ForAnyValue:`/`ForAllValues:` (other than `Null`) is unknown, present or
+//!   absent, and the trace carries a note saying why: "Single-valued vs.
+//!   multivalued context keys" says multivalued keys require a set operator
+//!   and defines nothing else, so any answer would be a guess;
+//! - any other key present with several values (a hand-written request) and
+//!   no qualifier: the positive form is true if any request value matches,
+//!   a negated operator its negation (our choice: it keeps `StringNotEquals`
+//!   exactly `not StringEquals`);
 //! - `ForAnyValue:`/`ForAllValues:` apply the operator (negation included) to
 //!   each request value and take any/all.
 //!
@@ -31,17 +34,50 @@ use super::parse::{Condition, OperatorKind as K, SetQualifier};
 use super::pattern::{Expanded, Tok, expand, glob, literal, render};
 use super::tri::Tri;
 
+/// Condition keys that can hold several values in one request, per the
+/// "Value type" of each key in "AWS global condition context keys" and
+/// "AWS KMS condition keys" (compared in lowercase).
+pub(crate) const MULTIVALUED: &[&str] = &[
+    "aws:calledvia",
+    "aws:principalservicenameslist",
+    "aws:tagkeys",
+    "aws:principalorgpaths",
+    "aws:sourceorgpaths",
+    "kms:encryptioncontextkeys",
+    "kms:grantoperations",
+    "kms:resourcealiases",
+];
+
 /// Evaluate one condition and record the evidence.
 pub(crate) fn evaluate(cond: &Condition, ctx: &Context, variables: bool) -> ConditionTrace {
     let seen = ctx.get(&cond.key);
-    let result = result(cond, &seen, ctx, variables);
+    let note = bare_multivalued(cond).then(|| {
+        format!(
+            "`{}` is a multivalued key: without `ForAnyValue:` or `ForAllValues:`, `{}` on it is not defined (\"Single-valued vs. multivalued context keys\": multivalued keys require a set operator), so the condition is undetermined",
+            cond.key, cond.operator
+        )
+    });
+    let result = if note.is_some() {
+        Tri::Unknown
+    } else {
+        result(cond, &seen, ctx, variables)
+    };
     ConditionTrace {
         operator: cond.operator.clone(),
         key: cond.key.clone(),
         values: cond.values.clone(),
         seen,
         result,
+        note,
     }
+}
+
+/// A multivalued key under an operator with no set qualifier (`Null`, which
+/// only tests presence, is fine).
+fn bare_multivalued(cond: &Condition) -> bool {
+    cond.op.set.is_none()
+        && cond.op.kind != K::Null
+        && MULTIVALUED.contains(&cond.key.to_lowercase().as_str())
 }
 
 fn result(cond: &Condition, seen: &Seen, ctx: &Context, variables: bool) -> Tri {

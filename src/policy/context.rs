@@ -4,9 +4,10 @@
 //! A [`Context`] maps condition keys (compared case-insensitively, per "IAM
 //! JSON policy elements: Condition") to [`Seen`]: present with values, absent,
 //! or unknown. A key not set is absent, unless it falls under a prefix marked
-//! unknown (`aws:PrincipalTag/`). The caller-class constructors encode the
-//! "Request context from an event" table of DESIGN.md; they read no events
-//! themselves.
+//! unknown (`aws:PrincipalTag/`). The caller-class constructors and
+//! [`Context::with_network`] encode the table of `docs/request-context.md`
+//! (each key with its AWS documentation page); they read no events
+//! themselves: the caller hands them the record's fields.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,9 @@ pub enum Seen {
 pub struct Context {
     keys: BTreeMap<String, Seen>,
     unknown_prefixes: Vec<String>,
+    /// Set by the caller-class constructors: network keys differ for
+    /// service principals (see [`Context::with_network`]).
+    service_principal: bool,
 }
 
 impl Context {
@@ -121,11 +125,53 @@ impl Context {
             .set_unknown_prefix("aws:PrincipalTag/")
     }
 
+    /// The network keys, from the record's `sourceIPAddress` and
+    /// `vpcEndpointId`; every one is set (present, absent or unknown), so
+    /// this overrides whatever was set before.
+    ///
+    /// "AWS global condition context keys": a request through a VPC endpoint
+    /// carries `aws:SourceVpce` and `aws:VpcSourceIp` but no `aws:SourceIp`;
+    /// `aws:SourceVpc` is in it too, but no record shows the VPC, so it is
+    /// unknown. Without an endpoint, `aws:SourceIp` is the address, or unknown
+    /// when the record shows a service name instead (forward access sessions
+    /// keep the requester's address, which the record then does not show).
+    /// A service principal's own call has neither `aws:SourceIp` nor
+    /// `aws:VpcSourceIp`.
+    #[must_use]
+    pub fn with_network(self, source_ip: Option<&str>, vpc_endpoint: Option<&str>) -> Self {
+        let ip = source_ip.filter(|s| s.trim().parse::<std::net::IpAddr>().is_ok());
+        let ctx = match vpc_endpoint {
+            Some(vpce) => self
+                .set("aws:SourceVpce", [vpce])
+                .set_unknown("aws:SourceVpc")
+                .set_absent("aws:SourceIp"),
+            None => self
+                .set_absent("aws:SourceVpce")
+                .set_absent("aws:SourceVpc")
+                .set_absent("aws:VpcSourceIp"),
+        };
+        let key = if vpc_endpoint.is_some() {
+            "aws:VpcSourceIp"
+        } else {
+            "aws:SourceIp"
+        };
+        if ctx.service_principal {
+            return ctx.set_absent("aws:SourceIp").set_absent("aws:VpcSourceIp");
+        }
+        match ip {
+            Some(ip) => ctx.set(key, [ip.trim()]),
+            None => ctx.set_unknown(key),
+        }
+    }
+
     /// An AWS service principal calling on its own behalf (`userIdentity.type`
     /// `AWSService`, `invokedBy` = `service`): no `aws:PrincipalArn`.
     pub fn service_principal(service: &str) -> Self {
-        Context::new()
-            .with_identity_unknowns()
+        let ctx = Context {
+            service_principal: true,
+            ..Context::new()
+        };
+        ctx.with_identity_unknowns()
             .set_bool("aws:PrincipalIsAWSService", true)
             .set("aws:PrincipalServiceName", [service])
             .set_bool("aws:ViaAWSService", false)
@@ -135,12 +181,15 @@ impl Context {
             .set_unknown("aws:SourceArn")
     }
 
-    /// A direct call by an IAM user or role (`principal_arn` is the role ARN
-    /// for assumed roles).
+    /// A direct call by an IAM user or role. `aws:PrincipalArn` is the role
+    /// ARN for an assumed-role session ("AWS global condition context keys",
+    /// `aws:PrincipalArn`): a session ARN given here is read as its role
+    /// (see [`role_of_session`]).
     pub fn iam_principal(principal_arn: &str, account: &str) -> Self {
+        let arn = role_of_session(principal_arn).unwrap_or_else(|| principal_arn.to_owned());
         Context::new()
             .with_identity_unknowns()
-            .set("aws:PrincipalArn", [principal_arn])
+            .set("aws:PrincipalArn", [arn])
             .set_bool("aws:PrincipalIsAWSService", false)
             .set_bool("aws:ViaAWSService", false)
             .set("aws:PrincipalAccount", [account])
@@ -151,17 +200,22 @@ impl Context {
     /// A forward access session: `invoked_by` (e.g. `backup.amazonaws.com`)
     /// calls KMS with the identity of `principal_arn` in `region`.
     /// `aws:CalledVia` is unknown (only some services set it); override it
-    /// with [`Context::set`] when the event shows it.
+    /// with [`Context::set`] when the event shows it. `kms:ViaService` is
+    /// unknown when `invoked_by` is no service host name (`AWS Internal`).
     pub fn forward_access(
         principal_arn: &str,
         account: &str,
         invoked_by: &str,
         region: &str,
     ) -> Self {
-        Context::iam_principal(principal_arn, account)
-            .set_bool("aws:ViaAWSService", true)
-            .set("kms:ViaService", [via_service(invoked_by, region)])
-            .set_unknown("aws:CalledVia")
+        let ctx =
+            Context::iam_principal(principal_arn, account).set_bool("aws:ViaAWSService", true);
+        let ctx = if is_service_host(invoked_by) && !region.is_empty() {
+            ctx.set("kms:ViaService", [via_service(invoked_by, region)])
+        } else {
+            ctx.set_unknown("kms:ViaService")
+        };
+        ctx.set_unknown("aws:CalledVia")
             .set_unknown("aws:CalledViaFirst")
             .set_unknown("aws:CalledViaLast")
     }
@@ -171,6 +225,20 @@ impl Context {
 pub(crate) fn via_service(invoked_by: &str, region: &str) -> String {
     let name = invoked_by.split('.').next().unwrap_or(invoked_by);
     format!("{name}.{region}.amazonaws.com")
+}
+
+/// `backup.amazonaws.com` (or `.amazonaws.com.cn`), not `AWS Internal`.
+fn is_service_host(invoked_by: &str) -> bool {
+    let name = invoked_by.trim_end_matches(".cn");
+    name.ends_with(".amazonaws.com") && !name.contains(' ')
+}
+
+/// `arn:aws:sts::A:assumed-role/R/S` -> `arn:aws:iam::A:role/R`; `None` for
+/// any other ARN. A session ARN does not show the role's path, so the result
+/// has none: it is the role's ARN only when the role's path is `/`.
+pub fn role_of_session(arn: &str) -> Option<String> {
+    let (partition, account, role) = super::eval::session_role(arn)?;
+    Some(format!("arn:{partition}:iam::{account}:role/{role}"))
 }
 
 fn principal_type(arn: &str) -> &'static str {
@@ -330,5 +398,131 @@ mod tests {
         );
         assert_eq!(user.get("kms:ViaService"), Seen::Absent);
         assert_eq!(user.get("aws:PrincipalTag/x"), Seen::Unknown);
+    }
+    fn present(v: &str) -> Seen {
+        Seen::Present(vec![v.into()])
+    }
+
+    const ROLE: &str = "arn:aws:iam::111122223333:role/app";
+
+    #[test]
+    fn vpc_endpoint_call_has_vpc_source_ip_and_no_source_ip() {
+        let ctx = Context::iam_principal(ROLE, "111122223333")
+            .with_network(Some("10.1.2.3"), Some("vpce-0d985940f92611b87"));
+        assert_eq!(ctx.get("aws:SourceVpce"), present("vpce-0d985940f92611b87"));
+        assert_eq!(ctx.get("aws:VpcSourceIp"), present("10.1.2.3"));
+        assert_eq!(ctx.get("aws:SourceIp"), Seen::Absent);
+        assert_eq!(ctx.get("aws:SourceVpc"), Seen::Unknown);
+    }
+
+    #[test]
+    fn call_without_endpoint_has_source_ip_only() {
+        let ctx =
+            Context::iam_principal(ROLE, "111122223333").with_network(Some("203.0.113.9"), None);
+        assert_eq!(ctx.get("aws:SourceIp"), present("203.0.113.9"));
+        for key in ["aws:VpcSourceIp", "aws:SourceVpce", "aws:SourceVpc"] {
+            assert_eq!(ctx.get(key), Seen::Absent, "{key}");
+        }
+        // Applied over an earlier guess, it wins.
+        let over = Context::iam_principal(ROLE, "111122223333")
+            .set("aws:SourceIp", ["10.0.0.1"])
+            .with_network(Some("10.0.0.1"), Some("vpce-1"));
+        assert_eq!(over.get("aws:SourceIp"), Seen::Absent);
+    }
+
+    #[test]
+    fn service_name_in_place_of_an_address_is_unknown() {
+        // A forward access session keeps the requester's address, which the
+        // record replaces with the service's name.
+        let fas = Context::forward_access(
+            ROLE,
+            "111122223333",
+            "secretsmanager.amazonaws.com",
+            "us-east-1",
+        )
+        .with_network(Some("secretsmanager.amazonaws.com"), None);
+        assert_eq!(fas.get("aws:SourceIp"), Seen::Unknown);
+        let fas_vpce = Context::forward_access(
+            ROLE,
+            "111122223333",
+            "secretsmanager.amazonaws.com",
+            "us-east-1",
+        )
+        .with_network(Some("secretsmanager.amazonaws.com"), Some("vpce-1"));
+        assert_eq!(fas_vpce.get("aws:VpcSourceIp"), Seen::Unknown);
+        assert_eq!(fas_vpce.get("aws:SourceIp"), Seen::Absent);
+        let direct = Context::iam_principal(ROLE, "111122223333").with_network(None, None);
+        assert_eq!(direct.get("aws:SourceIp"), Seen::Unknown);
+    }
+
+    #[test]
+    fn service_principal_has_no_source_ip() {
+        let sp = Context::service_principal("cloudtrail.amazonaws.com")
+            .with_network(Some("cloudtrail.amazonaws.com"), None);
+        assert_eq!(sp.get("aws:SourceIp"), Seen::Absent);
+        assert_eq!(sp.get("aws:VpcSourceIp"), Seen::Absent);
+        assert_eq!(sp.get("aws:ViaAWSService"), present("false"));
+        assert_eq!(sp.get("aws:CalledVia"), Seen::Absent);
+        assert_eq!(sp.get("kms:ViaService"), Seen::Absent);
+        let sp_vpce = Context::service_principal("cloudtrail.amazonaws.com")
+            .with_network(Some("10.0.0.1"), Some("vpce-1"));
+        assert_eq!(sp_vpce.get("aws:SourceVpce"), present("vpce-1"));
+        assert_eq!(sp_vpce.get("aws:VpcSourceIp"), Seen::Absent);
+        assert_eq!(sp_vpce.get("aws:SourceIp"), Seen::Absent);
+    }
+
+    #[test]
+    fn forward_access_via_service_needs_a_service_host() {
+        let fas = Context::forward_access(ROLE, "111122223333", "AWS Internal", "eu-west-1");
+        assert_eq!(fas.get("kms:ViaService"), Seen::Unknown);
+        assert_eq!(fas.get("aws:ViaAWSService"), present("true"));
+        let cn = Context::forward_access(ROLE, "111122223333", "s3.amazonaws.com.cn", "cn-north-1");
+        assert_eq!(
+            cn.get("kms:ViaService"),
+            present("s3.cn-north-1.amazonaws.com")
+        );
+        let no_region = Context::forward_access(ROLE, "111122223333", "s3.amazonaws.com", "");
+        assert_eq!(no_region.get("kms:ViaService"), Seen::Unknown);
+    }
+
+    #[test]
+    fn cross_account_caller_accounts_and_unknown_org() {
+        let other = Context::iam_principal("arn:aws:iam::444455556666:role/reader", "444455556666");
+        assert_eq!(other.get("kms:CallerAccount"), present("444455556666"));
+        assert_eq!(other.get("aws:PrincipalAccount"), present("444455556666"));
+        assert_eq!(other.get("aws:PrincipalOrgID"), Seen::Unknown);
+        assert_eq!(other.get("aws:PrincipalOrgPaths"), Seen::Unknown);
+    }
+
+    #[test]
+    fn session_arn_is_read_as_its_role() {
+        let ctx = Context::iam_principal(
+            "arn:aws:sts::111122223333:assumed-role/app/s1",
+            "111122223333",
+        );
+        assert_eq!(ctx.get("aws:PrincipalArn"), present(ROLE));
+        assert_eq!(ctx.get("aws:PrincipalType"), present("AssumedRole"));
+        assert_eq!(
+            role_of_session("arn:aws-cn:sts::111122223333:assumed-role/app/s1").as_deref(),
+            Some("arn:aws-cn:iam::111122223333:role/app")
+        );
+        assert_eq!(role_of_session(ROLE), None);
+        assert_eq!(
+            role_of_session("arn:aws:sts::111122223333:assumed-role/app"),
+            None
+        );
+    }
+
+    #[test]
+    fn s3_bucket_key_context_is_the_bucket_arn() {
+        // With an S3 Bucket Key, S3 asks KMS with the bucket's ARN as
+        // context, not the object's.
+        let ctx =
+            Context::new().set_encryption_context([("aws:s3:arn", "arn:aws:s3:::orders-bucket")]);
+        assert_eq!(
+            ctx.get("kms:EncryptionContext:aws:s3:arn"),
+            present("arn:aws:s3:::orders-bucket")
+        );
+        assert_eq!(ctx.get("kms:EncryptionContextKeys"), present("aws:s3:arn"));
     }
 }

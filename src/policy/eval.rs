@@ -68,6 +68,10 @@ pub struct ConditionTrace {
     pub values: Vec<String>,
     pub seen: Seen,
     pub result: Tri,
+    /// Why the result is not a plain comparison (a lint on the policy), such
+    /// as a multivalued key without a set operator. Left out of JSON when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Decision {
@@ -103,6 +107,19 @@ impl Decision {
                 .filter(|s| s.effect == Effect::Deny)
                 .map(|s| s.matched),
         )
+    }
+
+    /// The notes of every condition, in statement order, without repeats:
+    /// why a condition could not be decided from the policy text alone.
+    pub fn notes(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        let all = self.statements.iter().flat_map(|s| &s.conditions);
+        for note in all.filter_map(|c| c.note.as_deref()) {
+            if !out.contains(&note) {
+                out.push(note);
+            }
+        }
+        out
     }
 
     /// `Allowed` and every deciding Allow matched only through account
@@ -246,10 +263,17 @@ fn principal(pattern: &PrincipalPattern, who: &Principal) -> Tri {
     }
 }
 
-/// An exact principal ARN. The caller's ARN is the user or role ARN, so an
-/// assumed-role session ARN in the policy (`arn:aws:sts::A:assumed-role/R/S`)
-/// matches role `R` of account `A` only as `Unknown`: the session name is not
-/// known.
+/// An exact principal ARN ("AWS JSON policy elements: Principal", role and
+/// role-session principals). The caller's ARN is a user or role ARN, or an
+/// assumed-role session ARN (`arn:aws:sts::A:assumed-role/R/S`, as a
+/// hand-written request may give it):
+/// - a role ARN in the policy matches that role's sessions. The session ARN
+///   does not show the role's path, so role `R` of account `A` matches on
+///   account and name alone: "IAM user, group, role, and policy names must
+///   be unique within the account. Names are not distinguished by case"
+///   (IAM API Reference, `CreateRole`), whatever their path;
+/// - a session ARN in the policy matches that session only; against a role
+///   ARN (session unknown) it is `Unknown`.
 fn aws_arn(pattern: &str, arn: Option<&str>, account: Option<&str>) -> Tri {
     let pattern_account = arn_account(pattern);
     let other_account = account
@@ -264,12 +288,13 @@ fn aws_arn(pattern: &str, arn: Option<&str>, account: Option<&str>) -> Tri {
     if arn == pattern {
         return Tri::True;
     }
-    match (session_role(pattern), arn.rsplit_once(":role/")) {
-        (Some(role), Some((_, path_and_name)))
-            if path_and_name.rsplit('/').next() == Some(role) =>
-        {
-            Tri::Unknown
-        }
+    match (session_role(arn), role_name(pattern)) {
+        (Some(session), Some(role)) => return Tri::from(same_role(session, role)),
+        (Some(_), None) => return Tri::False,
+        _ => {}
+    }
+    match (session_role(pattern), role_name(arn)) {
+        (Some(session), Some(role)) if same_role(session, role) => Tri::Unknown,
         _ => Tri::False,
     }
 }
@@ -279,10 +304,40 @@ fn arn_account(arn: &str) -> Option<String> {
     is_account_id(account).then(|| account.to_owned())
 }
 
-/// `R` of `arn:aws:sts::A:assumed-role/R/S`.
-fn session_role(arn: &str) -> Option<&str> {
-    let rest = arn.split_once(":assumed-role/")?.1;
-    rest.split('/').next()
+/// Same partition and account, and role names equal ignoring case.
+fn same_role(a: (&str, &str, &str), b: (&str, &str, &str)) -> bool {
+    a.0 == b.0 && a.1 == b.1 && a.2.eq_ignore_ascii_case(b.2)
+}
+
+/// (partition, account, role name) of `arn:P:sts::A:assumed-role/R/S`.
+pub(crate) fn session_role(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, partition, service, _, account, rest) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let (role, session) = rest.strip_prefix("assumed-role/")?.split_once('/')?;
+    (service == "sts" && !role.is_empty() && !session.is_empty())
+        .then_some((partition, account, role))
+}
+
+/// (partition, account, role name) of `arn:P:iam::A:role/PATH/R`, path dropped.
+fn role_name(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, partition, service, _, account, rest) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let name = rest.strip_prefix("role/")?.rsplit('/').next()?;
+    (service == "iam" && !name.is_empty()).then_some((partition, account, name))
 }
 
 /// Actions match case-insensitively with `*` and `?`.

@@ -7,6 +7,7 @@ mod causes;
 mod cli;
 mod corpus;
 mod diagnosis;
+mod evidence;
 mod explain;
 mod parallel;
 mod real_samples;

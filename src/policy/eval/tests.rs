@@ -351,15 +351,48 @@ fn for_any_value_is_false_on_absent() {
 }
 
 #[test]
-fn unqualified_negation_on_a_multivalued_key_is_not_any() {
+fn multivalued_key_without_set_operator_is_undetermined_with_a_note() {
     let p = deny_if(r#"{"StringNotEquals":{"aws:CalledVia":"athena.amazonaws.com"}}"#);
     let both = ["athena.amazonaws.com", "dynamodb.amazonaws.com"];
-    decides(&p, &ctx("aws:CalledVia", &both), ImplicitDeny);
-    decides(
+    for req in [
+        ctx("aws:CalledVia", &both),
+        ctx("aws:CalledVia", &["dynamodb.amazonaws.com"]),
+        none(),
+    ] {
+        let d = decides(&p, &req, Undetermined);
+        let c = &d.statements[0].conditions[0];
+        assert_eq!(c.result, Tri::Unknown);
+        let note = c.note.as_deref().expect("a lint note");
+        assert!(note.contains("multivalued"), "{note}");
+        assert!(note.contains("aws:CalledVia"), "{note}");
+        assert_eq!(d.notes(), vec![note]);
+    }
+    // The same key under a set operator, or tested with Null, is decided
+    // and carries no note.
+    let p = deny_if(r#"{"ForAnyValue:StringEquals":{"kms:EncryptionContextKeys":"App"}}"#);
+    let d = decides(
         &p,
-        &ctx("aws:CalledVia", &["dynamodb.amazonaws.com"]),
+        &ctx("kms:EncryptionContextKeys", &["App"]),
         ExplicitDeny,
     );
+    assert!(d.notes().is_empty());
+    let p = deny_if(r#"{"Null":{"aws:TagKeys":"false"}}"#);
+    decides(&p, &ctx("aws:TagKeys", &["a"]), ExplicitDeny);
+    // Keys compare case-insensitively here too; a single-valued key is not
+    // affected.
+    let p = deny_if(r#"{"StringEquals":{"KMS:encryptioncontextkeys":"App"}}"#);
+    decides(
+        &p,
+        &ctx("kms:EncryptionContextKeys", &["App"]),
+        Undetermined,
+    );
+    let p = deny_if(r#"{"StringEquals":{"aws:CalledViaFirst":"athena.amazonaws.com"}}"#);
+    let d = decides(
+        &p,
+        &ctx("aws:CalledViaFirst", &["athena.amazonaws.com"]),
+        ExplicitDeny,
+    );
+    assert!(d.notes().is_empty());
 }
 
 #[test]
@@ -585,6 +618,52 @@ fn assumed_role_session_principal_is_unknown_for_its_role() {
     );
     decides(&p, &backup_fas(), Undetermined);
     decides(&p, &bob(), ImplicitDeny);
+}
+
+#[test]
+fn session_arn_matches_its_role_principal_by_account_and_name() {
+    let session = "arn:aws:sts::111122223333:assumed-role/app/s1";
+    let req = Request::new(
+        Principal::Aws {
+            arn: Some(session.into()),
+            account: Some(ACCOUNT.into()),
+        },
+        "kms:Decrypt",
+        KEY,
+        Context::iam_principal(session, ACCOUNT),
+    );
+    // The role, with or without a path (the session ARN shows none; role
+    // names are unique in an account).
+    let p = deny_principal(r#"{"AWS":"arn:aws:iam::111122223333:role/app"}"#);
+    decides(&p, &req, ExplicitDeny);
+    let p = deny_principal(r#"{"AWS":"arn:aws:iam::111122223333:role/team/app"}"#);
+    decides(&p, &req, ExplicitDeny);
+    // Another role, the same role name in another account, another session.
+    for other in [
+        "arn:aws:iam::111122223333:role/application",
+        "arn:aws:iam::444455556666:role/app",
+        "arn:aws:sts::111122223333:assumed-role/app/s2",
+        "arn:aws:iam::111122223333:user/app",
+    ] {
+        let p = deny_principal(&format!(r#"{{"AWS":"{other}"}}"#));
+        decides(&p, &req, ImplicitDeny);
+    }
+    // The exact session.
+    let p = deny_principal(&format!(r#"{{"AWS":"{session}"}}"#));
+    decides(&p, &req, ExplicitDeny);
+    // NotPrincipal with the role exempts its sessions.
+    let p = statement(
+        r#""NotPrincipal":{"AWS":"arn:aws:iam::111122223333:role/app"},"Action":"*","Resource":"*""#,
+    )
+    .replace(r#""Principal":"*","#, "");
+    decides(&p, &req, ImplicitDeny);
+    // aws:PrincipalArn is the role ARN, not the session ARN.
+    assert_eq!(
+        req.context.get("aws:PrincipalArn"),
+        Seen::Present(vec!["arn:aws:iam::111122223333:role/app".into()])
+    );
+    let p = deny_if(r#"{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/app"}}"#);
+    decides(&p, &req, ExplicitDeny);
 }
 
 #[test]
