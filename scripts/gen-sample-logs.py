@@ -9,7 +9,7 @@ examples in the AWS documentation (KMS, Backup, S3, EC2, STS log entries). No
 record comes from a real account. Account 111122223333, region eu-west-1,
 2026-11-10 .. 2026-11-12.
 
-The incident (the one in docs/DESIGN.md): on 2026-11-11 the administrator adds a
+The incident (the one in README.md): on 2026-11-11 the administrator adds a
 "Deny actions except Administrator" statement (StringNotEquals aws:PrincipalArn)
 to the backup vault key. AWS Backup's calls through its service principal
 (backup-storage.amazonaws.com) and the backup role's forward-access calls

@@ -1,7 +1,7 @@
 //! From a CloudTrail record to a KMS call row: which key, who really called,
 //! and how it ended.
 //!
-//! The caller classes and outcome classes are DESIGN.md's tables. This module
+//! The caller classes and outcome classes are `docs/caller-classes.md`'s and `docs/kms-events.md`'s tables. This module
 //! is pure: no I/O, no grouping (see `diff`), no policy (see `policy`).
 
 use foldhash::HashSet;
@@ -25,7 +25,7 @@ pub struct Caller {
     pub account_id: Option<String>,
 }
 
-/// DESIGN.md's caller classes.
+/// The caller classes of `docs/caller-classes.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CallerClass {
@@ -70,7 +70,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// DESIGN.md's outcome classes, from `errorCode`.
+    /// The outcome classes of `docs/kms-events.md`, from `errorCode`.
     pub fn from_error_code(code: Option<&str>) -> Self {
         let Some(code) = code else {
             return Self::Succeeded;
@@ -411,7 +411,7 @@ fn parse_cloudtrail_time(b: &[u8]) -> Option<i64> {
     Some(time.and_utc().timestamp_millis())
 }
 
-/// Classifies the caller of a record per DESIGN.md's caller table.
+/// Classifies the caller of a record per `docs/caller-classes.md`.
 pub fn caller(ev: &Event) -> Caller {
     let Some(id) = ev.user_identity.as_ref() else {
         return unknown_caller(None);

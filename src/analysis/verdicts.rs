@@ -20,7 +20,7 @@ use crate::analysis::timeline::{Period, Range, period};
 use crate::call::{Caller, KmsCall, Outcome};
 use crate::collect::{Lifecycle, TrailChange};
 
-/// The verdicts DESIGN.md and the triage issue name.
+/// What a verdict says failed (README, "verdicts").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum VerdictKind {

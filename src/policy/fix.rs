@@ -1,7 +1,7 @@
 //! Propose and verify the smallest change to a blocking Deny statement.
 //!
 //! [`patch`] edits the policy's original JSON (key order and every other field
-//! untouched) per the fix table in DESIGN.md, re-parses it, and renders a
+//! untouched) per the fix table in `docs/policy-evaluation.md`, re-parses it, and renders a
 //! unified diff; [`verify`] evaluates a list of requests against the original
 //! and the patched policy and says which expectations hold. A fix is only as
 //! good as the checks it was verified with: this module chooses no callers
@@ -113,7 +113,7 @@ const EXCEPTION_OPERATORS: &[&str] = &[
 ];
 
 /// Patch Deny statement `statement_index` so that `caller` is no longer
-/// blocked, per the DESIGN.md fix table.
+/// blocked, per the fix table in `docs/policy-evaluation.md`.
 pub fn patch(
     policy: &Policy,
     statement_index: usize,

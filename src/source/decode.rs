@@ -1,7 +1,7 @@
 //! Bytes in, CloudTrail records out: the one decoder every source shares.
 //!
 //! Handles gzip (single or multi-member) and plain bytes, then every shape of
-//! DESIGN.md's input table: a `{"Records":[...]}` envelope, a top-level array,
+//! `docs/cloudtrail-inputs.md`'s input shapes: a `{"Records":[...]}` envelope, a top-level array,
 //! NDJSON, `lookup-events` output (`{"Events":[{"CloudTrailEvent":"..."}]}`),
 //! JSON Lines of LookupEvents items, and a single bare record. Digest files
 //! are recognised by shape and reported as such. It knows nothing of paths,

@@ -1,11 +1,9 @@
 //! From a caller group and one of its calls to the request the key policy
-//! sees, per DESIGN.md's request-context table (the constructors on
+//! sees, per `docs/request-context.md` (the constructors on
 //! [`Context`](crate::policy::Context) hold the per-class rules).
 //!
 //! What CloudTrail cannot tell stays unknown; a caller CloudTrail does not
 //! identify (service events, empty `userIdentity`) has no request at all.
-
-use std::net::IpAddr;
 
 use crate::analysis::groups::Group;
 use crate::call::{Caller, CallerClass, KmsCall};
@@ -52,19 +50,11 @@ pub fn request_for(
     Some(req)
 }
 
-/// Source IP (when it is an address, not a service name), VPC endpoint and
+/// The network keys (`docs/request-context.md`: through a VPC endpoint
+/// `aws:SourceVpce` and `aws:VpcSourceIp`, never `aws:SourceIp`) and the
 /// encryption context, from the event.
-fn with_call_context(mut ctx: crate::policy::Context, call: &KmsCall) -> crate::policy::Context {
-    if let Some(ip) = call
-        .source_ip
-        .as_deref()
-        .filter(|s| s.parse::<IpAddr>().is_ok())
-    {
-        ctx = ctx.set("aws:SourceIp", [ip]);
-    }
-    if let Some(vpce) = call.vpc_endpoint_id.as_deref() {
-        ctx = ctx.set("aws:SourceVpce", [vpce]);
-    }
+fn with_call_context(ctx: crate::policy::Context, call: &KmsCall) -> crate::policy::Context {
+    let mut ctx = ctx.with_network(call.source_ip.as_deref(), call.vpc_endpoint_id.as_deref());
     if !call.encryption_context.is_empty() {
         ctx = ctx.set_encryption_context(
             call.encryption_context

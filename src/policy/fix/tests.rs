@@ -18,7 +18,7 @@ fn fas() -> BlockedCaller {
     }
 }
 
-/// The checks DESIGN.md asks of every fix, with `blocked` as the caller to unblock.
+/// The checks `docs/policy-evaluation.md` asks of every fix, with `blocked` as the caller to unblock.
 fn standard_checks(blocked: Request) -> Vec<(Request, Expectation)> {
     vec![
         (blocked, NotExplicitlyDenied),
