@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use crate::analysis::Options as AnalysisOptions;
-use crate::analysis::timeline::parse_range;
+use crate::analysis::timeline::Range;
 use crate::cli::{AnalyzeArgs, AwsArgs, FetchArgs, Format};
 use crate::collect::Filters;
 use crate::policy::{Policy, parse_policy};
@@ -217,14 +217,47 @@ pub fn parse_bound(s: &str, end_of_day: bool) -> anyhow::Result<i64> {
     Ok(t.expect("valid time of day").and_utc().timestamp_millis())
 }
 
+/// Parses `FROM..TO` (RFC 3339 or dates; either end may be empty).
+pub fn parse_range(s: &str) -> anyhow::Result<Range> {
+    let Some((from, to)) = s.split_once("..") else {
+        anyhow::bail!(
+            "`{s}` is not a range\nhint: write `FROM..TO`, e.g. `2026-11-10..2026-11-11T09:00:00Z`"
+        );
+    };
+    let from = if from.is_empty() {
+        i64::MIN
+    } else {
+        parse_bound(from, false)?
+    };
+    let to = if to.is_empty() {
+        i64::MAX
+    } else {
+        parse_bound(to, true)?
+    };
+    if from > to {
+        anyhow::bail!("`{s}`: the range ends before it starts");
+    }
+    Ok(Range { from, to })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_bound;
+    use super::{Range, parse_bound, parse_range};
 
     #[test]
     fn bounds() {
         assert_eq!(parse_bound("1970-01-01T00:00:01Z", false).unwrap(), 1000);
         assert_eq!(parse_bound("1970-01-01", true).unwrap(), 86_399_999);
         assert!(parse_bound("yesterday", false).is_err());
+        let r = parse_range("1970-01-01..1970-01-01").unwrap();
+        assert!(r.contains(0) && r.contains(86_399_999) && !r.contains(86_400_000));
+        assert_eq!(
+            parse_range("..").unwrap(),
+            Range {
+                from: i64::MIN,
+                to: i64::MAX
+            }
+        );
+        assert!(parse_range("2026-11-10").is_err());
     }
 }

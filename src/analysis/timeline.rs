@@ -191,29 +191,6 @@ pub fn period<'a>(calls: impl IntoIterator<Item = &'a KmsCall>, range: Range) ->
     p
 }
 
-/// Parses `FROM..TO` (RFC 3339 or dates; either end may be empty).
-pub fn parse_range(s: &str) -> anyhow::Result<Range> {
-    let Some((from, to)) = s.split_once("..") else {
-        anyhow::bail!(
-            "`{s}` is not a range\nhint: write `FROM..TO`, e.g. `2026-11-10..2026-11-11T09:00:00Z`"
-        );
-    };
-    let from = if from.is_empty() {
-        i64::MIN
-    } else {
-        crate::settings::parse_bound(from, false)?
-    };
-    let to = if to.is_empty() {
-        i64::MAX
-    } else {
-        crate::settings::parse_bound(to, true)?
-    };
-    if from > to {
-        anyhow::bail!("`{s}`: the range ends before it starts");
-    }
-    Ok(Range { from, to })
-}
-
 /// A text sparkline: one character per bucket, height relative to `max`.
 pub fn sparkline(values: &[u64], max: u64) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -282,17 +259,7 @@ mod tests {
     }
 
     #[test]
-    fn ranges_and_sparklines() {
-        let r = parse_range("1970-01-01..1970-01-01").unwrap();
-        assert!(r.contains(0) && r.contains(86_399_999) && !r.contains(86_400_000));
-        assert_eq!(
-            parse_range("..").unwrap(),
-            Range {
-                from: i64::MIN,
-                to: i64::MAX
-            }
-        );
-        assert!(parse_range("2026-11-10").is_err());
+    fn sparklines() {
         assert_eq!(sparkline(&[0, 1, 8, 4], 8), "·▁█▄");
     }
 }

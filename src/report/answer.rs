@@ -1,55 +1,20 @@
 //! The answer, first: one block per cause (key, change, actor, time, the
 //! blocking statement, how many callers by class, ongoing or resolved, and
 //! the fix in one line), so that the first screen of a report says who is
-//! blocked, by what, since when, and what to change. Lines stay within
-//! [`WIDTH`] columns: principals are shown as `type/name@account`, full
-//! ARNs are in the JSON.
+//! blocked, by what, since when, and what to change.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
-use super::prose::{Style, fix_kind, probe_words, statement_words, verified_words};
+use super::words::{
+    SHOWN, Style, classes, fix_kind, probe_words, short_arn, short_caller, statement_words,
+    verified_words, wrapped,
+};
 use crate::analysis::Analysis;
 use crate::analysis::causes::{Cause, ChangeKind, ChangeRef};
 use crate::analysis::diagnosis::State;
 use crate::analysis::diagnosis::fixes::{ProposedFix, Subject};
 use crate::analysis::groups::fmt_time;
-use crate::call::{Caller, CallerClass};
 use crate::policy::FixKind;
-
-/// How many callers, verdicts or entries a list shows before it says how
-/// many more there are (the JSON keeps them all).
-pub(super) const SHOWN: usize = 5;
-
-/// The widest line the text reports write.
-pub(super) const WIDTH: usize = 120;
-
-/// `role/name@account` for an IAM ARN; anything else as is.
-pub(super) fn short_arn(arn: &str) -> String {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [_, _, _, _, account, resource] = parts.as_slice() else {
-        return arn.to_owned();
-    };
-    let mut segments = resource.split('/');
-    let kind = segments.next().unwrap_or_default();
-    let name = segments.next_back().unwrap_or_default();
-    if name.is_empty() {
-        format!("{kind}@{account}")
-    } else {
-        format!("{kind}/{name}@{account}")
-    }
-}
-
-/// A caller in one short line.
-pub(super) fn short_caller(c: &Caller) -> String {
-    let who = match (&c.principal_arn, &c.invoked_by) {
-        (Some(p), Some(via)) => format!("{} via {via}", short_arn(p)),
-        (Some(p), None) => short_arn(p),
-        (None, Some(via)) => via.clone(),
-        (None, None) => c.account_id.clone().unwrap_or_else(|| "?".into()),
-    };
-    format!("{} {who}", c.class.as_str())
-}
 
 fn time(ms: Option<i64>) -> String {
     ms.map_or_else(|| "an unknown time".into(), fmt_time)
@@ -77,35 +42,6 @@ fn kind_words(k: ChangeKind) -> &'static str {
         ChangeKind::GrantRemoved => "grant revoked or retired",
         ChangeKind::TrailChange => "trail stopped logging KMS events",
     }
-}
-
-pub(super) fn classes(by_class: &BTreeMap<CallerClass, u64>) -> String {
-    by_class
-        .iter()
-        .map(|(c, n)| format!("{n} {}", c.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Wraps `text` at [`WIDTH`], the first line after `first`, the rest
-/// indented by `indent` spaces.
-pub(super) fn wrapped(first: &str, indent: usize, text: &str) -> String {
-    let mut out = first.to_owned();
-    let mut col = first.chars().count();
-    for word in text.split(' ') {
-        let n = word.chars().count();
-        if col + 1 + n > WIDTH && col > indent {
-            out.push('\n');
-            out.push_str(&" ".repeat(indent));
-            col = indent;
-        } else if col > 0 && !out.ends_with(' ') {
-            out.push(' ');
-            col += 1;
-        }
-        out.push_str(word);
-        col += n;
-    }
-    out
 }
 
 /// The causes, answer first; a line that says so when there are none.
@@ -251,6 +187,7 @@ fn fix_line(f: &ProposedFix) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::words::WIDTH;
 
     #[test]
     fn arns_shorten_and_lines_wrap() {

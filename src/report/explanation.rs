@@ -4,7 +4,8 @@
 
 use std::io::Write;
 
-use super::prose::{Style, evidence_line, fix};
+use super::prose::fix;
+use super::words::{Style, evidence_line};
 use crate::cli::Format;
 use crate::explain::Explanation;
 use crate::policy::{Effect, Outcome, Tri};

@@ -6,12 +6,12 @@ use std::io::Write;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::answer::short_caller;
 use super::table::{HEADER, row, rows};
+use super::words::short_caller;
 use crate::analysis::Analysis;
 
 /// How Markdown marks headings, bullets and code.
-const MD: super::prose::Style = super::prose::Style {
+const MD: super::words::Style = super::words::Style {
     heading: "## ",
     bullet: "- ",
     code_open: "\n  ```diff",
@@ -60,7 +60,7 @@ fn denied_messages(r: &Analysis, key: &str, w: &mut impl Write) -> std::io::Resu
         .groups
         .iter()
         .filter(|g| g.key_arn == key && !g.denied_messages.is_empty())
-        .take(super::answer::SHOWN)
+        .take(super::words::SHOWN)
     {
         writeln!(
             w,

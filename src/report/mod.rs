@@ -10,6 +10,7 @@ mod markdown;
 mod prose;
 mod table;
 mod verdict_lines;
+mod words;
 
 use std::io::Write;
 

@@ -4,60 +4,14 @@
 
 use std::io::Write;
 
-use super::answer::{SHOWN, short_caller, wrapped};
+use super::words::{
+    SHOWN, Style, evidence_line, fix_kind, short_caller, statement_words, subject_words,
+    verified_words, wrapped,
+};
 use crate::analysis::Analysis;
-use crate::analysis::diagnosis::fixes::{ProbeKind, ProposedFix, Subject};
-use crate::analysis::diagnosis::{Blocked, State, StatementRef, UnexplainedKind};
-use crate::policy::{ConditionTrace, FixKind, Outcome, Seen, Tri};
-
-/// How the two text formats differ.
-#[derive(Clone, Copy)]
-pub(super) struct Style {
-    pub heading: &'static str,
-    pub bullet: &'static str,
-    pub code_open: &'static str,
-    pub code_close: &'static str,
-}
-
-pub(super) fn statement_words(s: &StatementRef) -> String {
-    match &s.sid {
-        Some(sid) => format!("statement {} (\"{sid}\")", s.index),
-        None => format!("statement {}", s.index),
-    }
-}
-
-fn seen_words(s: &Seen) -> String {
-    match s {
-        Seen::Present(v) => format!("`{}`", v.join("`, `")),
-        Seen::Absent => "absent".into(),
-        Seen::Unknown => "unknown (CloudTrail cannot tell)".into(),
-    }
-}
-
-fn tri_words(t: Tri) -> &'static str {
-    match t {
-        Tri::True => "true",
-        Tri::False => "false",
-        Tri::Unknown => "unknown",
-    }
-}
-
-pub(super) fn evidence_line(c: &ConditionTrace) -> String {
-    let mut values = c.values.clone();
-    if values.len() > 5 {
-        let more = values.len() - 5;
-        values.truncate(5);
-        values.push(format!("... {more} more"));
-    }
-    format!(
-        "{} `{}` [{}]: seen {} -> {}",
-        c.operator,
-        c.key,
-        values.join(", "),
-        seen_words(&c.seen),
-        tri_words(c.result)
-    )
-}
+use crate::analysis::diagnosis::fixes::ProposedFix;
+use crate::analysis::diagnosis::{Blocked, State, UnexplainedKind};
+use crate::policy::{FixKind, Outcome};
 
 /// Why a failure is not a key-policy statement's doing, in words.
 pub(super) fn unexplained_words(kind: UnexplainedKind, code: Option<&str>) -> String {
@@ -192,52 +146,6 @@ fn blocked(b: &Blocked, w: &mut impl Write) -> std::io::Result<()> {
         writeln!(w, "{}", wrapped("  evidence: ", 4, &evidence_line(c)))?;
     }
     Ok(())
-}
-
-pub(super) fn fix_kind(k: FixKind) -> &'static str {
-    match k {
-        FixKind::Broad => "broad",
-        FixKind::Narrow => "narrow",
-        FixKind::Restore => "restore",
-    }
-}
-
-pub(super) fn verified_words(f: &ProposedFix) -> &'static str {
-    if f.verified {
-        "verified"
-    } else {
-        "NOT verified"
-    }
-}
-
-fn subject_words(s: &Subject) -> String {
-    match s {
-        Subject::ThisRequest => "this request".into(),
-        Subject::Blocked { caller, event_name } => {
-            format!("blocked caller {}, {event_name}", short_caller(caller))
-        }
-        Subject::Observed { caller, event_name } => {
-            format!("observed caller {}, {event_name}", short_caller(caller))
-        }
-        Subject::Exempted { principal_arn } => format!("exempted principal {principal_arn}"),
-        Subject::Probe {
-            probe,
-            principal,
-            event_name,
-        } => format!("{} ({principal}), {event_name}", probe_words(*probe)),
-    }
-}
-
-pub(super) fn probe_words(p: ProbeKind) -> &'static str {
-    match p {
-        ProbeKind::UnlistedUser => "an unlisted IAM user of the account",
-        ProbeKind::OtherAccount => "a principal of another account",
-        ProbeKind::OtherService => "another service principal",
-        ProbeKind::OtherViaService => "a call through another service",
-        ProbeKind::OtherSourceIp => "a call from another IP address",
-        ProbeKind::OtherVpcEndpoint => "a call through another VPC endpoint",
-        ProbeKind::OtherEncryptionContext => "a call with another encryption context",
-    }
 }
 
 pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Result<()> {

@@ -8,13 +8,13 @@ use std::io::Write;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::answer::short_caller;
 use super::contrast_label;
+use super::words::short_caller;
 use crate::analysis::Analysis;
 use crate::analysis::groups::Group;
 
 /// How the plain-text report marks headings, bullets and code.
-pub(super) const TEXT: super::prose::Style = super::prose::Style {
+pub(super) const TEXT: super::words::Style = super::words::Style {
     heading: "== ",
     bullet: "- ",
     code_open: "",
@@ -91,5 +91,5 @@ pub(super) fn render(a: &Analysis, w: &mut impl Write) -> std::io::Result<()> {
     for f in &a.failures {
         writeln!(w, "failed: {}: {}", f.source, f.reason)?;
     }
-    writeln!(w, "{}", super::answer::wrapped("", 2, &super::summary(a)))
+    writeln!(w, "{}", super::words::wrapped("", 2, &super::summary(a)))
 }

@@ -6,8 +6,7 @@ use std::io::Write;
 
 use foldhash::HashMap;
 
-use super::answer::{SHOWN, short_caller, wrapped};
-use super::prose::Style;
+use super::words::{SHOWN, Style, short_caller, wrapped};
 use crate::analysis::Analysis;
 use crate::analysis::diagnosis::State;
 use crate::analysis::groups::fmt_time;

@@ -1,0 +1,169 @@
+//! Words the text reports share: how a caller, a statement, a condition's
+//! evidence, a fix's kind and a probe are said, how long lists are cut, and
+//! how lines wrap within [`WIDTH`] columns (principals as
+//! `type/name@account`; full ARNs are in the JSON).
+
+use std::collections::BTreeMap;
+
+use crate::analysis::diagnosis::StatementRef;
+use crate::analysis::diagnosis::fixes::{ProbeKind, ProposedFix, Subject};
+use crate::call::{Caller, CallerClass};
+use crate::policy::{ConditionTrace, FixKind, Seen, Tri};
+
+/// How many callers, verdicts or entries a list shows before it says how
+/// many more there are (the JSON keeps them all).
+pub(super) const SHOWN: usize = 5;
+
+/// The widest line the text reports write.
+pub(super) const WIDTH: usize = 120;
+
+/// `role/name@account` for an IAM ARN; anything else as is.
+pub(super) fn short_arn(arn: &str) -> String {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, _, _, account, resource] = parts.as_slice() else {
+        return arn.to_owned();
+    };
+    let mut segments = resource.split('/');
+    let kind = segments.next().unwrap_or_default();
+    let name = segments.next_back().unwrap_or_default();
+    if name.is_empty() {
+        format!("{kind}@{account}")
+    } else {
+        format!("{kind}/{name}@{account}")
+    }
+}
+
+/// A caller in one short line.
+pub(super) fn short_caller(c: &Caller) -> String {
+    let who = match (&c.principal_arn, &c.invoked_by) {
+        (Some(p), Some(via)) => format!("{} via {via}", short_arn(p)),
+        (Some(p), None) => short_arn(p),
+        (None, Some(via)) => via.clone(),
+        (None, None) => c.account_id.clone().unwrap_or_else(|| "?".into()),
+    };
+    format!("{} {who}", c.class.as_str())
+}
+
+pub(super) fn classes(by_class: &BTreeMap<CallerClass, u64>) -> String {
+    by_class
+        .iter()
+        .map(|(c, n)| format!("{n} {}", c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Wraps `text` at [`WIDTH`], the first line after `first`, the rest
+/// indented by `indent` spaces.
+pub(super) fn wrapped(first: &str, indent: usize, text: &str) -> String {
+    let mut out = first.to_owned();
+    let mut col = first.chars().count();
+    for word in text.split(' ') {
+        let n = word.chars().count();
+        if col + 1 + n > WIDTH && col > indent {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+        } else if col > 0 && !out.ends_with(' ') {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += n;
+    }
+    out
+}
+
+/// How the two text formats differ.
+#[derive(Clone, Copy)]
+pub(super) struct Style {
+    pub heading: &'static str,
+    pub bullet: &'static str,
+    pub code_open: &'static str,
+    pub code_close: &'static str,
+}
+
+pub(super) fn statement_words(s: &StatementRef) -> String {
+    match &s.sid {
+        Some(sid) => format!("statement {} (\"{sid}\")", s.index),
+        None => format!("statement {}", s.index),
+    }
+}
+
+fn seen_words(s: &Seen) -> String {
+    match s {
+        Seen::Present(v) => format!("`{}`", v.join("`, `")),
+        Seen::Absent => "absent".into(),
+        Seen::Unknown => "unknown (CloudTrail cannot tell)".into(),
+    }
+}
+
+fn tri_words(t: Tri) -> &'static str {
+    match t {
+        Tri::True => "true",
+        Tri::False => "false",
+        Tri::Unknown => "unknown",
+    }
+}
+
+pub(super) fn evidence_line(c: &ConditionTrace) -> String {
+    let mut values = c.values.clone();
+    if values.len() > 5 {
+        let more = values.len() - 5;
+        values.truncate(5);
+        values.push(format!("... {more} more"));
+    }
+    format!(
+        "{} `{}` [{}]: seen {} -> {}",
+        c.operator,
+        c.key,
+        values.join(", "),
+        seen_words(&c.seen),
+        tri_words(c.result)
+    )
+}
+
+pub(super) fn fix_kind(k: FixKind) -> &'static str {
+    match k {
+        FixKind::Broad => "broad",
+        FixKind::Narrow => "narrow",
+        FixKind::Restore => "restore",
+    }
+}
+
+pub(super) fn verified_words(f: &ProposedFix) -> &'static str {
+    if f.verified {
+        "verified"
+    } else {
+        "NOT verified"
+    }
+}
+
+pub(super) fn subject_words(s: &Subject) -> String {
+    match s {
+        Subject::ThisRequest => "this request".into(),
+        Subject::Blocked { caller, event_name } => {
+            format!("blocked caller {}, {event_name}", short_caller(caller))
+        }
+        Subject::Observed { caller, event_name } => {
+            format!("observed caller {}, {event_name}", short_caller(caller))
+        }
+        Subject::Exempted { principal_arn } => format!("exempted principal {principal_arn}"),
+        Subject::Probe {
+            probe,
+            principal,
+            event_name,
+        } => format!("{} ({principal}), {event_name}", probe_words(*probe)),
+    }
+}
+
+pub(super) fn probe_words(p: ProbeKind) -> &'static str {
+    match p {
+        ProbeKind::UnlistedUser => "an unlisted IAM user of the account",
+        ProbeKind::OtherAccount => "a principal of another account",
+        ProbeKind::OtherService => "another service principal",
+        ProbeKind::OtherViaService => "a call through another service",
+        ProbeKind::OtherSourceIp => "a call from another IP address",
+        ProbeKind::OtherVpcEndpoint => "a call through another VPC endpoint",
+        ProbeKind::OtherEncryptionContext => "a call with another encryption context",
+    }
+}
