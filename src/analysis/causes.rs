@@ -39,6 +39,10 @@ pub struct Cause {
     pub statements: Option<StatementChanges>,
     /// Per blocking statement (policy causes), every caller it blocks.
     pub blocking: Vec<BlockingStatement>,
+    /// Callers whose calls failed or stopped after a change that is not a
+    /// policy version (the verdicts that name it); policy causes list
+    /// theirs per statement in `blocking`.
+    pub affected: Vec<Caller>,
     /// Callers this change blocks (or stopped), all statements together.
     pub callers: u64,
     pub by_class: BTreeMap<CallerClass, u64>,
@@ -157,6 +161,7 @@ pub fn causes(d: &mut Diagnosis, policies: &PolicySet, verdicts: &mut [Verdict])
                 },
                 statements: None,
                 blocking: Vec::new(),
+                affected: Vec::new(),
                 callers: 0,
                 by_class: BTreeMap::new(),
                 denied: 0,
@@ -172,6 +177,7 @@ pub fn causes(d: &mut Diagnosis, policies: &PolicySet, verdicts: &mut [Verdict])
         c.callers += 1;
         if let Some(caller) = &v.caller {
             *c.by_class.entry(caller.class).or_default() += 1;
+            c.affected.push(caller.clone());
         }
         c.denied += v.after.denied + v.after.key_state_failed;
         v.cause = Some(format!("#{i}"));
@@ -309,6 +315,7 @@ fn policy_cause(
             .checked_sub(1)
             .map(|p| statement_changes(&epochs[p].policy.document, &kp.policy.document)),
         blocking: blocking.into_values().collect(),
+        affected: Vec::new(),
         callers,
         by_class,
         denied,

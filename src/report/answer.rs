@@ -114,6 +114,12 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
             c.callers,
             classes(&c.by_class)
         )?;
+        for caller in c.affected.iter().take(SHOWN) {
+            writeln!(w, "            {}", short_caller(caller))?;
+        }
+        if c.affected.len() > SHOWN {
+            writeln!(w, "            ... and {} more", c.affected.len() - SHOWN)?;
+        }
     }
     for b in &c.blocking {
         let head = format!(
@@ -133,10 +139,17 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
     if let Some(r) = &c.resolved_by {
         writeln!(w, "{}", wrapped("  resolved: ", 12, &change_words(r)))?;
     }
+    // The smallest verified change first: a patch that lets nothing else
+    // in, then any verified patch, then the restore.
     let best = c
         .fixes
         .iter()
-        .find(|f| f.verified && f.kind != FixKind::Restore)
+        .find(|f| f.verified && f.kind != FixKind::Restore && f.lets_in.is_empty())
+        .or_else(|| {
+            c.fixes
+                .iter()
+                .find(|f| f.verified && f.kind != FixKind::Restore)
+        })
         .or_else(|| c.fixes.iter().find(|f| f.verified))
         .or(c.fixes.first());
     if let Some(f) = best {
