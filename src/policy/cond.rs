@@ -90,6 +90,9 @@ fn result(cond: &Condition, seen: &Seen, ctx: &Context, variables: bool) -> Tri 
         Seen::Absent if op.if_exists => return Tri::True,
         _ => {}
     }
+    if let (Some(set), Seen::Present(values)) = (&cond.exact, seen) {
+        return combine(op, values, |v| Tri::from(set.contains(v)));
+    }
     let Some(patterns) = patterns(cond, ctx, variables) else {
         // "IAM policy elements: Variables and tags": a variable whose key is
         // not present "causes the statement to be invalid", so the condition
@@ -100,7 +103,18 @@ fn result(cond: &Condition, seen: &Seen, ctx: &Context, variables: bool) -> Tri 
     let Seen::Present(values) = seen else {
         return absent(cond);
     };
-    let matches = |v: &String| Tri::any(patterns.iter().map(|p| p.matches(op.kind, v)));
+    combine(op, values, |v| {
+        Tri::any(patterns.iter().map(|p| p.matches(op.kind, v)))
+    })
+}
+
+/// The condition's result from `matches` (the positive comparison of one
+/// request value with the policy's values), per set qualifier and negation.
+fn combine(
+    op: crate::policy::Operator,
+    values: &[String],
+    matches: impl Fn(&String) -> Tri,
+) -> Tri {
     let single = |v: &String| {
         if op.negated {
             matches(v).not()
@@ -321,6 +335,61 @@ fn ip_in(block: &str, value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The set lookup decides exactly as the value-by-value comparison,
+    /// for every operator it serves, negated or not, with set qualifiers.
+    #[test]
+    fn exception_list_lookup_matches_the_scan() {
+        let arns: Vec<String> = (0..20)
+            .map(|i| format!("arn:aws:iam::111122223333:role/app-{i}"))
+            .collect();
+        let mut checked = 0;
+        for operator in [
+            "StringEquals",
+            "StringNotEquals",
+            "StringNotEqualsIfExists",
+            "ArnEquals",
+            "ArnNotLike",
+            "ForAnyValue:StringEquals",
+            "ForAllValues:StringNotEquals",
+        ] {
+            let text = format!(
+                r#"{{"Statement": [{{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+                   "Condition": {{"{operator}": {{"aws:PrincipalArn": {}}}}}}}]}}"#,
+                serde_json::to_string(&arns).unwrap()
+            );
+            let policy = crate::policy::parse_policy(&text).unwrap();
+            let fast = &policy.statements[0].conditions[0];
+            assert!(fast.exact.is_some(), "{operator} uses the set");
+            let mut slow = fast.clone();
+            slow.exact = None;
+            for seen in [
+                vec!["arn:aws:iam::111122223333:role/app-7".to_owned()],
+                vec!["arn:aws:iam::111122223333:role/app-70".to_owned()],
+                vec!["arn:aws:iam::111122223333:role/APP-7".to_owned()],
+                vec![
+                    "arn:aws:iam::111122223333:role/app-1".to_owned(),
+                    "arn:aws:iam::111122223333:user/x".to_owned(),
+                ],
+                vec![],
+            ] {
+                let ctx = Context::new().set("aws:PrincipalArn", seen.clone());
+                assert_eq!(
+                    evaluate(fast, &ctx, true).result,
+                    evaluate(&slow, &ctx, true).result,
+                    "{operator} on {seen:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 35);
+        let like = crate::policy::parse_policy(
+            r#"{"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+               "Condition": {"ArnLike": {"aws:PrincipalArn": ["a1","a2","a3","a4","a5","a6","a7","a8","arn:*"]}}}]}"#,
+        )
+        .unwrap();
+        assert!(like.statements[0].conditions[0].exact.is_none(), "a wildcard keeps the scan");
+    }
 
     #[test]
     fn dates_parse_iso_and_epoch() {

@@ -1,6 +1,7 @@
-//! The unified diff of a policy fix, through `similar` (Myers' algorithm):
-//! a fix that adds thousands of principals to an exception list diffs
-//! documents of thousands of lines, where a full LCS table is quadratic.
+//! The unified diff of a policy fix, through `similar` (patience diff): a
+//! fix that adds thousands of principals to an exception list diffs
+//! documents of thousands of mostly unique lines, where a full LCS table,
+//! and Myers' algorithm with that many edits, are quadratic.
 
 /// A unified diff of `old` and `new` (three lines of context), empty when
 /// they are equal.
@@ -8,7 +9,9 @@ pub(crate) fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> S
     if old == new {
         return String::new();
     }
-    similar::TextDiff::from_lines(old, new)
+    similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Patience)
+        .diff_lines(old, new)
         .unified_diff()
         .context_radius(3)
         .header(old_name, new_name)

@@ -65,7 +65,8 @@ pub struct StatementTrace {
 pub struct ConditionTrace {
     pub operator: String,
     pub key: String,
-    pub values: Vec<String>,
+    /// The condition's values, shared with the policy (not copied per evaluation).
+    pub values: std::sync::Arc<Vec<String>>,
     pub seen: Seen,
     pub result: Tri,
     /// Why the result is not a plain comparison (a lint on the policy), such

@@ -11,7 +11,9 @@
 //! module does not evaluate anything; policy variables are kept as written and
 //! expanded at evaluation time.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -87,7 +89,42 @@ pub struct Condition {
     pub op: Operator,
     pub key: String,
     /// Values in their string form (`10`, `true`), as AWS compares them.
-    pub values: Vec<String>,
+    /// Shared: every evaluation's evidence holds them, and an exception
+    /// list can name thousands of principals.
+    pub values: Arc<Vec<String>>,
+    /// The values as a set, when a plain string comparison decides the
+    /// condition (see [`Condition::exact_set`]).
+    pub exact: Option<Arc<HashSet<String>>>,
+}
+
+impl Condition {
+    /// A condition; `exact` is filled when the operator compares whole
+    /// strings case-sensitively (`StringEquals`, `ArnEquals`/`ArnLike`
+    /// without wildcards) and no value holds a `${...}` variable, so that
+    /// an exception list of thousands of ARNs is one lookup, not a scan.
+    pub fn new(operator: String, op: Operator, key: String, values: Vec<String>) -> Self {
+        let exact = Self::exact_set(op.kind, &values).map(Arc::new);
+        Condition {
+            operator,
+            op,
+            key,
+            values: Arc::new(values),
+            exact,
+        }
+    }
+
+    fn exact_set(kind: OperatorKind, values: &[String]) -> Option<HashSet<String>> {
+        let plain = |v: &String| !v.contains("${");
+        let wildcard = |v: &String| v.contains('*') || v.contains('?');
+        let exact = match kind {
+            OperatorKind::StringEquals => values.iter().all(plain),
+            OperatorKind::ArnEquals | OperatorKind::ArnLike => {
+                values.iter().all(|v| plain(v) && !wildcard(v))
+            }
+            _ => false,
+        };
+        (exact && values.len() > 8).then(|| values.iter().cloned().collect())
+    }
 }
 
 /// A decoded condition operator.
@@ -485,12 +522,7 @@ fn conditions(value: Option<&Value>, at: &Location) -> Result<Vec<Condition>> {
         for (key, values) in keys {
             let values = condition_values(values, at, &format!("{field}.{key}"))?;
             check_condition_values(op.kind, &values, at, operator, key)?;
-            out.push(Condition {
-                operator: operator.clone(),
-                op,
-                key: key.clone(),
-                values,
-            });
+            out.push(Condition::new(operator.clone(), op, key.clone(), values));
         }
     }
     Ok(out)

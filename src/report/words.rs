@@ -106,7 +106,7 @@ fn tri_words(t: Tri) -> &'static str {
 }
 
 pub(super) fn evidence_line(c: &ConditionTrace) -> String {
-    let mut values = c.values.clone();
+    let mut values: Vec<String> = c.values.to_vec();
     if values.len() > 5 {
         let more = values.len() - 5;
         values.truncate(5);

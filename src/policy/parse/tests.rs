@@ -118,7 +118,7 @@ fn every_operator_family_with_qualifiers() {
     );
     let c = &p.statements[0].conditions;
     assert_eq!(
-        (c[2].values.clone(), c[4].values.clone()),
+        (c[2].values.to_vec(), c[4].values.to_vec()),
         (vec!["5".to_owned()], vec!["true".to_owned()])
     );
     assert_eq!(c[9].operator, "ForAllValues:StringEquals");
