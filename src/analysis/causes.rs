@@ -270,6 +270,7 @@ fn policy_cause(
     let (mut denied, mut replayed) = (0, 0);
     let mut resolved_by: Option<usize> = None;
     let mut ongoing = false;
+    let mut listed: foldhash::HashSet<(&StatementRef, &Caller)> = foldhash::HashSet::default();
     for &i in members {
         let b = &d.blocked[i];
         let s = blocking
@@ -282,7 +283,7 @@ fn policy_cause(
                 replayed: 0,
                 state: State::Resolved,
             });
-        if !s.callers.contains(&b.caller) {
+        if listed.insert((&b.statement, &b.caller)) {
             s.callers.push(b.caller.clone());
             *s.by_class.entry(b.caller.class).or_default() += 1;
             *by_class.entry(b.caller.class).or_default() += 1;

@@ -184,15 +184,16 @@ pub fn grouped(df: DataFrame) -> PolarsResult<DataFrame> {
         .collect()
 }
 
-/// Groups the calls and flags the contrasts against the key lifecycle.
+/// Groups the calls (numbered once by [`frame`], which the timeline shares)
+/// and flags the contrasts against the key lifecycle.
 /// `horizon`: the latest time the trail is known to reach (see `Collected`).
 pub fn groups(
     calls: &[KmsCall],
+    (df, codes): &(DataFrame, Codes<'_>),
     lifecycle: &[Lifecycle],
     horizon: Option<i64>,
 ) -> PolarsResult<Vec<Group>> {
-    let (df, codes) = frame(calls)?;
-    let mut out = read_groups(&grouped(df)?, &codes)?;
+    let mut out = read_groups(&grouped(df.clone())?, codes)?;
     out.sort_by(|a, b| group_order(a).cmp(&group_order(b)));
     add_samples(&mut out, calls);
     for group in &mut out {
@@ -407,7 +408,7 @@ mod tests {
             call("k", "a", Outcome::Denied, 3),
             call("k", "b", Outcome::Succeeded, 1),
         ];
-        let g = groups(&calls, &[], Some(i64::MAX)).unwrap();
+        let g = groups(&calls, &frame(&calls).unwrap(), &[], Some(i64::MAX)).unwrap();
         assert_eq!(g.len(), 2);
         let a = &g[0];
         assert_eq!(
@@ -433,7 +434,7 @@ mod tests {
             call("k", "a", Outcome::Succeeded, 2),
         ];
         assert_eq!(
-            groups(&calls, &[], Some(i64::MAX)).unwrap()[0].contrast,
+            groups(&calls, &frame(&calls).unwrap(), &[], Some(i64::MAX)).unwrap()[0].contrast,
             None
         );
     }
@@ -444,7 +445,7 @@ mod tests {
             call("k", "a", Outcome::Succeeded, 1),
             call("k2", "a", Outcome::Succeeded, 1),
         ];
-        let g = groups(&calls, &[change("k", 5)], Some(10)).unwrap();
+        let g = groups(&calls, &frame(&calls).unwrap(), &[change("k", 5)], Some(10)).unwrap();
         assert!(matches!(g[0].contrast, Some(Contrast::WentSilent { .. })));
         assert_eq!(g[1].contrast, None, "a change to another key says nothing");
     }

@@ -91,7 +91,9 @@ pub struct Options {
 
 /// Runs every stage on the collected rows.
 pub fn analyze(c: Collected, policies: &PolicySet, opts: &Options) -> anyhow::Result<Analysis> {
-    let groups = groups::groups(&c.calls, &c.lifecycle, c.horizon_ms)?;
+    // The rows numbered once, for the groups and the timeline.
+    let frame = groups::frame(&c.calls)?;
+    let groups = groups::groups(&c.calls, &frame, &c.lifecycle, c.horizon_ms)?;
     let mut d = diagnosis::diagnose(&c.calls, policies);
     let mut verdicts = verdicts::verdicts(&verdicts::Inputs {
         calls: &c.calls,
@@ -104,7 +106,8 @@ pub fn analyze(c: Collected, policies: &PolicySet, opts: &Options) -> anyhow::Re
         horizon_ms: c.horizon_ms,
     });
     let causes = causes::causes(&mut d, policies, &mut verdicts);
-    let (width, buckets) = timeline::buckets(&c.calls)?;
+    let (width, buckets) = timeline::buckets(&c.calls, &frame)?;
+    drop(frame);
     let trail_changes = c
         .trail_changes
         .into_iter()

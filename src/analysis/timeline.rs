@@ -83,12 +83,14 @@ pub fn span(calls: &[KmsCall]) -> Option<Range> {
 }
 
 /// Buckets every (key, caller) over the calls' span, empty buckets included.
-pub fn buckets(calls: &[KmsCall]) -> PolarsResult<(i64, Vec<Series>)> {
+pub fn buckets(
+    calls: &[KmsCall],
+    (df, codes): &(DataFrame, crate::analysis::groups::Codes<'_>),
+) -> PolarsResult<(i64, Vec<Series>)> {
     let Some(window) = span(calls) else {
         return Ok((0, Vec::new()));
     };
     let width = bucket_width(window.to - window.from);
-    let (df, codes) = crate::analysis::groups::frame(calls)?;
     let is = |o: Outcome| {
         crate::analysis::groups::is(o)
             .cast(DataType::UInt64)
@@ -96,6 +98,7 @@ pub fn buckets(calls: &[KmsCall]) -> PolarsResult<(i64, Vec<Series>)> {
             .alias(o.as_str())
     };
     let g = df
+        .clone()
         .lazy()
         .filter(col("time_ms").is_not_null())
         .with_column(((col("time_ms") / lit(width)) * lit(width)).alias("bucket"))
@@ -106,7 +109,7 @@ pub fn buckets(calls: &[KmsCall]) -> PolarsResult<(i64, Vec<Series>)> {
             is(Outcome::KeyStateFailed),
         ])
         .collect()?;
-    let filled = fill(&read(&g, &codes)?, window, width);
+    let filled = fill(&read(&g, codes)?, window, width);
     Ok((width, filled))
 }
 

@@ -388,7 +388,10 @@ mod tests {
                "Condition": {"ArnLike": {"aws:PrincipalArn": ["a1","a2","a3","a4","a5","a6","a7","a8","arn:*"]}}}]}"#,
         )
         .unwrap();
-        assert!(like.statements[0].conditions[0].exact.is_none(), "a wildcard keeps the scan");
+        assert!(
+            like.statements[0].conditions[0].exact.is_none(),
+            "a wildcard keeps the scan"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The unified diff of a policy fix, through `similar` (patience diff): a
 //! fix that adds thousands of principals to an exception list diffs
 //! documents of thousands of mostly unique lines, where a full LCS table,
-//! and Myers' algorithm with that many edits, are quadratic.
+//! and Myers' algorithm with that many edits, are quadratic; a deadline
+//! bounds what is left.
 
 /// A unified diff of `old` and `new` (three lines of context), empty when
 /// they are equal.
@@ -9,8 +10,11 @@ pub(crate) fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> S
     if old == new {
         return String::new();
     }
+    // Past the deadline similar gives a coarser but still correct diff.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(50);
     similar::TextDiff::configure()
         .algorithm(similar::Algorithm::Patience)
+        .deadline(deadline)
         .diff_lines(old, new)
         .unified_diff()
         .context_radius(3)
