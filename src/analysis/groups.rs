@@ -396,6 +396,7 @@ mod tests {
             actor: None,
             outcome: Outcome::Succeeded,
             policy: None,
+            grant: None,
         }
     }
 
