@@ -13,5 +13,6 @@ mod grants;
 mod parallel;
 mod real_samples;
 mod remote;
+mod trail_scope;
 mod util;
 mod verdicts;
