@@ -6,11 +6,12 @@
 //! `KMSKeyNotAccessibleFault`. The verdict separates them from the trail: the
 //! key-policy diagnosis, AWS's own error message (identity policy, SCP,
 //! permissions boundary), the key's lifecycle (`DisableKey`,
-//! `ScheduleKeyDeletion`), the grants the caller held ([`grants`]) and the
+//! `ScheduleKeyDeletion`), the grants the caller held (`grants`) and the
 //! trail's own configuration (event selectors that exclude KMS). Callers
 //! that only went silent after a change are reported as suspects
-//! ([`silence`]). Pure: no I/O, and no words: a verdict's [`Reason`] and
-//! its evidence's [`EvidenceKind`] are data the renderers word.
+//! (`silence`). The rules and the JSON are in `docs/verdicts.md`. Pure: no
+//! I/O, and no words: a verdict's [`Reason`] and its evidence's
+//! [`EvidenceKind`] are data the renderers word.
 
 mod grants;
 mod silence;
