@@ -30,7 +30,10 @@ pub(super) fn usual_gap(mine: &[&KmsCall]) -> Option<i64> {
         .collect();
     times.sort_unstable();
     times.dedup();
-    let mut gaps: Vec<i64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    let mut gaps: Vec<i64> = times
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]))
+        .collect();
     gaps.sort_unstable();
     gaps.get(gaps.len() / 2).copied()
 }
@@ -68,7 +71,7 @@ pub(super) fn explaining<'a>(
     grants: &[Removed<'a>],
 ) -> Option<Change<'a>> {
     let horizon = inp.horizon_ms?;
-    let near = |t: i64| t > r.last_ok && t - r.last_ok <= GAPS.saturating_mul(r.gap);
+    let near = |t: i64| t > r.last_ok && t.saturating_sub(r.last_ok) <= GAPS.saturating_mul(r.gap);
     let seen_after = |t: i64| horizon >= t.saturating_add(r.gap);
     let key = inp
         .lifecycle
