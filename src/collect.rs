@@ -85,6 +85,23 @@ pub struct Lifecycle {
     /// The key policy document, for `PutKeyPolicy` and `CreateKey`.
     #[serde(skip)]
     pub policy: Option<String>,
+    /// What `CreateGrant`, `RetireGrant` and `RevokeGrant` say of the grant.
+    pub grant: Option<Grant>,
+}
+
+/// A grant as its events show it (`docs/kms-events.md`, "Key lifecycle
+/// events"): `CreateGrant` gives every field; `RevokeGrant` gives
+/// `grant_id`, `RetireGrant` `grant_id` or only a token. Principals are as
+/// logged: an ARN, a service principal, or a principal ID.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Grant {
+    pub grant_id: Option<String>,
+    /// A grant token identifies a grant to `RetireGrant`; not reported.
+    #[serde(skip)]
+    pub grant_token: Option<String>,
+    pub grantee_principal: Option<String>,
+    pub retiring_principal: Option<String>,
+    pub operations: Vec<String>,
 }
 
 /// A change to a trail that can hide KMS events from it.
@@ -99,6 +116,38 @@ pub struct TrailChange {
     /// The change stops KMS events from being logged (management events
     /// off, `kms.amazonaws.com` excluded, or logging stopped).
     pub excludes_kms: bool,
+    /// The trail's account: the trail ARN's, else the change's `recipientAccountId`.
+    pub account: Option<String>,
+    /// The trail's home region: the trail ARN's, else the change's `awsRegion`.
+    pub region: Option<String>,
+    /// Which keys' events the trail logs, from the last `CreateTrail` or
+    /// `UpdateTrail` of it at or before the change.
+    pub scope: TrailScope,
+}
+
+/// Which events a trail logs (`isMultiRegionTrail`, `isOrganizationTrail`
+/// of `CreateTrail`/`UpdateTrail`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrailScope {
+    /// Its own account, its home region only.
+    Region,
+    /// Its own account, every region.
+    AllRegions,
+    /// Every account of the organization, every region.
+    Organization,
+    /// No `CreateTrail` or `UpdateTrail` of it in the trail.
+    #[default]
+    Unknown,
+}
+
+/// One `CreateTrail` or `UpdateTrail`: the trail's scope from then on.
+#[derive(Debug, Clone)]
+struct ScopeChange {
+    account: Option<String>,
+    name: String,
+    time_ms: Option<i64>,
+    scope: TrailScope,
 }
 
 /// Everything collected from all inputs.
@@ -128,6 +177,8 @@ pub struct Collector {
     strings: Interner,
     /// For each call, the index of its input in `out.per_file`.
     call_file: Vec<u32>,
+    /// Every trail's scope changes, to scope `out.trail_changes`.
+    trail_scopes: Vec<ScopeChange>,
     out: Collected,
 }
 
@@ -282,6 +333,9 @@ impl Collector {
             if let Some(change) = trail_change(ev) {
                 self.out.trail_changes.push(change);
             }
+            if let Some(scope) = trail_scope(ev) {
+                self.trail_scopes.push(scope);
+            }
             return;
         }
         let kms = call::kms_call(ev, &mut self.strings);
@@ -390,6 +444,10 @@ impl Collector {
         sort_rows(&mut self.out.calls);
         self.out.lifecycle.sort_by_key(|l| l.time_ms);
         self.out.trail_changes.sort_by_key(|t| t.time_ms);
+        self.trail_scopes.sort_by_key(|s| s.time_ms);
+        for t in &mut self.out.trail_changes {
+            t.scope = scope_at(&self.trail_scopes, t);
+        }
         self.out
     }
 }
@@ -518,7 +576,36 @@ fn lifecycle(ev: &Event, c: &KmsCall) -> Lifecycle {
             .or_else(|| c.caller.invoked_by.clone()),
         outcome: c.outcome,
         policy,
+        grant: grant(ev, &c.event_name),
     }
+}
+
+/// The grant fields of a grant event (`docs/kms-events.md`, "Grants").
+fn grant(ev: &Event, name: &str) -> Option<Grant> {
+    if !matches!(name, "CreateGrant" | "RetireGrant" | "RevokeGrant") {
+        return None;
+    }
+    let req = ev.request();
+    let text = |v: Option<&serde_json::Value>, field: &str| {
+        v.and_then(|v| v.get(field)?.as_str())
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let resp = ev.response();
+    let operations = req
+        .as_ref()
+        .and_then(|r| r.get("operations")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|o| o.as_str().map(str::to_owned))
+        .collect();
+    Some(Grant {
+        grant_id: text(resp.as_ref(), "grantId").or_else(|| text(req.as_ref(), "grantId")),
+        grant_token: text(resp.as_ref(), "grantToken").or_else(|| text(req.as_ref(), "grantToken")),
+        grantee_principal: text(req.as_ref(), "granteePrincipal"),
+        retiring_principal: text(req.as_ref(), "retiringPrincipal"),
+        operations,
+    })
 }
 
 /// `PutEventSelectors`, `StopLogging`, `DeleteTrail` and friends, when they succeeded.
@@ -546,6 +633,7 @@ fn trail_change(ev: &Event) -> Option<TrailChange> {
         _ => true,
     };
     let c = call::caller(ev);
+    let (account, region, trail) = trail_place(ev, trail.as_deref());
     Some(TrailChange {
         event_name: name.to_owned(),
         time_ms: ev.event_time.as_deref().and_then(call::parse_time),
@@ -553,7 +641,88 @@ fn trail_change(ev: &Event) -> Option<TrailChange> {
         actor: c.principal_arn.or(c.invoked_by),
         trail,
         excludes_kms,
+        account,
+        region,
+        scope: TrailScope::Unknown,
     })
+}
+
+/// A trail's account, home region and name: from its ARN when the event
+/// names it by ARN, else the event's `recipientAccountId` and `awsRegion`.
+fn trail_place(ev: &Event, name: Option<&str>) -> (Option<String>, Option<String>, Option<String>) {
+    let from_arn = name.and_then(|n| {
+        let (head, short) = n.strip_prefix("arn:")?.split_once(":trail/")?;
+        let mut parts = head.split(':').skip(2);
+        let region = parts.next()?.to_owned();
+        let account = parts.next()?.to_owned();
+        Some((account, region, short.to_owned()))
+    });
+    match from_arn {
+        Some((account, region, short)) => (Some(account), Some(region), Some(short)),
+        None => (
+            ev.recipient_account_id.clone(),
+            ev.aws_region.clone(),
+            name.map(str::to_owned),
+        ),
+    }
+}
+
+/// The scope a successful `CreateTrail` or `UpdateTrail` gives its trail:
+/// the response's `isMultiRegionTrail`/`isOrganizationTrail` (the whole
+/// trail), else the request's.
+fn trail_scope(ev: &Event) -> Option<ScopeChange> {
+    if ev.event_source.as_deref() != Some("cloudtrail.amazonaws.com")
+        || ev.error_code.is_some()
+        || !matches!(
+            ev.event_name.as_deref(),
+            Some("CreateTrail" | "UpdateTrail")
+        )
+    {
+        return None;
+    }
+    let (req, resp) = (ev.request(), ev.response());
+    let flag = |field: &str| {
+        [&resp, &req]
+            .into_iter()
+            .find_map(|v| v.as_ref()?.get(field)?.as_bool())
+    };
+    let scope = match (flag("isOrganizationTrail"), flag("isMultiRegionTrail")) {
+        (Some(true), _) => TrailScope::Organization,
+        (_, Some(true)) => TrailScope::AllRegions,
+        (_, Some(false)) => TrailScope::Region,
+        _ => return None,
+    };
+    let name = [&resp, &req].into_iter().find_map(|v| {
+        v.as_ref()?
+            .get("trailARN")
+            .or(v.as_ref()?.get("name"))?
+            .as_str()
+            .map(str::to_owned)
+    })?;
+    let (account, _, name) = trail_place(ev, Some(&name));
+    Some(ScopeChange {
+        account,
+        name: name?,
+        time_ms: ev.event_time.as_deref().and_then(call::parse_time),
+        scope,
+    })
+}
+
+/// The scope of the changed trail: its last `CreateTrail`/`UpdateTrail`
+/// at or before the change (`scopes` sorted by time), else unknown.
+fn scope_at(scopes: &[ScopeChange], t: &TrailChange) -> TrailScope {
+    let Some(name) = t.trail.as_deref() else {
+        return TrailScope::Unknown;
+    };
+    scopes
+        .iter()
+        .rfind(|s| {
+            s.name == name
+                && s.account == t.account
+                && s.time_ms
+                    .is_some_and(|st| t.time_ms.is_some_and(|tt| st <= tt))
+        })
+        .map_or(TrailScope::Unknown, |s| s.scope)
 }
 
 /// True when event selectors leave KMS (management) events out.

@@ -21,7 +21,7 @@ use super::diagnosis::request::blocked_caller_for;
 use super::diagnosis::{Diagnosis, State, StatementRef};
 use super::groups::ser_time;
 use super::policies::{KeyPolicy, PolicySet};
-use super::verdicts::{Verdict, VerdictKind};
+use super::verdicts::{EvidenceKind, Verdict, VerdictKind};
 use crate::call::{Caller, CallerClass};
 
 /// One change on a key and what it did.
@@ -140,9 +140,11 @@ pub fn causes(d: &mut Diagnosis, policies: &PolicySet, verdicts: &mut [Verdict])
         let Some(change) = change_kind(v.verdict) else {
             continue;
         };
+        // The change, never the caller's own failed call.
         let Some(ev) = v
             .evidence
-            .first()
+            .iter()
+            .find(|e| e.what != EvidenceKind::FirstFailure)
             .filter(|e| e.event_id.is_some() || e.event_time.is_some())
         else {
             continue;

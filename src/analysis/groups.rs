@@ -397,6 +397,7 @@ mod tests {
             actor: None,
             outcome: Outcome::Succeeded,
             policy: None,
+            grant: None,
         }
     }
 

@@ -6,19 +6,29 @@
 //! `KMSKeyNotAccessibleFault`. The verdict separates them from the trail: the
 //! key-policy diagnosis, AWS's own error message (identity policy, SCP,
 //! permissions boundary), the key's lifecycle (`DisableKey`,
-//! `ScheduleKeyDeletion`, `RevokeGrant`) and the trail's own configuration
-//! (event selectors that exclude KMS). Callers that only went silent after a
-//! change are reported as suspects. Pure: no I/O.
+//! `ScheduleKeyDeletion`), the grants the caller held (`grants`) and the
+//! trail's own configuration (event selectors that exclude KMS). Callers
+//! that only went silent after a change are reported as suspects
+//! (`silence`). The rules and the JSON are in `docs/verdicts.md`. Pure: no
+//! I/O, and no words: a verdict's [`Reason`] and its evidence's
+//! [`EvidenceKind`] are data the renderers word.
 
-use foldhash::HashMap;
+mod grants;
+mod silence;
+
+use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 
-use crate::analysis::diagnosis::{Blocked, Diagnosis, State, Unexplained, UnexplainedKind};
+use crate::analysis::diagnosis::{
+    Blocked, Diagnosis, State, StatementRef, Unexplained, UnexplainedKind,
+};
 use crate::analysis::groups::ser_time;
 use crate::analysis::policies::PolicySource;
 use crate::analysis::timeline::{Period, Range, period};
 use crate::call::{Caller, KmsCall, Outcome};
-use crate::collect::{Lifecycle, TrailChange};
+use crate::collect::{Lifecycle, TrailChange, TrailScope};
+use grants::Removed;
+use silence::{Change, Rhythm, Source};
 
 /// What a verdict says failed (README, "verdicts").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,6 +48,26 @@ pub enum VerdictKind {
     Unexplained,
 }
 
+/// What an evidence event did for the verdict it supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvidenceKind {
+    /// Set the key policy whose statement denies the caller.
+    SetPolicy,
+    DisabledKey,
+    ScheduledDeletion,
+    /// Created the grant the caller held.
+    CreatedGrant,
+    /// Revoked or retired that grant.
+    RemovedGrant,
+    /// Changed the key; the caller went silent after it.
+    ChangedKey,
+    /// Stopped the trail logging KMS events.
+    StoppedKmsLogging,
+    /// The caller's first failed call (`error_code` says how).
+    FirstFailure,
+}
+
 /// An event that supports a verdict.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Evidence {
@@ -46,7 +76,70 @@ pub struct Evidence {
     pub event_id: Option<String>,
     #[serde(serialize_with = "ser_time")]
     pub event_time: Option<i64>,
-    pub what: String,
+    pub what: EvidenceKind,
+    /// The error code of a [`EvidenceKind::FirstFailure`].
+    pub error_code: Option<String>,
+}
+
+/// A policy type other than the key policy, as AWS's denial names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyType {
+    IdentityPolicy,
+    ServiceControlPolicy,
+    ResourceControlPolicy,
+    PermissionsBoundary,
+    SessionPolicy,
+}
+
+/// Why the verdict is what it is: the facts its words need.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Reason {
+    /// A statement of the key policy denies the caller; `replayed`: no
+    /// denial is logged, its earlier successes replayed against the
+    /// current policy show it.
+    KeyPolicy {
+        statement: StatementRef,
+        replayed: bool,
+    },
+    /// AWS's denial names another policy type than the key policy.
+    OtherPolicy { policy_type: PolicyType },
+    /// The key is disabled; `change_in_trail`: the `DisableKey` is in the
+    /// evidence, else only KMS's error says so.
+    KeyDisabled { change_in_trail: bool },
+    /// The key is pending deletion (`ScheduleKeyDeletion`, or KMS says so).
+    KeyPendingDeletion { change_in_trail: bool },
+    /// The key's state refused the calls with these codes, and no
+    /// lifecycle event in the trail says why.
+    KeyState { error_codes: Vec<String> },
+    /// A grant whose grantee is the caller was revoked or retired before
+    /// its calls failed or stopped.
+    GrantRemoved {
+        grant_id: Option<String>,
+        grantee_principal: String,
+    },
+    /// A change to a trail of the key's account stopped logging KMS
+    /// events, after the caller's last success.
+    TrailStoppedKms {
+        trail: Option<String>,
+        trail_account: Option<String>,
+        trail_region: Option<String>,
+        scope: TrailScope,
+    },
+    /// The caller is of another account than the key: its denials are
+    /// logged in its own account's trail only.
+    CrossAccount {
+        caller_account: String,
+        key_account: String,
+        change_event: String,
+    },
+    /// Only successes, then none after `change_event`: a suspect.
+    WentSilent { change_event: String },
+    /// No KMS call for the key in the window.
+    NoCalls,
+    /// No policy, key state, grant or trail change explains the failures.
+    Unexplained,
 }
 
 /// The verdict for one caller of one key (or for a key, when `caller` is null).
@@ -58,7 +151,7 @@ pub struct Verdict {
     /// When things changed for this caller.
     #[serde(serialize_with = "ser_time")]
     pub since: Option<i64>,
-    pub detail: String,
+    pub reason: Reason,
     pub evidence: Vec<Evidence>,
     /// Only successes, then silence after a change: a suspect, not a proof.
     pub suspect: bool,
@@ -69,6 +162,10 @@ pub struct Verdict {
     pub cause: Option<String>,
     /// `resolved` when a later policy version no longer blocks the caller.
     pub state: State,
+    /// A caller of another account than the key's: that account, whose
+    /// own trail logs its calls (and alone its denied ones,
+    /// `docs/kms-events.md`).
+    pub look_in_account: Option<String>,
 }
 
 /// What the verdicts are judged from.
@@ -157,14 +254,40 @@ fn aggregate(calls: &[KmsCall]) -> Vec<Agg<'_>> {
 
 /// Every verdict, callers first (in call order), then keys without events.
 pub fn verdicts(inp: &Inputs<'_>) -> Vec<Verdict> {
-    let series = series(inp.calls);
-    let index = Index::new(inp.diagnosis);
+    let ctx = Context {
+        series: series(inp.calls),
+        index: Index::new(inp.diagnosis),
+        grants: grants::removed(inp.lifecycle),
+        allowed: directly_allowed(inp.diagnosis),
+    };
     let mut out: Vec<Verdict> = aggregate(inp.calls)
         .iter()
-        .filter_map(|a| judge(inp, a, &series, &index))
+        .filter_map(|a| judge(inp, a, &ctx))
         .collect();
     out.extend(silent_keys(inp));
     out
+}
+
+/// What every caller's verdict is judged against, built once.
+struct Context<'a> {
+    series: Series<'a>,
+    index: Index<'a>,
+    grants: Vec<Removed<'a>>,
+    allowed: HashSet<(&'a str, &'a Caller)>,
+}
+
+/// The (key, caller)s whose calls the key's current policy allows
+/// directly (not only through account delegation to IAM policies): a grant
+/// is not what they needed.
+fn directly_allowed(d: &Diagnosis) -> HashSet<(&str, &Caller)> {
+    d.observed
+        .iter()
+        .flat_map(|(key, seen)| seen.iter().map(move |o| (key.as_str(), o)))
+        .filter(|(_, o)| {
+            o.now.outcome == crate::policy::Outcome::Allowed && !o.now.only_via_account_delegation()
+        })
+        .map(|(key, o)| (key, &o.caller))
+        .collect()
 }
 
 /// The diagnosis by (key, caller): its blocked entry (an ongoing one when
@@ -208,33 +331,35 @@ fn series(calls: &[KmsCall]) -> Series<'_> {
     out
 }
 
-fn judge(inp: &Inputs<'_>, a: &Agg<'_>, series: &Series<'_>, index: &Index<'_>) -> Option<Verdict> {
+/// A verdict before the caller's counts: kind, since, reason, evidence.
+type Judged = (VerdictKind, Option<i64>, Reason, Vec<Evidence>);
+
+fn judge<'a>(inp: &Inputs<'a>, a: &Agg<'a>, ctx: &Context<'a>) -> Option<Verdict> {
     let failed = a.denied + a.key_state > 0;
-    let silent = !failed
-        && a.last_use_ok.is_some()
-        && a.last_ok == a.last_use_ok
-        && last_change_before(inp, a.key, None, a.last_use_ok).is_some();
-    let blocked = index.blocked.get(&(a.key, a.caller)).copied();
-    if !failed && !silent && blocked.is_none() {
+    let mine = ctx
+        .series
+        .get(&(a.key, a.caller))
+        .map_or(&[][..], Vec::as_slice);
+    let silence = (!failed && a.last_ok == a.last_use_ok)
+        .then(|| silent_change(inp, a, ctx, mine))
+        .flatten();
+    let blocked = ctx.index.blocked.get(&(a.key, a.caller)).copied();
+    if !failed && silence.is_none() && blocked.is_none() {
         return None;
     }
-    let (kind, since, detail, mut evidence) = if let Some(b) = blocked {
+    let (kind, since, reason, mut evidence) = if let Some(b) = blocked {
         key_policy(inp, a, b)
     } else if a.key_state > 0 {
         key_state(inp, a)
-    } else if let Some(v) = from_message(index, a) {
+    } else if let Some(v) = from_message(&ctx.index, a) {
         v
-    } else if let Some(v) = grant(inp, a) {
+    } else if let Some(v) = grant(a, ctx) {
         v
-    } else if silent {
-        silent_verdict(inp, a)
+    } else if let Some(change) = silence {
+        silent_verdict(a, change)
     } else {
-        (
-            VerdictKind::Unexplained,
-            a.first_failed.map(|f| f.0),
-            "no policy, key state or grant change in the trail explains these failures".into(),
-            Vec::new(),
-        )
+        let since = a.first_failed.map(|f| f.0);
+        (VerdictKind::Unexplained, since, Reason::Unexplained, vec![])
     };
     if let Some((t, c)) = a.first_failed {
         evidence.push(Evidence {
@@ -242,46 +367,78 @@ fn judge(inp: &Inputs<'_>, a: &Agg<'_>, series: &Series<'_>, index: &Index<'_>) 
             actor: None,
             event_id: c.event_id.as_ref().map(ToString::to_string),
             event_time: Some(t),
-            what: format!(
-                "first failure: {} {}",
-                c.event_name,
-                c.error_code.as_deref().unwrap_or("")
-            ),
+            what: EvidenceKind::FirstFailure,
+            error_code: c.error_code.as_deref().map(str::to_owned),
         });
     }
-    let (before, after) = periods(inp, a, since, series);
+    let (before, after) = periods(inp, since, mine);
     Some(Verdict {
         key_arn: a.key.to_owned(),
         caller: Some(a.caller.clone()),
         verdict: kind,
         since,
-        detail,
+        reason,
         evidence,
-        suspect: silent,
+        suspect: silence.is_some() && !failed,
         before,
         after,
         cause: None,
         state: blocked.map_or(State::Ongoing, |b| b.state),
+        look_in_account: other_account(a.key, a.caller).map(|(caller, _)| caller.to_owned()),
     })
 }
 
-type Judged = (VerdictKind, Option<i64>, String, Vec<Evidence>);
+/// The change that explains a caller's silence (`silence` module).
+fn silent_change<'a>(
+    inp: &Inputs<'a>,
+    a: &Agg<'a>,
+    ctx: &Context<'a>,
+    mine: &[&KmsCall],
+) -> Option<Change<'a>> {
+    let rhythm = Rhythm {
+        key: a.key,
+        caller: a.caller,
+        last_ok: a.last_use_ok?,
+        gap: silence::usual_gap(mine)?,
+        policy_allows: ctx.allowed.contains(&(a.key, a.caller)),
+    };
+    silence::explaining(inp, &rhythm, &ctx.grants)
+}
 
-fn ev_of(l: &Lifecycle, what: &str) -> Evidence {
+/// `(caller's account, key's account)` when they differ.
+fn other_account<'c>(key: &'c str, caller: &'c Caller) -> Option<(&'c str, &'c str)> {
+    let key_account = key.split(':').nth(4).filter(|a| !a.is_empty())?;
+    let caller_account = caller
+        .account_id
+        .as_deref()
+        .or_else(|| caller.principal_arn.as_deref()?.split(':').nth(4))
+        .filter(|a| !a.is_empty())?;
+    (caller_account != key_account).then_some((caller_account, key_account))
+}
+
+fn ev_of(l: &Lifecycle, what: EvidenceKind) -> Evidence {
     Evidence {
         event_name: Some(l.event_name.clone()),
         actor: l.actor.clone(),
         event_id: l.event_id.clone(),
         event_time: l.time_ms,
-        what: format!("{} {what}", l.event_name),
+        what,
+        error_code: None,
+    }
+}
+
+fn ev_of_trail(t: &TrailChange) -> Evidence {
+    Evidence {
+        event_name: Some(t.event_name.clone()),
+        actor: t.actor.clone(),
+        event_id: t.event_id.clone(),
+        event_time: t.time_ms,
+        what: EvidenceKind::StoppedKmsLogging,
+        error_code: None,
     }
 }
 
 fn key_policy(inp: &Inputs<'_>, a: &Agg<'_>, b: &Blocked) -> Judged {
-    let stmt = match &b.statement.sid {
-        Some(sid) => format!("statement {} (\"{sid}\")", b.statement.index),
-        None => format!("statement {}", b.statement.index),
-    };
     let set_by = (b.policy.source == PolicySource::Trail)
         .then(|| {
             inp.lifecycle.iter().find(|l| {
@@ -289,27 +446,18 @@ fn key_policy(inp: &Inputs<'_>, a: &Agg<'_>, b: &Blocked) -> Judged {
             })
         })
         .flatten();
-    let mut evidence = Vec::new();
-    if let Some(l) = set_by {
-        evidence.push(ev_of(
-            l,
-            &format!("set the policy whose {stmt} denies this caller"),
-        ));
-    }
+    let evidence: Vec<Evidence> = set_by
+        .map(|l| ev_of(l, EvidenceKind::SetPolicy))
+        .into_iter()
+        .collect();
     let since = set_by
         .and_then(|l| l.time_ms)
         .or(a.first_failed.map(|f| f.0));
-    let how = if b.denied == 0 {
-        "would deny (its earlier successes replayed against the current policy)"
-    } else {
-        "denies"
+    let reason = Reason::KeyPolicy {
+        statement: b.statement.clone(),
+        replayed: b.denied == 0,
     };
-    (
-        VerdictKind::KeyPolicyDeny,
-        since,
-        format!("the key policy's {stmt} {how} this caller"),
-        evidence,
-    )
+    (VerdictKind::KeyPolicyDeny, since, reason, evidence)
 }
 
 fn key_state(inp: &Inputs<'_>, a: &Agg<'_>) -> Judged {
@@ -330,178 +478,128 @@ fn key_state(inp: &Inputs<'_>, a: &Agg<'_>) -> Judged {
     };
     let is_disabled =
         a.codes.iter().any(|c| c.ends_with("DisabledException")) || says("is disabled");
+    let pending = |change_in_trail| Reason::KeyPendingDeletion { change_in_trail };
+    let off = |change_in_trail| Reason::KeyDisabled { change_in_trail };
     match (disabled, deleting) {
         (_, Some(d)) if !is_disabled || says("pending deletion") => (
             VerdictKind::KeyPendingDeletion,
             d.time_ms,
-            "the key is pending deletion (ScheduleKeyDeletion)".into(),
-            vec![ev_of(d, "scheduled the key for deletion")],
+            pending(true),
+            vec![ev_of(d, EvidenceKind::ScheduledDeletion)],
         ),
         (Some(d), _) => (
             VerdictKind::KeyDisabled,
             d.time_ms,
-            "the key is disabled (DisableKey)".into(),
-            vec![ev_of(d, "disabled the key")],
+            off(true),
+            vec![ev_of(d, EvidenceKind::DisabledKey)],
         ),
-        _ if is_disabled => (
-            VerdictKind::KeyDisabled,
-            t,
-            "KMS says the key is disabled (the DisableKey is not in this trail)".into(),
-            Vec::new(),
-        ),
-        _ if says("pending deletion") => (
-            VerdictKind::KeyPendingDeletion,
-            t,
-            "KMS says the key is pending deletion".into(),
-            Vec::new(),
-        ),
-        _ => (
-            VerdictKind::Unexplained,
-            t,
-            format!(
-                "the key's state refused the calls ({}), and no lifecycle event in the trail says why",
-                a.codes.join(", ")
-            ),
-            Vec::new(),
-        ),
+        _ if is_disabled => (VerdictKind::KeyDisabled, t, off(false), vec![]),
+        _ if says("pending deletion") => {
+            (VerdictKind::KeyPendingDeletion, t, pending(false), vec![])
+        }
+        _ => {
+            let error_codes = a.codes.iter().map(|c| (*c).to_owned()).collect();
+            (
+                VerdictKind::Unexplained,
+                t,
+                Reason::KeyState { error_codes },
+                vec![],
+            )
+        }
     }
 }
 
 /// The policy type AWS's message names (`diagnose` read it already).
 fn from_message(index: &Index<'_>, a: &Agg<'_>) -> Option<Judged> {
     let u = index.unexplained.get(&(a.key, a.caller))?;
-    let (kind, what) = match u.kind {
-        UnexplainedKind::IdentityPolicy => (
-            VerdictKind::IdentityPolicyDeny,
-            "an IAM identity-based policy",
-        ),
-        UnexplainedKind::Scp => (VerdictKind::ScpDeny, "a service control policy"),
-        UnexplainedKind::Rcp => (VerdictKind::RcpDeny, "a resource control policy"),
+    let (kind, policy_type) = match u.kind {
+        UnexplainedKind::IdentityPolicy => {
+            (VerdictKind::IdentityPolicyDeny, PolicyType::IdentityPolicy)
+        }
+        UnexplainedKind::Scp => (VerdictKind::ScpDeny, PolicyType::ServiceControlPolicy),
+        UnexplainedKind::Rcp => (VerdictKind::RcpDeny, PolicyType::ResourceControlPolicy),
         UnexplainedKind::PermissionsBoundary => (
             VerdictKind::PermissionsBoundaryDeny,
-            "a permissions boundary",
+            PolicyType::PermissionsBoundary,
         ),
-        UnexplainedKind::SessionPolicy => (VerdictKind::SessionPolicyDeny, "a session policy"),
+        UnexplainedKind::SessionPolicy => {
+            (VerdictKind::SessionPolicyDeny, PolicyType::SessionPolicy)
+        }
         _ => return None,
     };
-    Some((
-        kind,
-        a.first_failed.map(|f| f.0),
-        format!("AWS says {what} denied it, not the key policy"),
-        Vec::new(),
-    ))
+    let reason = Reason::OtherPolicy { policy_type };
+    Some((kind, a.first_failed.map(|f| f.0), reason, vec![]))
 }
 
-fn grant(inp: &Inputs<'_>, a: &Agg<'_>) -> Option<Judged> {
+/// A grant the caller held, removed after its last success and at or
+/// before its first failure; never for a caller the key policy allows
+/// directly, nor for the grant's creator.
+fn grant(a: &Agg<'_>, ctx: &Context<'_>) -> Option<Judged> {
     let t = a.first_failed.map(|f| f.0)?;
-    let g = inp.lifecycle.iter().rfind(|l| {
-        l.key_arn == a.key
-            && l.outcome == Outcome::Succeeded
-            && matches!(l.event_name.as_str(), "RevokeGrant" | "RetireGrant")
-            && l.time_ms
-                .is_some_and(|lt| lt <= t && a.last_ok.is_none_or(|ok| lt > ok))
+    if ctx.allowed.contains(&(a.key, a.caller)) {
+        return None;
+    }
+    let g = ctx.grants.iter().rfind(|g| {
+        silence::holds(g, a.key, a.caller)
+            && g.time()
+                .is_some_and(|gt| gt <= t && a.last_ok.is_none_or(|ok| gt > ok))
     })?;
-    Some((
-        VerdictKind::GrantRevoked,
-        g.time_ms,
-        "a grant on the key was revoked or retired before the failures began".into(),
-        vec![ev_of(g, "removed a grant")],
-    ))
+    Some(grant_judged(g))
 }
 
-fn silent_verdict(inp: &Inputs<'_>, a: &Agg<'_>) -> Judged {
-    let change =
-        last_change_before(inp, a.key, None, a.last_use_ok).expect("silent implies a change");
-    let key_account = a.key.split(':').nth(4).unwrap_or("");
-    let caller_account = a
-        .caller
-        .account_id
-        .as_deref()
-        .or_else(|| a.caller.principal_arn.as_deref()?.split(':').nth(4))
-        .unwrap_or(key_account);
-    let ev = vec![change.evidence.clone()];
-    if change.hides_kms {
-        return (VerdictKind::NoKmsEvents, change.time, "the trail stopped logging KMS events after this caller's last success: its calls may go on unseen".into(), ev);
-    }
-    if caller_account != key_account {
-        let detail = format!(
-            "the caller is in account {caller_account}, the key in {key_account}: denials of its calls are logged in account {caller_account}'s trail only"
-        );
+fn grant_judged(g: &Removed<'_>) -> Judged {
+    let reason = Reason::GrantRemoved {
+        grant_id: g.created.grant.as_ref().and_then(|x| x.grant_id.clone()),
+        grantee_principal: g.grantee().unwrap_or_default().to_owned(),
+    };
+    let evidence = vec![
+        ev_of(g.removed, EvidenceKind::RemovedGrant),
+        ev_of(g.created, EvidenceKind::CreatedGrant),
+    ];
+    (VerdictKind::GrantRevoked, g.time(), reason, evidence)
+}
+
+fn silent_verdict(a: &Agg<'_>, change: Change<'_>) -> Judged {
+    let since = Some(change.time);
+    let l = match change.source {
+        Source::Grant(g) => return grant_judged(&g),
+        Source::Trail(t) => {
+            let reason = Reason::TrailStoppedKms {
+                trail: t.trail.clone(),
+                trail_account: t.account.clone(),
+                trail_region: t.region.clone(),
+                scope: t.scope,
+            };
+            return (
+                VerdictKind::NoKmsEvents,
+                since,
+                reason,
+                vec![ev_of_trail(t)],
+            );
+        }
+        Source::Key(l) => l,
+    };
+    let evidence = vec![ev_of(l, EvidenceKind::ChangedKey)];
+    let change_event = l.event_name.clone();
+    if let Some((caller, key)) = other_account(a.key, a.caller) {
+        let reason = Reason::CrossAccount {
+            caller_account: caller.to_owned(),
+            key_account: key.to_owned(),
+            change_event,
+        };
         return (
             VerdictKind::CrossAccountNotLoggedHere,
-            change.time,
-            detail,
-            ev,
+            since,
+            reason,
+            evidence,
         );
     }
-    let kind = match change.name.as_str() {
+    let kind = match l.event_name.as_str() {
         "DisableKey" => VerdictKind::KeyDisabled,
         "ScheduleKeyDeletion" => VerdictKind::KeyPendingDeletion,
-        "RevokeGrant" | "RetireGrant" => VerdictKind::GrantRevoked,
         _ => VerdictKind::Unexplained,
     };
-    (
-        kind,
-        change.time,
-        format!("only successes, none after {}: a suspect", change.name),
-        ev,
-    )
-}
-
-/// A change that can explain a switch: a key lifecycle event or a trail change.
-struct Change {
-    name: String,
-    time: Option<i64>,
-    hides_kms: bool,
-    evidence: Evidence,
-}
-
-/// The latest change after `last_ok` (and at or before `until`, if given).
-fn last_change_before(
-    inp: &Inputs<'_>,
-    key: &str,
-    until: Option<i64>,
-    last_ok: Option<i64>,
-) -> Option<Change> {
-    let horizon = inp.horizon_ms;
-    let in_gap = |t: Option<i64>| {
-        t.is_some_and(|t| {
-            last_ok.is_none_or(|ok| t > ok)
-                && until.map_or_else(|| horizon.is_some_and(|h| t < h), |u| t <= u)
-        })
-    };
-    let key_changes = inp
-        .lifecycle
-        .iter()
-        .filter(|l| {
-            l.key_arn == key
-                && l.outcome == Outcome::Succeeded
-                && crate::call::BREAKING_EVENTS.contains(&l.event_name.as_str())
-                && in_gap(l.time_ms)
-        })
-        .map(|l| Change {
-            name: l.event_name.clone(),
-            time: l.time_ms,
-            hides_kms: false,
-            evidence: ev_of(l, "changed the key"),
-        });
-    let trail_changes = inp
-        .trail_changes
-        .iter()
-        .filter(|t| t.excludes_kms && in_gap(t.time_ms))
-        .map(|t| Change {
-            name: t.event_name.clone(),
-            time: t.time_ms,
-            hides_kms: true,
-            evidence: Evidence {
-                event_name: Some(t.event_name.clone()),
-                actor: t.actor.clone(),
-                event_id: t.event_id.clone(),
-                event_time: t.time_ms,
-                what: format!("{} stopped KMS events from being logged", t.event_name),
-            },
-        });
-    key_changes.chain(trail_changes).max_by_key(|c| c.time)
+    (kind, since, Reason::WentSilent { change_event }, evidence)
 }
 
 fn last_lifecycle<'a>(
@@ -518,17 +616,9 @@ fn last_lifecycle<'a>(
     })
 }
 
-fn periods(
-    inp: &Inputs<'_>,
-    a: &Agg<'_>,
-    since: Option<i64>,
-    series: &Series<'_>,
-) -> (Period, Period) {
-    // Only this caller's calls: counting over all calls for each verdict
-    // was quadratic when a policy change blocks thousands of callers.
-    let mine = series
-        .get(&(a.key, a.caller))
-        .map_or(&[][..], Vec::as_slice);
+/// Only this caller's calls (`mine`): counting over all calls for each
+/// verdict was quadratic when a policy change blocks thousands of callers.
+fn periods(inp: &Inputs<'_>, since: Option<i64>, mine: &[&KmsCall]) -> (Period, Period) {
     let split = since.unwrap_or(i64::MAX);
     let baseline = inp.baseline.unwrap_or(Range {
         from: i64::MIN,
@@ -544,20 +634,10 @@ fn periods(
     )
 }
 
-/// Keys asked for with `--key` that show no KMS call at all.
+/// Keys asked for with `--key` that show no KMS call at all, citing the
+/// trail changes that can hide their events: those of the key's account
+/// and region ([`silence::covers`]), or any when the key is no ARN.
 fn silent_keys(inp: &Inputs<'_>) -> Vec<Verdict> {
-    let hidden: Vec<Evidence> = inp
-        .trail_changes
-        .iter()
-        .filter(|t| t.excludes_kms)
-        .map(|t| Evidence {
-            event_name: Some(t.event_name.clone()),
-            actor: t.actor.clone(),
-            event_id: t.event_id.clone(),
-            event_time: t.time_ms,
-            what: format!("{} stopped KMS events from being logged", t.event_name),
-        })
-        .collect();
     let mut keys: Vec<String> = inp
         .wanted_keys
         .iter()
@@ -568,18 +648,29 @@ fn silent_keys(inp: &Inputs<'_>) -> Vec<Verdict> {
         keys.push("*".into());
     }
     keys.into_iter()
-        .map(|key| Verdict {
-            key_arn: key,
-            caller: None,
-            verdict: VerdictKind::NoKmsEvents,
-            since: hidden.first().and_then(|e| e.event_time),
-            detail: "no KMS calls in the window: the trail may exclude KMS events (event selectors), or the key is unused".into(),
-            evidence: hidden.clone(),
-            suspect: false,
-            before: Period::default(),
-            after: Period::default(),
-            cause: None,
-            state: State::Ongoing,
+        .map(|key| {
+            let arn = key.starts_with("arn:");
+            let evidence: Vec<Evidence> = inp
+                .trail_changes
+                .iter()
+                .filter(|t| t.excludes_kms && !silence::undone(inp, t))
+                .filter(|t| !arn || silence::covers(t, &key))
+                .map(ev_of_trail)
+                .collect();
+            Verdict {
+                since: evidence.first().and_then(|e| e.event_time),
+                key_arn: key,
+                caller: None,
+                verdict: VerdictKind::NoKmsEvents,
+                reason: Reason::NoCalls,
+                evidence,
+                suspect: false,
+                before: Period::default(),
+                after: Period::default(),
+                cause: None,
+                state: State::Ongoing,
+                look_in_account: None,
+            }
         })
         .collect()
 }

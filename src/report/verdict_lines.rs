@@ -1,19 +1,22 @@
 //! Per key, in words: the timeline of changes, then one line per verdict
-//! with the before/after contrast and a sparkline of successes and
-//! failures per bucket. Shared by the table and Markdown reports.
+//! with its reason, the before/after contrast and a sparkline of successes
+//! and failures per bucket. Shared by the table and Markdown reports. The
+//! analysis gives each verdict's reason and evidence as data
+//! ([`Reason`], [`EvidenceKind`]); every word of them is here.
 
 use std::io::Write;
 
 use foldhash::HashMap;
 
-use super::words::{SHOWN, Style, short_caller, wrapped};
+use super::words::{SHOWN, Style, short_caller, statement_words, wrapped};
 use crate::analysis::Analysis;
 use crate::analysis::diagnosis::State;
 use crate::analysis::groups::fmt_time;
 use crate::analysis::timeline::Series;
 use crate::analysis::timeline::{Period, sparkline};
-use crate::analysis::verdicts::{Verdict, VerdictKind};
+use crate::analysis::verdicts::{Evidence, EvidenceKind, PolicyType, Reason, Verdict, VerdictKind};
 use crate::call::Caller;
+use crate::collect::TrailScope;
 
 fn t(ms: Option<i64>) -> String {
     ms.map_or_else(|| "?".into(), fmt_time)
@@ -143,7 +146,18 @@ fn verdict(
         t(v.since)
     );
     writeln!(w, "{}", wrapped(st.bullet, 2, &head))?;
-    writeln!(w, "{}", wrapped("  ", 2, &v.detail))?;
+    writeln!(
+        w,
+        "{}",
+        wrapped("  ", 2, &reason_words(&v.reason, &v.key_arn))
+    )?;
+    if let Some(account) = &v.look_in_account {
+        writeln!(
+            w,
+            "{}",
+            wrapped("  ", 2, &look_in_words(account, &v.key_arn))
+        )?;
+    }
     if let Some(c) = &v.caller {
         writeln!(
             w,
@@ -201,7 +215,7 @@ pub(super) fn render_keyless(r: &Analysis, st: Style, w: &mut impl Write) -> std
             "{}{} for {key}: {}",
             st.bullet,
             kind_words(v.verdict),
-            v.detail
+            reason_words(&v.reason, &v.key_arn)
         )?;
         evidence(v, w)?;
     }
@@ -211,8 +225,166 @@ pub(super) fn render_keyless(r: &Analysis, st: Style, w: &mut impl Write) -> std
 fn evidence(v: &Verdict, w: &mut impl Write) -> std::io::Result<()> {
     for e in &v.evidence {
         let id = e.event_id.as_deref().unwrap_or("?");
-        let line = format!("{} {} [{id}]", t(e.event_time), e.what);
+        let line = format!("{} {} [{id}]", t(e.event_time), evidence_words(e));
         writeln!(w, "{}", wrapped("  evidence: ", 4, &line))?;
     }
     Ok(())
+}
+
+/// A verdict's reason in one sentence; `key` is the verdict's key.
+pub(super) fn reason_words(r: &Reason, key: &str) -> String {
+    match r {
+        Reason::KeyPolicy {
+            statement,
+            replayed,
+        } => {
+            let how = if *replayed {
+                "would deny (its earlier successes replayed against the current policy)"
+            } else {
+                "denies"
+            };
+            format!(
+                "the key policy's {} {how} this caller",
+                statement_words(statement)
+            )
+        }
+        Reason::OtherPolicy { policy_type } => format!(
+            "AWS says {} denied it, not the key policy",
+            policy_type_words(*policy_type)
+        ),
+        Reason::KeyDisabled {
+            change_in_trail: true,
+        } => "the key is disabled (DisableKey)".into(),
+        Reason::KeyDisabled {
+            change_in_trail: false,
+        } => "KMS says the key is disabled (the DisableKey is not in this trail)".into(),
+        Reason::KeyPendingDeletion {
+            change_in_trail: true,
+        } => "the key is pending deletion (ScheduleKeyDeletion)".into(),
+        Reason::KeyPendingDeletion {
+            change_in_trail: false,
+        } => "KMS says the key is pending deletion".into(),
+        Reason::KeyState { error_codes } => format!(
+            "the key's state refused the calls ({}), and no lifecycle event in the trail says why",
+            error_codes.join(", ")
+        ),
+        Reason::GrantRemoved {
+            grant_id,
+            grantee_principal,
+        } => format!(
+            "grant {} to `{grantee_principal}` was revoked or retired before its calls failed or stopped",
+            grant_id
+                .as_deref()
+                .map_or_else(|| "?".into(), |g| format!("`{}`", short_id(g)))
+        ),
+        Reason::TrailStoppedKms {
+            trail,
+            trail_account,
+            trail_region,
+            scope,
+        } => trail_words(
+            trail.as_deref(),
+            trail_account.as_deref(),
+            trail_region.as_deref(),
+            *scope,
+            key,
+        ),
+        Reason::CrossAccount {
+            caller_account,
+            key_account,
+            change_event,
+        } => format!(
+            "no calls after {change_event}: the caller is in account {caller_account}, the key in \
+             {key_account}, and denials of its calls are logged in account {caller_account}'s trail only"
+        ),
+        Reason::WentSilent { change_event } => {
+            format!("only successes, none after {change_event}: a suspect")
+        }
+        Reason::NoCalls => "no KMS calls in the window: the trail may exclude KMS events \
+                            (event selectors), or the key is unused"
+            .into(),
+        Reason::Unexplained => {
+            "no policy, key state or grant change in the trail explains these failures".into()
+        }
+    }
+}
+
+fn trail_words(
+    trail: Option<&str>,
+    account: Option<&str>,
+    region: Option<&str>,
+    scope: TrailScope,
+    key: &str,
+) -> String {
+    let name = trail.map_or_else(|| "a trail".into(), |n| format!("trail `{n}`"));
+    let account = account.unwrap_or("?");
+    let home = region.unwrap_or("?");
+    let key_region = key.split(':').nth(3).unwrap_or("?");
+    let scope = match scope {
+        TrailScope::Region => format!("home region {home}, logs it only"),
+        TrailScope::AllRegions => format!("home region {home}, logs every region"),
+        TrailScope::Organization => format!("home region {home}, an organization trail"),
+        TrailScope::Unknown if key_region == home => format!("home region {home}"),
+        TrailScope::Unknown => format!(
+            "home region {home}; whether it logs every region is not in this trail, and it logs \
+             this key's region ({key_region}) only if it does"
+        ),
+    };
+    format!(
+        "{name} of account {account} ({scope}) stopped logging KMS events after this caller's \
+         last success: its calls may go on unseen"
+    )
+}
+
+fn look_in_words(account: &str, key: &str) -> String {
+    let key_account = key.split(':').nth(4).unwrap_or("?");
+    format!(
+        "the caller is in account {account}, the key in {key_account}: its calls are logged in \
+         account {account}'s own trail, its denied ones only there; look in account {account}"
+    )
+}
+
+fn policy_type_words(p: PolicyType) -> &'static str {
+    match p {
+        PolicyType::IdentityPolicy => "an IAM identity-based policy",
+        PolicyType::ServiceControlPolicy => "a service control policy",
+        PolicyType::ResourceControlPolicy => "a resource control policy",
+        PolicyType::PermissionsBoundary => "a permissions boundary",
+        PolicyType::SessionPolicy => "a session policy",
+    }
+}
+
+/// The first 12 characters of a 64-character grant id.
+fn short_id(id: &str) -> String {
+    match id.char_indices().nth(12) {
+        Some((i, _)) => format!("{}...", &id[..i]),
+        None => id.to_owned(),
+    }
+}
+
+/// What an evidence event did, with its name.
+pub(super) fn evidence_words(e: &Evidence) -> String {
+    let name = e.event_name.as_deref().unwrap_or("?");
+    let did = match e.what {
+        EvidenceKind::SetPolicy => "set the policy whose statement denies this caller",
+        EvidenceKind::DisabledKey => "disabled the key",
+        EvidenceKind::ScheduledDeletion => "scheduled the key for deletion",
+        EvidenceKind::CreatedGrant => "created the grant",
+        EvidenceKind::RemovedGrant => "removed the grant",
+        EvidenceKind::ChangedKey => "changed the key",
+        EvidenceKind::StoppedKmsLogging => "stopped KMS events from being logged",
+        EvidenceKind::FirstFailure => {
+            return format!(
+                "first failure: {name} {}",
+                e.error_code.as_deref().unwrap_or("")
+            )
+            .trim_end()
+            .to_owned();
+        }
+    };
+    let by = e
+        .actor
+        .as_deref()
+        .map_or(String::new(), |a| format!(" (by `{a}`)"));
+    format!("{name} {did}{by}")
 }

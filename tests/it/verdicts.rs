@@ -6,31 +6,32 @@ use serde_json::{Value, json};
 
 use crate::util::analyze_json;
 
-const ACCT: &str = "111122223333";
-const KEY: &str = "arn:aws:kms:eu-west-1:111122223333:key/feedface-0000-4000-8000-000000000001";
+pub(crate) const ACCT: &str = "111122223333";
+pub(crate) const KEY: &str =
+    "arn:aws:kms:eu-west-1:111122223333:key/feedface-0000-4000-8000-000000000001";
 
 /// A synthetic trail, record by record.
 #[derive(Default)]
-struct Trail {
-    records: Vec<Value>,
+pub(crate) struct Trail {
+    pub(crate) records: Vec<Value>,
 }
 
-fn service(svc: &str) -> Value {
+pub(crate) fn service(svc: &str) -> Value {
     json!({"type": "AWSService", "invokedBy": svc})
 }
 
-fn role_via(role: &str, via: &str, account: &str) -> Value {
+pub(crate) fn role_via(role: &str, via: &str, account: &str) -> Value {
     json!({"type": "AssumedRole", "arn": format!("arn:aws:sts::{account}:assumed-role/{role}/s"),
            "accountId": account, "invokedBy": via,
            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{account}:role/{role}")}}})
 }
 
-fn user(name: &str) -> Value {
+pub(crate) fn user(name: &str) -> Value {
     json!({"type": "IAMUser", "arn": format!("arn:aws:iam::{ACCT}:user/{name}"), "accountId": ACCT})
 }
 
 impl Trail {
-    fn add(
+    pub(crate) fn add(
         &mut self,
         hour: u32,
         source: &str,
@@ -56,7 +57,13 @@ impl Trail {
         self
     }
 
-    fn kms(&mut self, hour: u32, name: &str, who: Value, error: Option<(&str, &str)>) -> &mut Self {
+    pub(crate) fn kms(
+        &mut self,
+        hour: u32,
+        name: &str,
+        who: Value,
+        error: Option<(&str, &str)>,
+    ) -> &mut Self {
         self.add(
             hour,
             "kms.amazonaws.com",
@@ -67,7 +74,31 @@ impl Trail {
         )
     }
 
-    fn analyze(&self, extra: &[&str]) -> Value {
+    /// A grant event on the key: `CreateGrant` (id in the response,
+    /// grantee in the request, as in the KMS developer guide's log entry),
+    /// or `RevokeGrant`/`RetireGrant` (id in the request).
+    pub(crate) fn grant(
+        &mut self,
+        hour: u32,
+        name: &str,
+        who: Value,
+        id: &str,
+        grantee: &str,
+    ) -> &mut Self {
+        let req = if name == "CreateGrant" {
+            json!({"keyId": KEY, "granteePrincipal": grantee, "operations": ["Decrypt", "GenerateDataKey"]})
+        } else {
+            json!({"keyId": KEY, "grantId": id})
+        };
+        self.add(hour, "kms.amazonaws.com", name, who, req, None);
+        if name == "CreateGrant" {
+            let last = self.records.last_mut().unwrap();
+            last["responseElements"] = json!({"grantId": id, "keyId": KEY});
+        }
+        self
+    }
+
+    pub(crate) fn analyze(&self, extra: &[&str]) -> Value {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("synthetic-trail.json");
         std::fs::write(&f, json!({"Records": self.records}).to_string()).unwrap();
@@ -78,7 +109,7 @@ impl Trail {
 }
 
 /// The verdicts as (caller principal or service, verdict, suspect).
-fn verdicts(v: &Value) -> Vec<(String, String, bool)> {
+pub(crate) fn verdicts(v: &Value) -> Vec<(String, String, bool)> {
     v["verdicts"]
         .as_array()
         .unwrap()
@@ -98,7 +129,7 @@ fn verdicts(v: &Value) -> Vec<(String, String, bool)> {
         .collect()
 }
 
-fn one(v: &Value, who: &str) -> Value {
+pub(crate) fn one(v: &Value, who: &str) -> Value {
     v["verdicts"]
         .as_array()
         .unwrap()
@@ -140,6 +171,9 @@ fn pending_deletion() {
     );
 }
 
+/// Synthetic: the grant to AWS Backup is created, then revoked; Backup's
+/// next Decrypt is denied. Truth: grant-revoked, since the `RevokeGrant`,
+/// with the `RevokeGrant` and the `CreateGrant` as evidence.
 #[test]
 fn revoked_grant() {
     let mut t = Trail::default();
@@ -147,13 +181,30 @@ fn revoked_grant() {
         "AccessDeniedException",
         "User: backup.amazonaws.com is not authorized to perform: kms:Decrypt because no resource-based policy allows the kms:Decrypt action",
     );
-    t.kms(1, "Decrypt", service("backup.amazonaws.com"), None)
-        .kms(2, "RevokeGrant", user("admin"), None)
-        .kms(3, "Decrypt", service("backup.amazonaws.com"), Some(denied));
+    t.grant(
+        0,
+        "CreateGrant",
+        user("admin"),
+        "g-1",
+        "backup.amazonaws.com",
+    )
+    .kms(1, "Decrypt", service("backup.amazonaws.com"), None)
+    .grant(2, "RevokeGrant", user("admin"), "g-1", "")
+    .kms(3, "Decrypt", service("backup.amazonaws.com"), Some(denied));
     let v = t.analyze(&[]);
     let x = one(&v, "backup.amazonaws.com");
     assert_eq!(x["verdict"], "grant-revoked");
     assert_eq!(x["since"], "2026-11-10T02:00:00Z");
+    assert_eq!(x["reason"]["grant_id"], "g-1");
+    assert_eq!(x["reason"]["grantee_principal"], "backup.amazonaws.com");
+    let what: Vec<&str> = x["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(what, ["removed-grant", "created-grant", "first-failure"]);
+    assert_eq!(x["evidence"][2]["error_code"], "AccessDeniedException");
 }
 
 #[test]
@@ -200,7 +251,14 @@ fn cross_account_caller_goes_silent() {
     let x = one(&v, "arn:aws:iam::444455556666:role/reader");
     assert_eq!(x["verdict"], "cross-account-not-logged-here");
     assert_eq!(x["suspect"], true);
-    assert!(x["detail"].as_str().unwrap().contains("444455556666"));
+    assert_eq!(x["reason"]["kind"], "cross-account");
+    assert_eq!(x["reason"]["caller_account"], "444455556666");
+    assert_eq!(x["reason"]["key_account"], ACCT);
+    assert_eq!(x["reason"]["change_event"], "PutKeyPolicy");
+    assert_eq!(
+        x["look_in_account"], "444455556666",
+        "its calls are logged in its own account"
+    );
 }
 
 #[test]
@@ -247,10 +305,9 @@ fn trail_that_excludes_kms_events() {
         (x["verdict"].as_str(), x["caller"].is_null()),
         (Some("no-kms-events"), true)
     );
-    assert_eq!(
-        x["evidence"][0]["what"],
-        "PutEventSelectors stopped KMS events from being logged"
-    );
+    assert_eq!(x["evidence"][0]["what"], "stopped-kms-logging");
+    assert_eq!(x["evidence"][0]["event_name"], "PutEventSelectors");
+    assert_eq!(x["reason"]["kind"], "no-calls");
 }
 
 #[test]
@@ -360,10 +417,6 @@ fn corpus_verdicts() {
         "{kinds:?}"
     );
     let disabled = all.iter().find(|x| x["verdict"] == "key-disabled").unwrap();
-    assert!(
-        disabled["evidence"][0]["what"]
-            .as_str()
-            .unwrap()
-            .starts_with("DisableKey")
-    );
+    assert_eq!(disabled["evidence"][0]["what"], "disabled-key");
+    assert_eq!(disabled["evidence"][0]["event_name"], "DisableKey");
 }
