@@ -599,8 +599,11 @@ fn grant(ev: &Event, name: &str) -> Option<Grant> {
         .iter()
         .filter_map(|o| o.as_str().map(str::to_owned))
         .collect();
+    let extra = ev.additional();
     Some(Grant {
-        grant_id: text(resp.as_ref(), "grantId").or_else(|| text(req.as_ref(), "grantId")),
+        grant_id: text(resp.as_ref(), "grantId")
+            .or_else(|| text(req.as_ref(), "grantId"))
+            .or_else(|| text(extra.as_ref(), "grantId")),
         grant_token: text(resp.as_ref(), "grantToken").or_else(|| text(req.as_ref(), "grantToken")),
         grantee_principal: text(req.as_ref(), "granteePrincipal"),
         retiring_principal: text(req.as_ref(), "retiringPrincipal"),
@@ -831,6 +834,22 @@ impl DedupKey {
 mod tests {
     use super::*;
     use crate::source::decode::decode;
+
+    /// `RetireGrant` as the KMS guide's log entry shows it: null
+    /// `requestParameters`, the grant id in `additionalEventData`.
+    #[test]
+    fn retire_grant_reads_its_grant_id_from_additional_event_data() {
+        let text = r#"{"eventSource": "kms.amazonaws.com", "eventName": "RetireGrant",
+            "requestParameters": null, "responseElements": null,
+            "additionalEventData": {"grantId": "0ab0ac0d0b000f00ea00cc0a0e00fc00bce000c000f0000000c0bc0a0000aaafSAMPLE"}}"#;
+        let ev: Event = serde_json::from_str(text).unwrap();
+        let g = grant(&ev, "RetireGrant").unwrap();
+        assert_eq!(
+            g.grant_id.as_deref(),
+            Some("0ab0ac0d0b000f00ea00cc0a0e00fc00bce000c000f0000000c0bc0a0000aaafSAMPLE")
+        );
+        assert_eq!(g.grantee_principal, None);
+    }
 
     fn collect(inputs: &[&str], filters: Filters) -> Collected {
         let mut c = Collector::new(filters);

@@ -119,6 +119,9 @@ lenient_struct! {
         "requestParameters" => request_parameters: Option<Box<RawValue>> = lenient::raw,
         /// Kept raw: only KMS lifecycle records look inside.
         "responseElements" => response_elements: Option<Box<RawValue>> = lenient::raw,
+        /// Kept raw: `RetireGrant` logs its grant id here, with null
+        /// `requestParameters` (`docs/kms-events.md`, "Grants").
+        "additionalEventData" => additional_event_data: Option<Box<RawValue>> = lenient::raw,
     }
 }
 
@@ -228,6 +231,11 @@ impl Event {
     /// `responseElements` as a JSON value, unwrapping a JSON-in-a-string.
     pub fn response(&self) -> Option<serde_json::Value> {
         parse_raw(self.response_elements.as_deref()?)
+    }
+
+    /// `additionalEventData` as a JSON value, unwrapping a JSON-in-a-string.
+    pub fn additional(&self) -> Option<serde_json::Value> {
+        parse_raw(self.additional_event_data.as_deref()?)
     }
 }
 
