@@ -7,7 +7,7 @@ use std::io::Write;
 
 use super::words::{
     SHOWN, Style, classes, fix_kind, probe_words, short_arn, short_caller, statement_words,
-    verified_words, wrapped,
+    verified_words,
 };
 use crate::analysis::Analysis;
 use crate::analysis::causes::{Cause, ChangeKind, ChangeRef};
@@ -83,12 +83,8 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         State::Resolved => "RESOLVED".to_owned(),
     };
     writeln!(w, "{}{} {state}: {}", st.bullet, c.id, kind_words(c.change))?;
-    writeln!(w, "  key:      {}", c.key_arn)?;
-    writeln!(
-        w,
-        "{}",
-        wrapped("  change:   ", 12, &change_words(&c.event))
-    )?;
+    writeln!(w, "{}", st.field("key", &c.key_arn))?;
+    writeln!(w, "{}", st.field("change", &change_words(&c.event)))?;
     if let Some(s) = &c.statements {
         let list = |v: &[crate::analysis::diagnosis::StatementRef]| {
             v.iter().map(statement_words).collect::<Vec<_>>().join(", ")
@@ -104,21 +100,18 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
             parts.push(format!("removed {}", list(&s.removed)));
         }
         if !parts.is_empty() {
-            writeln!(w, "{}", wrapped("  policy:   ", 12, &parts.join("; ")))?;
+            writeln!(w, "{}", st.field("policy", &parts.join("; ")))?;
         }
     }
     if c.blocking.is_empty() {
-        writeln!(
-            w,
-            "  blocks:   {} caller(s): {}",
-            c.callers,
-            classes(&c.by_class)
-        )?;
+        let head = format!("{} caller(s): {}", c.callers, classes(&c.by_class));
+        writeln!(w, "{}", st.field("blocks", &head))?;
         for caller in c.affected.iter().take(SHOWN) {
-            writeln!(w, "            {}", short_caller(caller))?;
+            writeln!(w, "{}", st.item(&short_caller(caller)))?;
         }
         if c.affected.len() > SHOWN {
-            writeln!(w, "            ... and {} more", c.affected.len() - SHOWN)?;
+            let more = format!("... and {} more", c.affected.len() - SHOWN);
+            writeln!(w, "{}", st.item(&more))?;
         }
     }
     for b in &c.blocking {
@@ -128,16 +121,17 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
             statement_words(&b.statement),
             classes(&b.by_class)
         );
-        writeln!(w, "{}", wrapped("  blocks:   ", 12, &head))?;
+        writeln!(w, "{}", st.field("blocks", &head))?;
         for caller in b.callers.iter().take(SHOWN) {
-            writeln!(w, "            {}", short_caller(caller))?;
+            writeln!(w, "{}", st.item(&short_caller(caller)))?;
         }
         if b.callers.len() > SHOWN {
-            writeln!(w, "            ... and {} more", b.callers.len() - SHOWN)?;
+            let more = format!("... and {} more", b.callers.len() - SHOWN);
+            writeln!(w, "{}", st.item(&more))?;
         }
     }
     if let Some(r) = &c.resolved_by {
-        writeln!(w, "{}", wrapped("  resolved: ", 12, &change_words(r)))?;
+        writeln!(w, "{}", st.field("resolved", &change_words(r)))?;
     }
     // The smallest verified change first: a patch that lets nothing else
     // in, then any verified patch, then the restore.
@@ -153,7 +147,7 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         .or_else(|| c.fixes.iter().find(|f| f.verified))
         .or(c.fixes.first());
     if let Some(f) = best {
-        writeln!(w, "{}", wrapped("  fix:      ", 12, &fix_line(f)))?;
+        writeln!(w, "{}", st.field("fix", &fix_line(f)))?;
         let others: Vec<String> = c
             .fixes
             .iter()
@@ -161,10 +155,14 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
             .map(|o| format!("{} ({}, {})", o.id, fix_kind(o.kind), verified_words(o)))
             .collect();
         if !others.is_empty() {
-            writeln!(w, "{}", wrapped("  also:     ", 12, &others.join(", ")))?;
+            writeln!(w, "{}", st.field("also", &others.join(", ")))?;
         }
     } else if c.state == State::Ongoing && !c.blocking.is_empty() {
-        writeln!(w, "  fix:      none could be made (see the details)")?;
+        writeln!(
+            w,
+            "{}",
+            st.field("fix", "none could be made (see the details)")
+        )?;
     }
     writeln!(w)
 }
@@ -216,7 +214,7 @@ mod tests {
         );
         assert_eq!(short_arn("not an arn"), "not an arn");
         let long = "word ".repeat(60);
-        let text = wrapped("  fix:      ", 12, long.trim());
+        let text = crate::report::table::TEXT.field("fix", long.trim());
         assert!(text.lines().count() > 2);
         for line in text.lines() {
             assert!(line.chars().count() <= WIDTH, "{line}");

@@ -24,6 +24,7 @@ pub fn render(x: &Explanation, format: Format, w: &mut impl Write) -> std::io::R
                 bullet: "- ",
                 code_open: "",
                 code_close: "",
+                markdown: false,
             },
             w,
         ),
@@ -34,6 +35,7 @@ pub fn render(x: &Explanation, format: Format, w: &mut impl Write) -> std::io::R
                 bullet: "- ",
                 code_open: "\n  ```diff",
                 code_close: "  ```",
+                markdown: true,
             };
             text(x, st, w)
         }

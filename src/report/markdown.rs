@@ -16,6 +16,7 @@ const MD: super::words::Style = super::words::Style {
     bullet: "- ",
     code_open: "\n  ```diff",
     code_close: "  ```",
+    markdown: true,
 };
 
 /// Escapes the characters that would break a Markdown table cell.

@@ -49,13 +49,17 @@ fn summary(a: &Analysis) -> String {
 
 /// The contrast flag in words, or empty.
 fn contrast_label(g: &Group) -> String {
-    // `2026-11-11T14:07Z`: the table's flag column stays narrow.
+    // `11-11 14:07Z`: the table's flag column stays narrow (the year is in
+    // the verdicts below the table).
     let t = |ms: &Option<i64>| {
         ms.map_or_else(
             || "?".into(),
             |ms| {
                 let full = fmt_time(ms);
-                full.get(..16).map_or(full.clone(), |m| format!("{m}Z"))
+                match (full.get(5..10), full.get(11..16)) {
+                    (Some(day), Some(time)) => format!("{day} {time}Z"),
+                    _ => full,
+                }
             },
         )
     };

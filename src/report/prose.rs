@@ -97,15 +97,14 @@ pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Re
             } else {
                 format!("{} key-state failures", u.key_state_failed)
             };
-            writeln!(
-                w,
-                "{}{} ({}, {n}): {} [{}]",
-                st.bullet,
+            let line = format!(
+                "{} ({}, {n}): {} [{}]",
                 short_caller(&u.caller),
                 u.event_names.join(", "),
                 unexplained_words(u.kind, u.error_code.as_deref()),
                 kind_tag(u.kind)
-            )?;
+            );
+            writeln!(w, "{}", wrapped(st.bullet, 2, &line))?;
         }
         if a.unexplained.len() > SHOWN * 2 {
             writeln!(

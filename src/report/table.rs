@@ -9,7 +9,7 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use super::contrast_label;
-use super::words::short_caller;
+use super::words::table_caller;
 use crate::analysis::Analysis;
 use crate::analysis::groups::Group;
 
@@ -19,9 +19,13 @@ pub(super) const TEXT: super::words::Style = super::words::Style {
     bullet: "- ",
     code_open: "",
     code_close: "",
+    markdown: false,
 };
 
-/// The columns of a key's block, shared with the Markdown report.
+/// The columns of a key's block, shared with the Markdown report. Under
+/// the table: `fas` forward access session, `slr` service-linked role,
+/// `service` a service principal; principals of the key's own account
+/// without their account.
 pub(super) const HEADER: [&str; 7] = ["caller", "event", "ok", "denied", "state", "other", "flag"];
 
 /// How many rows a key's table shows: the flagged and failing groups first.
@@ -41,7 +45,7 @@ fn fit(s: &str, n: usize) -> String {
 /// One row of a key's block.
 pub(super) fn row(g: &Group) -> [String; 7] {
     [
-        fit(&short_caller(&g.caller), 36),
+        fit(&table_caller(&g.caller, &g.key_arn), 34),
         fit(&g.event_name, 16),
         g.succeeded.to_string(),
         g.denied.to_string(),

@@ -33,6 +33,35 @@ pub(super) fn short_arn(arn: &str) -> String {
     }
 }
 
+/// A caller in a table cell: the class in a word, the principal without
+/// the key's own account, the service without `.amazonaws.com`.
+pub(super) fn table_caller(c: &Caller, key_arn: &str) -> String {
+    let key_account = key_arn.split(':').nth(4).unwrap_or_default();
+    let principal = |arn: &str| {
+        let short = short_arn(arn);
+        match short.rsplit_once('@') {
+            Some((name, account)) if account == key_account => name.to_owned(),
+            _ => short,
+        }
+    };
+    let service = |s: &str| s.trim_end_matches(".amazonaws.com").to_owned();
+    let who = match (&c.principal_arn, &c.invoked_by) {
+        (Some(p), Some(via)) => format!("{} via {}", principal(p), service(via)),
+        (Some(p), None) => principal(p),
+        (None, Some(via)) => service(via),
+        (None, None) => c.account_id.clone().unwrap_or_else(|| "?".into()),
+    };
+    let class = match c.class {
+        CallerClass::ServicePrincipal => "service",
+        CallerClass::ForwardAccess => "fas",
+        CallerClass::ServiceLinkedRole => "slr",
+        CallerClass::ServiceEvent => "event",
+        CallerClass::Direct => "direct",
+        CallerClass::Unknown => "?",
+    };
+    format!("{class} {who}")
+}
+
 /// A caller in one short line.
 pub(super) fn short_caller(c: &Caller) -> String {
     let who = match (&c.principal_arn, &c.invoked_by) {
@@ -80,6 +109,29 @@ pub(super) struct Style {
     pub bullet: &'static str,
     pub code_open: &'static str,
     pub code_close: &'static str,
+    /// Markdown: fields as a nested list, no wrapping (the viewer wraps).
+    pub markdown: bool,
+}
+
+impl Style {
+    /// `label: text` under a bullet: aligned and wrapped in text, a nested
+    /// list item in Markdown.
+    pub(super) fn field(self, label: &str, text: &str) -> String {
+        if self.markdown {
+            format!("  - **{label}**: {text}")
+        } else {
+            wrapped(&format!("  {:<10}", format!("{label}:")), 12, text)
+        }
+    }
+
+    /// One entry of a list under a field.
+    pub(super) fn item(self, text: &str) -> String {
+        if self.markdown {
+            format!("    - {text}")
+        } else {
+            format!("            {text}")
+        }
+    }
 }
 
 pub(super) fn statement_words(s: &StatementRef) -> String {
