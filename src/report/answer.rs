@@ -103,9 +103,13 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
             writeln!(w, "{}", st.field("policy", &parts.join("; ")))?;
         }
     }
+    let blocks = match c.state {
+        State::Ongoing => "blocks",
+        State::Resolved => "blocked",
+    };
     if c.blocking.is_empty() {
         let head = format!("{} caller(s): {}", c.callers, classes(&c.by_class));
-        writeln!(w, "{}", st.field("blocks", &head))?;
+        writeln!(w, "{}", st.field(blocks, &head))?;
         for caller in c.affected.iter().take(SHOWN) {
             writeln!(w, "{}", st.item(&short_caller(caller)))?;
         }
@@ -121,7 +125,7 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
             statement_words(&b.statement),
             classes(&b.by_class)
         );
-        writeln!(w, "{}", st.field("blocks", &head))?;
+        writeln!(w, "{}", st.field(blocks, &head))?;
         for caller in b.callers.iter().take(SHOWN) {
             writeln!(w, "{}", st.item(&short_caller(caller)))?;
         }
