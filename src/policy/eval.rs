@@ -66,6 +66,7 @@ pub struct ConditionTrace {
     pub operator: String,
     pub key: String,
     /// The condition's values, shared with the policy (not copied per evaluation).
+    #[serde(serialize_with = "shared_values")]
     pub values: std::sync::Arc<Vec<String>>,
     pub seen: Seen,
     pub result: Tri,
@@ -73,6 +74,16 @@ pub struct ConditionTrace {
     /// as a multivalued key without a set operator. Left out of JSON when none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// Serialises shared values as the list they are (serde's `rc` feature
+/// would rebuild every crate that depends on serde).
+#[allow(clippy::ref_option)]
+fn shared_values<S: serde::Serializer>(
+    v: &std::sync::Arc<Vec<String>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(v.as_slice(), s)
 }
 
 impl Decision {
