@@ -4,11 +4,11 @@
 //! (organization trails: `AWSLogs/<o-id>/<account>/...`). Accounts and
 //! regions are discovered with delimiter listings (filtered by `--account`
 //! and `--region`); with `--since`/`--until` only the day prefixes inside the
-//! window are listed, so three days never list a year ([`list`]). Digest,
+//! window are listed, so three days never list a year (`s3/list.rs`). Digest,
 //! Insight and Aggregated deliveries live beside `CloudTrail/` and are never
 //! listed. A prefix below `CloudTrail/` (or one without `AWSLogs/`) is listed
 //! as is. Objects are fetched `--concurrency` at a time, decompressed as
-//! their body streams in, fetched again when it breaks off ([`get`]), and
+//! their body streams in, fetched again when it breaks off (`s3/get.rs`), and
 //! handed on whole. Objects whose request still failed after the SDK's
 //! retries get one last pass once all others are done; only then is a
 //! failed object reported, by `s3://` key.
