@@ -1,7 +1,11 @@
 //! What the user typed: clap structs only. Resolution into a runnable
 //! configuration happens in `settings`.
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::source::aws::parse_seconds;
 
 /// Find who a KMS key policy is really blocking, from CloudTrail.
 ///
@@ -193,6 +197,24 @@ pub struct AwsArgs {
     /// Say which S3 prefixes are listed
     #[arg(long, short)]
     pub verbose: bool,
+
+    /// Seconds to wait for a connection to AWS
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_seconds)]
+    pub connect_timeout: Duration,
+
+    /// Seconds to wait for a response to start, and for more of an S3
+    /// object's body while it streams
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = parse_seconds)]
+    pub read_timeout: Duration,
+
+    /// Seconds one attempt of an AWS call may take until its response starts
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = parse_seconds)]
+    pub attempt_timeout: Duration,
+
+    /// Tries per AWS request on 5xx, throttling, resets and timeouts (with
+    /// backoff and jitter), and per S3 object whose body breaks off
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -200,4 +222,28 @@ pub enum Format {
     Table,
     Json,
     Markdown,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+    use crate::source::aws::Net;
+
+    #[test]
+    fn network_defaults_are_nets() {
+        let cli = Cli::parse_from(["denydiff", "fetch", "-o", "f", "s3://b/"]);
+        let Command::Fetch(a) = cli.command else {
+            panic!("not fetch")
+        };
+        let a = &a.aws;
+        let shown = Net {
+            connect: a.connect_timeout,
+            read: a.read_timeout,
+            attempt: a.attempt_timeout,
+            max_attempts: a.max_attempts,
+        };
+        assert_eq!(shown, Net::default());
+    }
 }

@@ -4,9 +4,12 @@
 //! Each S3 object or LookupEvents page is appended as its own gzip member
 //! (the decoder reads multi-member gzip), then the progress is recorded in
 //! `<FILE>.state.json`: the S3 objects done, and per region and lookup the
-//! `NextToken` to continue from. `--resume` skips what the state says is
-//! done; an item written just before an interruption may be fetched again,
-//! and `analyze` drops the duplicates on `eventID`.
+//! `NextToken` to continue from, and the file's length after the last item
+//! written whole. `--resume` first cuts the file back to that length (a
+//! run killed while writing leaves half a gzip member, which would end the
+//! reading of the file there), then skips what the state says is done; an
+//! item written just before an interruption may be fetched again, and
+//! `analyze` drops the duplicates on `eventID`.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -21,6 +24,16 @@ use crate::settings::FetchSettings;
 use crate::source::items::lines;
 use crate::source::remote::{self, Item, Payload, Resume};
 
+/// `<FILE>.state.json`: the sources' progress, and the file's length when
+/// it was saved (`None` in a state written before lengths were kept).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct State {
+    #[serde(flatten)]
+    progress: Resume,
+    #[serde(default)]
+    file_len: Option<u64>,
+}
+
 /// What a fetch did, for its closing line.
 #[derive(Debug, Default)]
 struct Tally {
@@ -34,8 +47,11 @@ struct Tally {
 pub fn run(s: &FetchSettings) -> anyhow::Result<ExitStatus> {
     let state_path = state_path(&s.output);
     let mut query = s.query.clone();
+    let mut state = State::default();
     if s.resume {
-        query.resume = read_state(&state_path)?;
+        state = read_state(&state_path)?;
+        cut_back(&s.output, state.file_len)?;
+        query.resume = state.progress.clone();
     } else {
         // A fresh fetch replaces the file and forgets an earlier run's
         // state: kept, it would make a later `--resume` skip items this
@@ -52,7 +68,6 @@ pub fn run(s: &FetchSettings) -> anyhow::Result<ExitStatus> {
         .append(true)
         .open(&s.output)
         .with_context(|| format!("opening `{}`", s.output.display()))?;
-    let mut state = query.resume.clone();
     let mut tally = Tally::default();
     let mut io_error: Option<anyhow::Error> = None;
     remote::fetch(&s.remotes, &s.aws, &query, &mut |item| {
@@ -91,7 +106,7 @@ pub fn run(s: &FetchSettings) -> anyhow::Result<ExitStatus> {
 fn write_item(
     item: &Item,
     file: &mut std::fs::File,
-    state: &mut Resume,
+    state: &mut State,
     state_path: &Path,
     tally: &mut Tally,
     quiet: bool,
@@ -110,7 +125,7 @@ fn write_item(
         }
         Ok(None) => {
             tally.skipped += 1;
-            mark_done(item, state);
+            mark_done(item, &mut state.progress);
             return save_state(state, state_path);
         }
         Ok(Some(records)) => records,
@@ -124,7 +139,8 @@ fn write_item(
     file.sync_data()?;
     tally.items += 1;
     tally.records += records.len() as u64;
-    mark_done(item, state);
+    mark_done(item, &mut state.progress);
+    state.file_len = Some(file.metadata()?.len());
     save_state(state, state_path)
 }
 
@@ -147,17 +163,41 @@ fn state_path(output: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn read_state(path: &Path) -> anyhow::Result<Resume> {
+fn read_state(path: &Path) -> anyhow::Result<State> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .with_context(|| format!("`{}` is not a fetch state file", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Resume::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
         Err(e) => Err(e).with_context(|| format!("reading `{}`", path.display())),
     }
 }
 
+/// Cuts the file back to the length its state recorded: what a killed run
+/// wrote after that is an item it never marked done.
+fn cut_back(output: &Path, len: Option<u64>) -> anyhow::Result<()> {
+    let (Some(len), Ok(meta)) = (len, std::fs::metadata(output)) else {
+        return Ok(());
+    };
+    if meta.len() < len {
+        anyhow::bail!(
+            "`{}` is {} bytes, shorter than the {len} its state records\nhint: fetch again without `--resume`",
+            output.display(),
+            meta.len()
+        );
+    }
+    if meta.len() > len {
+        let file = OpenOptions::new()
+            .write(true)
+            .open(output)
+            .with_context(|| format!("opening `{}`", output.display()))?;
+        file.set_len(len)
+            .with_context(|| format!("cutting `{}` back to {len} bytes", output.display()))?;
+    }
+    Ok(())
+}
+
 /// Writes the state next to the file, atomically (write, then rename).
-fn save_state(state: &Resume, path: &Path) -> anyhow::Result<()> {
+fn save_state(state: &State, path: &Path) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_vec(state)?)?;
     std::fs::rename(&tmp, path)?;

@@ -84,6 +84,12 @@ fn aws_options(a: &AwsArgs) -> AwsOptions {
         profile: a.profile.clone(),
         regions: a.regions.clone(),
         endpoint_url: a.endpoint_url.clone(),
+        net: crate::source::aws::Net {
+            connect: a.connect_timeout,
+            read: a.read_timeout,
+            attempt: a.attempt_timeout,
+            max_attempts: a.max_attempts,
+        },
     }
 }
 

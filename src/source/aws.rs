@@ -1,9 +1,17 @@
 //! What every AWS source shares: loading aws-config's standard credential
-//! chain with the user's `--profile`, `--region` and `--endpoint-url`, a
-//! small runtime for the async SDK, and error messages that name the call
-//! and the cause with a `hint:` line.
+//! chain with the user's `--profile`, `--region` and `--endpoint-url`, the
+//! timeouts and retries every client gets ([`Net`]), a small runtime for the
+//! async SDK, and error messages that name the call and the cause with a
+//! `hint:` line. It retries nothing itself: the SDK retries requests, and
+//! `s3` and `lookup` retry what the SDK cannot see (a body that breaks off,
+//! a rate-limited page).
+
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
+use aws_config::timeout::TimeoutConfig;
 
 /// How to reach AWS.
 #[derive(Debug, Clone, Default)]
@@ -12,6 +20,93 @@ pub struct AwsOptions {
     /// `--region`, repeatable; empty means the profile's default region.
     pub regions: Vec<String>,
     pub endpoint_url: Option<String>,
+    pub net: Net,
+}
+
+/// How long every AWS call may wait, and how often it is tried.
+///
+/// Without these the SDK sets only a 3.1 s connect timeout: a server that
+/// accepts a request and never answers holds the run forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Net {
+    /// `--connect-timeout`: to open a connection.
+    pub connect: Duration,
+    /// `--read-timeout`: from sending a request to the response's first
+    /// byte (the SDK's read timeout), and, while a response body streams,
+    /// for more of it (the SDK's stalled-stream protection; `s3`'s idle
+    /// timer for objects).
+    pub read: Duration,
+    /// `--attempt-timeout`: one attempt of a call, until its response is
+    /// parsed (for `GetObject`, until the body starts).
+    pub attempt: Duration,
+    /// `--max-attempts`: tries per request (first one included) for 5xx,
+    /// throttling, resets and timeouts; also per S3 object whose body
+    /// breaks off.
+    pub max_attempts: u32,
+}
+
+impl Default for Net {
+    /// The defaults `--help` shows (a test in `cli` keeps them equal).
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(30),
+            attempt: Duration::from_mins(1),
+            max_attempts: 10,
+        }
+    }
+}
+
+impl Net {
+    /// The SDK's timeouts: connect, read (first byte), per attempt. No
+    /// operation timeout: attempts and backoff bound an operation.
+    pub fn timeouts(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.read)
+            .operation_attempt_timeout(self.attempt)
+            .build()
+    }
+
+    /// The SDK's stalled-stream protection with a grace of `read`: a
+    /// response body (a listing's, a LookupEvents page's) that stops for
+    /// that long fails the attempt, which is then retried. Its default
+    /// grace, 20 s, would leave a stalled listing to the attempt timeout.
+    pub fn stalls(&self) -> StalledStreamProtectionConfig {
+        StalledStreamProtectionConfig::enabled()
+            .grace_period(self.read)
+            .build()
+    }
+
+    /// Standard retries (exponential backoff with jitter, 1 s doubling up
+    /// to 20 s; 5xx, throttling, IO errors and timeouts) with
+    /// `max_attempts` tries instead of the SDK's 3.
+    pub fn retries(&self) -> RetryConfig {
+        RetryConfig::standard().with_max_attempts(self.max_attempts.max(1))
+    }
+}
+
+/// Parses `--*-timeout` values: seconds, fractions allowed (`2`, `0.5`).
+pub fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!("`{s}`: give between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Exponential backoff with full jitter: a random wait up to
+/// `base * 2^(attempt-1)`, at most `cap`.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let ceiling = base
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(cap);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    ceiling.mul_f64(f64::from(nanos % 1000) / 1000.0)
 }
 
 /// `--region all-enabled`: every commercial region, for LookupEvents.
@@ -57,7 +152,12 @@ pub async fn load(opts: &AwsOptions) -> aws_config::SdkConfig {
     if let Some(u) = &opts.endpoint_url {
         loader = loader.endpoint_url(u);
     }
-    loader.load().await
+    loader
+        .timeout_config(opts.net.timeouts())
+        .retry_config(opts.net.retries())
+        .stalled_stream_protection(opts.net.stalls())
+        .load()
+        .await
 }
 
 /// `call failed: cause`, with a hint for the causes people meet most.
@@ -72,6 +172,8 @@ pub fn explain(call: &str, err: &str) -> String {
         "hint: check the bucket name"
     } else if err.contains("NotFoundException") || err.contains("NoSuchKey") {
         "hint: check the name, the ARN and the region"
+    } else if err.contains("timeout") || err.contains("timed out") {
+        "hint: AWS did not answer in time: check the network, or raise `--connect-timeout`, `--read-timeout` or `--attempt-timeout`"
     } else if err.contains("dispatch failure") || err.contains("io error") {
         "hint: AWS could not be reached: check the network, `--region` and `--endpoint-url`"
     } else {
@@ -96,5 +198,24 @@ mod tests {
             Some("eu-west-1")
         );
         assert_eq!(opts(&["us-east-1"]).first_region(), Some("us-east-1"));
+    }
+
+    #[test]
+    fn seconds_parse_and_reject() {
+        assert_eq!(parse_seconds("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("NaN").is_err());
+        assert!(parse_seconds("soon").is_err());
+    }
+
+    #[test]
+    fn backoff_stays_under_its_ceiling() {
+        let (base, cap) = (Duration::from_millis(100), Duration::from_secs(1));
+        for attempt in 1..40 {
+            let ceiling = (base * 2u32.pow(attempt.min(16) - 1)).min(cap);
+            assert!(backoff(attempt, base, cap) <= ceiling, "{attempt}");
+        }
     }
 }

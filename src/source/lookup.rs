@@ -9,8 +9,10 @@
 //! its own limiter, and every attempt (retries included) waits for a slot.
 //! The SDK's own retries are off so the limiter sees every request;
 //! `ThrottlingException`, 5xx and timeouts are retried here with
-//! exponential backoff and jitter, re-sending the same page request, so a
-//! page is neither lost nor emitted twice.
+//! exponential backoff and jitter (0.5 s doubling, at most 8 s), up to
+//! `--max-attempts` tries, re-sending the same page request, so a page is
+//! neither lost nor emitted twice. The timeouts are the shared ones
+//! ([`Net`](super::aws::Net)).
 
 use std::time::Duration;
 
@@ -21,13 +23,12 @@ use indicatif::ProgressBar;
 use tokio::sync::mpsc::Sender;
 use tokio::time::Instant;
 
-use super::aws::{AwsOptions, explain};
+use super::aws::{AwsOptions, backoff, explain};
 use super::remote::{Item, Payload, Query};
 
 /// The API's limit is 2 requests per second per account per region; 505 ms
 /// keeps clear of a server that counts a sliding one-second window.
 const INTERVAL: Duration = Duration::from_millis(505);
-const MAX_ATTEMPTS: u32 = 10;
 
 /// Commercial regions, for `--region all-enabled`; regions not enabled for
 /// the account answer with an auth error and are reported, not fatal.
@@ -95,7 +96,8 @@ pub(super) async fn fetch(
     let mut tasks = tokio::task::JoinSet::new();
     for region in regions(region, opts, conf) {
         let (conf, q, tx, bar) = (conf.clone(), q.clone(), tx.clone(), bar.clone());
-        tasks.spawn(async move { fetch_region(&conf, &region, &q, &tx, &bar).await });
+        let tries = opts.net.max_attempts.max(1);
+        tasks.spawn(async move { fetch_region(&conf, &region, &q, tries, &tx, &bar).await });
     }
     while tasks.join_next().await.is_some() {}
 }
@@ -115,6 +117,7 @@ async fn fetch_region(
     conf: &aws_config::SdkConfig,
     region: &str,
     q: &Query,
+    tries: u32,
     tx: &Sender<Item>,
     bar: &ProgressBar,
 ) {
@@ -141,6 +144,7 @@ async fn fetch_region(
             region,
             attr,
             q,
+            tries,
             resume_key,
         };
         if !pages.run(token, &mut limiter, tx, bar).await {
@@ -153,11 +157,6 @@ fn client(conf: &aws_config::SdkConfig, region: &str) -> aws_sdk_cloudtrail::Cli
     let c = aws_sdk_cloudtrail::config::Builder::from(conf)
         .region(aws_config::Region::new(region.to_owned()))
         .retry_config(aws_config::retry::RetryConfig::disabled())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(20))
-                .build(),
-        )
         .build();
     aws_sdk_cloudtrail::Client::from_conf(c)
 }
@@ -190,6 +189,8 @@ struct Pages<'a> {
     region: &'a str,
     attr: LookupAttribute,
     q: &'a Query,
+    /// `--max-attempts`: tries per page.
+    tries: u32,
     resume_key: String,
 }
 
@@ -258,8 +259,9 @@ impl Pages<'_> {
             }
             match req.send().await {
                 Ok(out) => return Ok(out),
-                Err(e) if attempt < MAX_ATTEMPTS && retryable(&e) => {
-                    tokio::time::sleep(backoff(attempt)).await;
+                Err(e) if attempt < self.tries && retryable(&e) => {
+                    let wait = backoff(attempt, Duration::from_millis(500), Duration::from_secs(8));
+                    tokio::time::sleep(wait).await;
                 }
                 Err(e) => {
                     return Err(explain(
@@ -292,15 +294,4 @@ fn retryable(e: &LookupError) -> bool {
         }
         _ => false,
     }
-}
-
-/// Exponential backoff with full jitter: up to 0.25 s * 2^attempt, at most 8 s.
-fn backoff(attempt: u32) -> Duration {
-    let cap = Duration::from_millis(250)
-        .saturating_mul(1 << attempt.min(5))
-        .min(Duration::from_secs(8));
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    cap.mul_f64(f64::from(nanos % 1000) / 1000.0)
 }
