@@ -164,6 +164,39 @@ pub struct Collected {
     /// far the trail is known to reach. A caller is "silent" after a change
     /// only if the trail reaches past it.
     pub horizon_ms: Option<i64>,
+    /// What `--since/--until`, `--event-name` and `--key` left out, so that
+    /// a filter that leaves nothing can say what was there.
+    pub left_out: LeftOut,
+}
+
+/// The KMS calls the filters left out: how many, their time span, and the
+/// first few keys and event names (sorted).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    pub calls: u64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    pub keys: std::collections::BTreeSet<String>,
+    pub event_names: std::collections::BTreeSet<String>,
+}
+
+impl LeftOut {
+    /// How many distinct keys and event names are kept to name.
+    const NAMED: usize = 8;
+
+    fn note(&mut self, c: &KmsCall) {
+        self.calls += 1;
+        if let Some(t) = c.time_ms {
+            self.first_ms = Some(self.first_ms.map_or(t, |f| f.min(t)));
+            self.last_ms = Some(self.last_ms.map_or(t, |l| l.max(t)));
+        }
+        if self.keys.len() < Self::NAMED && !self.keys.contains(&*c.key) {
+            self.keys.insert(c.key.to_string());
+        }
+        if self.event_names.len() < Self::NAMED && !self.event_names.contains(&*c.event_name) {
+            self.event_names.insert(c.event_name.to_string());
+        }
+    }
 }
 
 /// Accumulates inputs; see the module docs.
@@ -347,6 +380,7 @@ impl Collector {
             self.out.calls.push(kms);
         } else {
             self.out.inputs.outside_filters += 1;
+            self.out.left_out.note(&kms);
         }
     }
 
@@ -432,6 +466,9 @@ impl Collector {
                     pf.kms_calls -= 1;
                     pf.outside_filters += 1;
                 }
+            }
+            for (c, _) in self.out.calls.iter().zip(&keep).filter(|(_, k)| !**k) {
+                self.out.left_out.note(c);
             }
             let mut keep = keep.into_iter();
             self.out.calls.retain(|_| keep.next().unwrap_or(true));

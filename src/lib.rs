@@ -93,6 +93,12 @@ fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
         })?;
     }
     let mut collected = collector.finish();
+    if collected.inputs.kms_calls == 0 && collected.left_out.calls > 0 {
+        collected.failures.push(collect::Failure {
+            source: "filters".into(),
+            reason: nothing_left(&s.filters, &collected.left_out),
+        });
+    }
     strict_stop(s, &collected)?;
     let policies = policies(s, &mut collected)?;
     // A `kms:GetKeyPolicy` that failed (`--fetch-policy`) is an input too.
@@ -112,6 +118,41 @@ fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::InputsFailed
     })
+}
+
+/// Says that the filters left no KMS call, and what there was: a filter
+/// that matches nothing must not pass for a quiet trail.
+fn nothing_left(f: &collect::Filters, l: &collect::LeftOut) -> String {
+    let mut given = Vec::new();
+    if let Some(t) = f.since_ms {
+        given.push(format!("`--since {}`", analysis::groups::fmt_time(t)));
+    }
+    if let Some(t) = f.until_ms {
+        given.push(format!("`--until {}`", analysis::groups::fmt_time(t)));
+    }
+    given.extend(f.keys.iter().map(|k| format!("`--key {k}`")));
+    given.extend(f.event_names.iter().map(|e| format!("`--event-name {e}`")));
+    let list = |set: &std::collections::BTreeSet<String>| {
+        set.iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let span = match (l.first_ms, l.last_ms) {
+        (Some(a), Some(b)) => format!(
+            " from {} to {}",
+            analysis::groups::fmt_time(a),
+            analysis::groups::fmt_time(b)
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "nothing to analyse: {} leave none of the {} KMS calls read; they run{span}, on keys {} and events {}\nhint: widen the window, or check the key and event names against these",
+        given.join(", "),
+        l.calls,
+        list(&l.keys),
+        list(&l.event_names)
+    )
 }
 
 /// With `--strict`, the first failed input ends the run without a report.

@@ -387,3 +387,34 @@ fn strict_stops_at_the_first_failed_input() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(v["inputs"]["files_failed"], 1);
 }
+
+#[test]
+fn filters_that_leave_nothing_exit_1_and_say_what_is_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "a.json", envelope(&incident()).as_bytes());
+    for (flag, value) in [
+        ("--since", "2027-01-01"),
+        ("--key", "alias/no-such-key"),
+        ("--event-name", "ReEncrypt"),
+    ] {
+        let out = run(&["analyze", "--format", "json", flag, value, &f], b"");
+        assert_eq!(out.status.code(), Some(1), "{flag}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("nothing to analyse"), "{err}");
+        assert!(err.contains(&format!("`{flag} ")), "{err}");
+        assert!(err.contains(VAULT), "names the keys there: {err}");
+        assert!(err.contains("`Decrypt`"), "names the events there: {err}");
+        assert!(
+            err.contains("from 2026-11-10T01:00:00Z"),
+            "names the span: {err}"
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["failures"][0]["source"], "filters");
+    }
+    // A filter that leaves something is not a failure.
+    let out = run(
+        &["analyze", "--format", "json", "--event-name", "Decrypt", &f],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
