@@ -93,7 +93,7 @@ pub struct Condition {
     /// list can name thousands of principals.
     pub values: Arc<Vec<String>>,
     /// The values as a set, when a plain string comparison decides the
-    /// condition (see [`Condition::exact_set`]).
+    /// condition (see `Condition::new`).
     pub exact: Option<Arc<HashSet<String>>>,
 }
 
