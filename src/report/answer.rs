@@ -164,21 +164,24 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
             writeln!(w, "{}", wrapped("  also:     ", 12, &others.join(", ")))?;
         }
     } else if c.state == State::Ongoing && !c.blocking.is_empty() {
-        let mut keys: Vec<&str> = Vec::new();
-        for k in c.fix_failures.iter().flat_map(|f| &f.not_in_trail) {
-            if !keys.contains(&k.as_str()) {
-                keys.push(k);
-            }
+        writeln!(w, "  fix:      none could be made (see the details)")?;
+    }
+    let verified_patch = c
+        .fixes
+        .iter()
+        .any(|f| f.verified && f.kind != FixKind::Restore);
+    let mut keys: Vec<&str> = Vec::new();
+    for k in c.fix_failures.iter().flat_map(|f| &f.not_in_trail) {
+        if !keys.contains(&k.as_str()) {
+            keys.push(k);
         }
-        if keys.is_empty() {
-            writeln!(w, "  fix:      none could be made (see the details)")?;
-        } else {
-            let text = format!(
-                "no safe fix: it needs the caller's `{}`, which CloudTrail does not show",
-                keys.join("`, `")
-            );
-            writeln!(w, "{}", wrapped("  fix:      ", 12, &text))?;
-        }
+    }
+    if !verified_patch && !keys.is_empty() {
+        let text = format!(
+            "no safe patch: it needs the caller's `{}`, which CloudTrail does not show",
+            keys.join("`, `")
+        );
+        writeln!(w, "{}", wrapped("  note:     ", 12, &text))?;
     }
     writeln!(w)
 }
