@@ -620,3 +620,51 @@ fn add_unexplained<'a>(
             .map(ToString::to_string);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{KeyPolicyMessage as K, Reading, UnexplainedKind as U};
+
+    fn reads(message: &str) -> Option<Reading> {
+        Reading::from_message(message)
+    }
+
+    #[test]
+    fn denial_messages_name_who_decided() {
+        let head = "User: arn:aws:sts::111122223333:assumed-role/app/s is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:eu-west-1:111122223333:key/k";
+        let says = |tail: &str| reads(&format!("{head} {tail}"));
+        assert_eq!(
+            says("with an explicit deny in a resource-based policy"),
+            Some(Reading::KeyPolicy(K::ExplicitDeny))
+        );
+        assert_eq!(
+            says("because no resource-based policy allows the kms:Decrypt action"),
+            Some(Reading::KeyPolicy(K::NoAllow))
+        );
+        assert_eq!(
+            says(
+                "because no resource-based policies allow access, or a resource-based policy explicitly denies access"
+            ),
+            Some(Reading::KeyPolicy(K::DenyOrNoAllow))
+        );
+        assert_eq!(
+            says("with an explicit deny in a resource control policy"),
+            Some(Reading::Other(U::Rcp))
+        );
+        assert_eq!(
+            says("with an explicit deny in a service control policy"),
+            Some(Reading::Other(U::Scp))
+        );
+        assert_eq!(
+            U::from_message(&format!(
+                "{head} with an explicit deny in a resource-based policy"
+            )),
+            None,
+            "the key policy is no other policy type"
+        );
+        assert_eq!(
+            reads("The ciphertext refers to a key that does not exist"),
+            None
+        );
+    }
+}
