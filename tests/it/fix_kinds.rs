@@ -118,7 +118,7 @@ impl Incident {
     }
 }
 
-/// The one policy cause, its blocked entries, and its fixes by kind.
+/// The one cause of the trail.
 fn cause(v: &Value) -> &Value {
     let causes = v["causes"].as_array().unwrap();
     assert_eq!(causes.len(), 1, "{causes:#?}");
@@ -168,7 +168,7 @@ fn failed_probes(f: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The blocked entries as (principal, invoked_by, sid, decision).
+/// The blocked entries as (principal, `invoked_by`, Sid, decision).
 fn blocked(v: &Value) -> Vec<(String, String, String, String)> {
     v["blocked"]
         .as_array()
