@@ -10,10 +10,12 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::context::{Request, via_service};
+use super::context::{Request, Seen, via_service};
 use super::diff;
 use super::eval::{Decision, Outcome, evaluate};
-use super::parse::{Effect, Location, ParseError, Policy, parse_policy_value};
+use super::parse::{
+    Condition, Effect, Location, OperatorKind, ParseError, Policy, Statement, parse_policy_value,
+};
 use super::tri::Tri;
 
 /// How wide the exemption is.
@@ -94,6 +96,13 @@ pub enum FixError {
     /// non-object in `Policy::document` after parsing.
     #[error("{at}: `{field}` in the document is not an object")]
     Malformed { at: Location, field: String },
+    /// A Deny with `StringNotEquals` `aws:PrincipalOrgID` blocking an IAM
+    /// role: CloudTrail does not show the role's organization, so there is
+    /// no value to add and no safe fix.
+    #[error(
+        "{at}: the caller's `{key}` is not in the trail, so no value can be added to the list on it\nhint: find the caller's `{key}` and add it by hand"
+    )]
+    ValueNotInTrail { at: Location, key: String },
     /// The patched document no longer parses (a hand-edited `document`).
     #[error("the patched policy does not parse: {0}")]
     Invalid(#[source] ParseError),
@@ -123,16 +132,47 @@ pub fn patch(
     patch_all(policy, statement_index, std::slice::from_ref(caller), kind)
 }
 
-/// Patch Deny statement `statement_index` once so that none of `callers` is
-/// blocked: one edit per caller class (every service principal, every
-/// service's forward access, every direct principal's ARN), applied to one
-/// copy of the document, parsed and diffed once. A caller already exempted
-/// by an earlier edit of the same class adds nothing; the patch fails only
-/// when no edit applies at all.
+/// A blocked caller and the requests it made: what a fix may add to the
+/// statement's lists (an account, a service, an encryption context value,
+/// a VPC endpoint) is what these requests show.
+#[derive(Clone, Copy, Debug)]
+pub struct Blocking<'a> {
+    pub caller: &'a BlockedCaller,
+    pub requests: &'a [Request],
+}
+
+/// [`patch_blocking`] for callers whose requests are not at hand: class
+/// exemptions and principal ARNs only.
 pub fn patch_all(
     policy: &Policy,
     statement_index: usize,
     callers: &[BlockedCaller],
+    kind: FixKind,
+) -> Result<Fix> {
+    let blocking: Vec<Blocking<'_>> = callers
+        .iter()
+        .map(|caller| Blocking {
+            caller,
+            requests: &[],
+        })
+        .collect();
+    patch_blocking(policy, statement_index, &blocking, kind)
+}
+
+/// Patch Deny statement `statement_index` once so that none of `blocking`
+/// is blocked, applied to one copy of the document, parsed and diffed once.
+/// Per caller, the narrowest edit that applies: its ARN on the statement's
+/// `aws:PrincipalArn` exception list; else what its request shows added to
+/// a negated list the statement already has (see [`value_rank`]); else
+/// its VPC endpoint exempted from a Deny on `aws:SourceIp`; else (for a
+/// service principal or forward access) its class or service exempted. A
+/// broad fix exempts service callers by class. A caller already exempted
+/// by an earlier edit adds nothing; the patch fails only when no edit
+/// applies at all.
+pub fn patch_blocking(
+    policy: &Policy,
+    statement_index: usize,
+    blocking: &[Blocking<'_>],
     kind: FixKind,
 ) -> Result<Fix> {
     let statement = policy
@@ -155,7 +195,7 @@ pub fn patch_all(
     let mut shorts: Vec<String> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
     let mut first_error = None;
-    for edit in edits(callers, kind) {
+    for edit in edits(statement, blocking, kind) {
         match apply(condition, &edit, kind, &at) {
             Ok((d, w)) => {
                 shorts.push(short(&d, &at));
@@ -173,9 +213,9 @@ pub fn patch_all(
             count: policy.statements.len(),
         }));
     }
-    if callers
+    if blocking
         .iter()
-        .any(|c| matches!(c, BlockedCaller::ForwardAccess { .. }))
+        .any(|b| matches!(b.caller, BlockedCaller::ForwardAccess { .. }))
     {
         warnings.retain(|w| w != FAS_STILL_DENIED);
     }
@@ -205,38 +245,221 @@ enum Edit<'a> {
     One(&'a BlockedCaller),
     /// Principal ARNs for one exception list, in the callers' order.
     Arns(Vec<&'a str>),
+    /// Values the requests show, added to one of the statement's negated
+    /// lists (`operator` and `key` as the policy writes them).
+    Values {
+        operator: &'a str,
+        key: &'a str,
+        values: Vec<String>,
+    },
+    /// VPC endpoints exempted from a Deny on the source address.
+    Endpoints(Vec<String>),
+    /// A key whose value the edit needs and the trail does not show.
+    NotInTrail(&'a str),
+}
+
+/// How one blocked request is best exempted (see [`patch_blocking`]).
+enum Choice<'a> {
+    Arn(&'a str),
+    Value(&'a Condition, String),
+    Endpoint(String),
+    Class,
+    NotInTrail(&'a str),
 }
 
 /// One edit per class for a broad fix, one per distinct service for a
-/// narrow one, and every direct principal's ARN in one list.
-fn edits(callers: &[BlockedCaller], kind: FixKind) -> Vec<Edit<'_>> {
-    let mut out: Vec<Edit<'_>> = Vec::new();
-    let mut arns: Vec<&str> = Vec::new();
-    let mut seen_arns = std::collections::HashSet::new();
+/// narrow one, every direct principal's ARN in one list, every value of
+/// one list in one edit.
+fn edits<'a>(statement: &'a Statement, blocking: &[Blocking<'a>], kind: FixKind) -> Vec<Edit<'a>> {
+    let mut out: Vec<Edit<'a>> = Vec::new();
+    let mut arns: Vec<&'a str> = Vec::new();
+    let mut values: Vec<(&'a Condition, Vec<String>)> = Vec::new();
+    let mut endpoints: Vec<String> = Vec::new();
+    let mut unknown: Vec<&'a str> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for c in callers {
-        let id = match (c, kind) {
-            (BlockedCaller::Direct { principal_arn }, _) => {
-                if seen_arns.insert(principal_arn.as_str()) {
-                    arns.push(principal_arn);
+    for b in blocking {
+        for choice in choices(statement, b, kind) {
+            match choice {
+                Choice::Arn(arn) => {
+                    if seen.insert(format!("arn {arn}")) {
+                        arns.push(arn);
+                    }
                 }
-                continue;
+                Choice::Value(c, v) => {
+                    if seen.insert(format!("{} {} {v}", c.operator, c.key)) {
+                        match values.iter_mut().find(|(d, _)| std::ptr::eq(*d, c)) {
+                            Some((_, list)) => list.push(v),
+                            None => values.push((c, vec![v])),
+                        }
+                    }
+                }
+                Choice::Endpoint(v) => {
+                    if seen.insert(format!("vpce {v}")) {
+                        endpoints.push(v);
+                    }
+                }
+                Choice::NotInTrail(key) => {
+                    if seen.insert(format!("unknown {key}")) {
+                        unknown.push(key);
+                    }
+                }
+                Choice::Class => {
+                    if seen.insert(class_id(b.caller, kind)) {
+                        out.push(Edit::One(b.caller));
+                    }
+                }
             }
-            (BlockedCaller::ServicePrincipal { .. }, FixKind::Broad) => "sp".to_owned(),
-            (BlockedCaller::ForwardAccess { .. }, FixKind::Broad) => "fas".to_owned(),
-            (BlockedCaller::ServicePrincipal { service }, _) => format!("sp {service}"),
-            (BlockedCaller::ForwardAccess { service, region }, _) => {
-                format!("fas {}", via_service(service, region))
-            }
-        };
-        if seen.insert(id) {
-            out.push(Edit::One(c));
         }
+    }
+    out.extend(values.into_iter().map(|(c, values)| Edit::Values {
+        operator: &c.operator,
+        key: &c.key,
+        values,
+    }));
+    if !endpoints.is_empty() {
+        out.push(Edit::Endpoints(endpoints));
     }
     if !arns.is_empty() {
         out.push(Edit::Arns(arns));
     }
+    out.extend(unknown.into_iter().map(Edit::NotInTrail));
     out
+}
+
+fn class_id(caller: &BlockedCaller, kind: FixKind) -> String {
+    match (caller, kind) {
+        (BlockedCaller::ServicePrincipal { .. }, FixKind::Broad) => "sp".to_owned(),
+        (BlockedCaller::ForwardAccess { .. }, FixKind::Broad) => "fas".to_owned(),
+        (BlockedCaller::ServicePrincipal { service }, _) => format!("sp {service}"),
+        (BlockedCaller::ForwardAccess { service, region }, _) => {
+            format!("fas {}", via_service(service, region))
+        }
+        (BlockedCaller::Direct { principal_arn }, _) => format!("arn {principal_arn}"),
+    }
+}
+
+/// The edit for each of a caller's requests (one without requests).
+fn choices<'a>(statement: &'a Statement, b: &Blocking<'a>, kind: FixKind) -> Vec<Choice<'a>> {
+    if let BlockedCaller::Direct { principal_arn } = b.caller
+        && has_exception_list(statement)
+    {
+        return vec![Choice::Arn(principal_arn)];
+    }
+    let direct = matches!(b.caller, BlockedCaller::Direct { .. });
+    // A broad fix exempts service callers by class; a narrow one (and any
+    // fix for a direct caller) uses what the request shows first.
+    let from_request = direct || kind != FixKind::Broad;
+    let fallback = |unknown: Option<&'a str>| match (b.caller, unknown) {
+        (BlockedCaller::Direct { principal_arn }, None) => Choice::Arn(principal_arn),
+        (BlockedCaller::Direct { .. }, Some(key)) => Choice::NotInTrail(key),
+        _ => Choice::Class,
+    };
+    if !from_request || b.requests.is_empty() {
+        return vec![fallback(None)];
+    }
+    b.requests
+        .iter()
+        .map(|r| match from_the_request(statement, r) {
+            Ok(choice) => choice,
+            Err(unknown) => fallback(unknown),
+        })
+        .collect()
+}
+
+/// What `r` shows that the statement can be told to exempt: a value for
+/// its best-ranked negated list ([`value_rank`]), else the VPC endpoint
+/// of a call a Deny on `aws:SourceIp` catches. Otherwise the best-ranked
+/// list key whose value the trail does not show, if any.
+fn from_the_request<'a>(
+    statement: &'a Statement,
+    r: &Request,
+) -> std::result::Result<Choice<'a>, Option<&'a str>> {
+    let mut lists: Vec<(usize, &'a Condition)> = statement
+        .conditions
+        .iter()
+        .filter(|c| is_value_list(c))
+        .filter_map(|c| value_rank(&c.key).map(|rank| (rank, c)))
+        .collect();
+    lists.sort_by_key(|(rank, _)| *rank);
+    let mut unknown = None;
+    for (_, c) in lists {
+        match r.context.get(&c.key) {
+            Seen::Present(v) if v.len() == 1 && safe_value(c, &v[0]) => {
+                return Ok(Choice::Value(c, v[0].clone()));
+            }
+            Seen::Unknown => {
+                unknown.get_or_insert(c.key.as_str());
+            }
+            _ => {}
+        }
+    }
+    let on_source_ip = statement.conditions.iter().any(|c| {
+        c.op.kind == OperatorKind::IpAddress
+            && c.op.negated
+            && c.key.eq_ignore_ascii_case("aws:SourceIp")
+    });
+    if on_source_ip
+        && let Seen::Present(v) = r.context.get("aws:SourceVpce")
+        && let [vpce] = v.as_slice()
+    {
+        return Ok(Choice::Endpoint(vpce.clone()));
+    }
+    Err(unknown)
+}
+
+/// The condition keys whose negated lists a fix may add a request's value
+/// to, narrowest first: the encryption context (one bucket, one table), a
+/// VPC endpoint, a service (`<svc>.<region>.amazonaws.com`), a source,
+/// an account, an organization. `aws:PrincipalArn` lists take the
+/// caller's ARN as written in the trail instead (a role's path included).
+pub fn value_rank(key: &str) -> Option<usize> {
+    const KEYS: &[&str] = &[
+        "aws:sourcevpce",
+        "kms:viaservice",
+        "aws:sourcearn",
+        "aws:sourceaccount",
+        "kms:calleraccount",
+        "aws:principalaccount",
+        "aws:principalorgid",
+    ];
+    let k = key.to_ascii_lowercase();
+    if k.starts_with("kms:encryptioncontext:") {
+        return Some(0);
+    }
+    KEYS.iter().position(|x| *x == k).map(|p| p + 1)
+}
+
+/// A negated string or ARN list on a single-valued key (`StringNotEquals`,
+/// `StringNotLike`, `ArnNotLike`, ... with or without `IfExists`).
+fn is_value_list(c: &Condition) -> bool {
+    c.op.negated
+        && c.op.set.is_none()
+        && matches!(
+            c.op.kind,
+            OperatorKind::StringEquals
+                | OperatorKind::StringEqualsIgnoreCase
+                | OperatorKind::StringLike
+                | OperatorKind::ArnEquals
+                | OperatorKind::ArnLike
+        )
+}
+
+/// A value that means itself in the list: no policy variable, and no
+/// wildcard under a `...Like` or ARN operator.
+fn safe_value(c: &Condition, v: &str) -> bool {
+    let wild = matches!(
+        c.op.kind,
+        OperatorKind::StringLike | OperatorKind::ArnLike | OperatorKind::ArnEquals
+    ) && v.contains(['*', '?']);
+    !v.is_empty() && !v.contains("${") && !wild
+}
+
+/// The statement has a negated exception list on `aws:PrincipalArn`.
+fn has_exception_list(statement: &Statement) -> bool {
+    statement.conditions.iter().any(|c| {
+        EXCEPTION_OPERATORS.contains(&c.operator.as_str())
+            && c.key.eq_ignore_ascii_case("aws:PrincipalArn")
+    })
 }
 
 const FAS_STILL_DENIED: &str = "callers that reach the key through a forward access session (an IAM principal with `invokedBy`) are still denied by this statement";
@@ -261,6 +484,18 @@ fn apply(
                 ),
             };
             return Ok((text, Vec::new()));
+        }
+        Edit::Values {
+            operator,
+            key,
+            values,
+        } => return add_values(condition, operator, key, values, at),
+        Edit::Endpoints(vpces) => return exempt_endpoints(condition, vpces, at),
+        Edit::NotInTrail(key) => {
+            return Err(FixError::ValueNotInTrail {
+                at: at.clone(),
+                key: (*key).to_owned(),
+            });
         }
     };
     match (caller, kind) {
@@ -330,6 +565,60 @@ fn apply(
             Ok((text, Vec::new()))
         }
     }
+}
+
+/// Adds `values` to the statement's `operator` list on `key`.
+fn add_values(
+    condition: &mut Map<String, Value>,
+    operator: &str,
+    key: &str,
+    values: &[String],
+    at: &Location,
+) -> Result<(String, Vec<String>)> {
+    let block = operator_block(condition, operator, at)?;
+    let Some(existing) = find_key(block, key) else {
+        return Err(FixError::Malformed {
+            at: at.clone(),
+            field: format!("Condition.{operator}.{key}"),
+        });
+    };
+    let list: Vec<&str> = values.iter().map(String::as_str).collect();
+    merge_all(block, &existing, operator, &list, at)?;
+    let text = match list.as_slice() {
+        [one] => format!("add `{one}` to the `{operator}` list on `{existing}` in {at}"),
+        many => format!(
+            "add `{}` to the `{operator}` list on `{existing}` in {at}",
+            many.join("`, `")
+        ),
+    };
+    Ok((text, Vec::new()))
+}
+
+/// `StringNotEqualsIfExists` `aws:SourceVpce` = `vpces`: a Deny on the
+/// source address no longer applies to calls through these endpoints
+/// (such calls have no `aws:SourceIp`), and still applies to every other
+/// endpoint and to calls from outside a VPC.
+fn exempt_endpoints(
+    condition: &mut Map<String, Value>,
+    vpces: &[String],
+    at: &Location,
+) -> Result<(String, Vec<String>)> {
+    let (operator, key) = ("StringNotEqualsIfExists", "aws:SourceVpce");
+    let block = operator_block(condition, operator, at)?;
+    let existing = find_key(block, key).unwrap_or_else(|| {
+        block.insert(key.to_owned(), Value::Array(Vec::new()));
+        key.to_owned()
+    });
+    let list: Vec<&str> = vpces.iter().map(String::as_str).collect();
+    merge_all(block, &existing, operator, &list, at)?;
+    let what = format!(
+        "so it no longer applies to calls through the VPC endpoint(s) `{}` (they carry no `aws:SourceIp`)",
+        list.join("`, `")
+    );
+    Ok((
+        describe(operator, key, &list.join("`, `"), at, &what),
+        Vec::new(),
+    ))
 }
 
 /// An edit's description without its statement and purpose, for a fix

@@ -28,8 +28,8 @@ pub mod tri;
 pub use context::{Context, Principal, Request, Seen};
 pub use eval::{ConditionTrace, Decision, Outcome, StatementTrace, evaluate};
 pub use fix::{
-    BlockedCaller, CheckResult, Expectation, Fix, FixError, FixKind, Verification, patch,
-    patch_all, unified_diff, verify,
+    BlockedCaller, Blocking, CheckResult, Expectation, Fix, FixError, FixKind, Verification, patch,
+    patch_all, patch_blocking, unified_diff, value_rank, verify,
 };
 pub use parse::{
     Condition, Effect, Location, Operator, OperatorKind, ParseError, Policy, PrincipalPattern,

@@ -168,6 +168,23 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
             st.field("fix", "none could be made (see the details)")
         )?;
     }
+    let verified_patch = c
+        .fixes
+        .iter()
+        .any(|f| f.verified && f.kind != FixKind::Restore);
+    let mut keys: Vec<&str> = Vec::new();
+    for k in c.fix_failures.iter().flat_map(|f| &f.not_in_trail) {
+        if !keys.contains(&k.as_str()) {
+            keys.push(k);
+        }
+    }
+    if !verified_patch && !keys.is_empty() {
+        let text = format!(
+            "no safe patch: it needs the caller's `{}`, which CloudTrail does not show",
+            keys.join("`, `")
+        );
+        writeln!(w, "{}", wrapped("  note:     ", 12, &text))?;
+    }
     writeln!(w)
 }
 

@@ -10,7 +10,7 @@ use super::words::{
 };
 use crate::analysis::Analysis;
 use crate::analysis::diagnosis::fixes::ProposedFix;
-use crate::analysis::diagnosis::{Blocked, State, UnexplainedKind};
+use crate::analysis::diagnosis::{Blocked, KeyPolicyMessage, State, UnexplainedKind};
 use crate::policy::{FixKind, Outcome};
 
 /// Why a failure is not a key-policy statement's doing, in words.
@@ -32,6 +32,8 @@ pub(super) fn unexplained_words(kind: UnexplainedKind, code: Option<&str>) -> St
         }
         UnexplainedKind::PolicyAllows => "the key policy in hand allows it".into(),
         UnexplainedKind::PolicyDoesNotDeny => "the key policy in hand does not deny it (no statement matches; a grant or IAM policy may be missing)".into(),
+        UnexplainedKind::KeyPolicyNoAllow => "AWS says no key policy statement allows it (an implicit deny, not a Deny statement): an Allow, a grant or an IAM policy is missing".into(),
+        UnexplainedKind::KeyPolicyDenyNotFound => "AWS says a Deny in the key policy refused it, but no Deny of the policy in hand can match, whatever the keys CloudTrail cannot show: the policy in hand may not be the one in force".into(),
     }
 }
 
@@ -47,6 +49,8 @@ fn kind_tag(k: UnexplainedKind) -> &'static str {
         UnexplainedKind::NotEvaluable => "not-evaluable",
         UnexplainedKind::PolicyAllows => "policy-allows",
         UnexplainedKind::PolicyDoesNotDeny => "policy-does-not-deny",
+        UnexplainedKind::KeyPolicyNoAllow => "key-policy-no-allow",
+        UnexplainedKind::KeyPolicyDenyNotFound => "key-policy-deny-not-found",
     }
 }
 
@@ -75,13 +79,22 @@ pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Re
             fix(f, st, w)?;
         }
         for f in &c.fix_failures {
-            writeln!(
-                w,
-                "{}no {} fix: {}",
-                st.bullet,
-                fix_kind(f.kind),
-                f.reason.replace('\n', " ")
-            )?;
+            if f.not_in_trail.is_empty() {
+                writeln!(
+                    w,
+                    "{}no {} fix: {}",
+                    st.bullet,
+                    fix_kind(f.kind),
+                    f.reason.replace('\n', " ")
+                )?;
+            } else {
+                let head = format!(
+                    "no safe {} fix: it needs the caller's `{}`, which CloudTrail does not show; adding a guessed value could let in what the statement keeps out",
+                    fix_kind(f.kind),
+                    f.not_in_trail.join("`, `")
+                );
+                writeln!(w, "{}", wrapped(st.bullet, 4, &head))?;
+            }
         }
         writeln!(w)?;
     }
@@ -141,6 +154,18 @@ fn blocked(b: &Blocked, w: &mut impl Write) -> std::io::Result<()> {
         b.denied,
         b.replayed
     )?;
+    if !b.uncertain_keys.is_empty() {
+        let keys = format!(
+            "`{}`, which CloudTrail cannot show{}",
+            b.uncertain_keys.join("`, `"),
+            if b.aws_says == Some(KeyPolicyMessage::ExplicitDeny) {
+                "; AWS's message says a key-policy Deny refused the call, so this statement is the likely cause"
+            } else {
+                ""
+            }
+        );
+        writeln!(w, "{}", wrapped("  hangs on: ", 4, &keys))?;
+    }
     for c in &b.evidence {
         writeln!(w, "{}", wrapped("  evidence: ", 4, &evidence_line(c)))?;
     }

@@ -214,6 +214,9 @@ pub(super) fn probe_words(p: ProbeKind) -> &'static str {
         ProbeKind::OtherAccount => "a principal of another account",
         ProbeKind::OtherService => "another service principal",
         ProbeKind::OtherViaService => "a call through another service",
+        ProbeKind::OtherAccountViaService => {
+            "a call through a service by a principal of another account"
+        }
         ProbeKind::OtherSourceIp => "a call from another IP address",
         ProbeKind::OtherVpcEndpoint => "a call through another VPC endpoint",
         ProbeKind::OtherEncryptionContext => "a call with another encryption context",

@@ -9,6 +9,7 @@ mod corpus;
 mod diagnosis;
 mod evidence;
 mod explain;
+mod fix_kinds;
 mod grants;
 mod parallel;
 mod real_samples;

@@ -16,8 +16,8 @@ use super::request::{arn_part, probe};
 use super::{Observed, StatementRef};
 use crate::call::Caller;
 use crate::policy::{
-    BlockedCaller, Decision, Expectation, FixKind, Outcome, Policy, Request, Tri, evaluate,
-    patch_all,
+    BlockedCaller, Blocking, Decision, Expectation, FixError, FixKind, Outcome, Policy, Request,
+    Seen, Tri, evaluate, patch_blocking,
 };
 
 /// A patched (or restored) policy, its diff, and how its verification went.
@@ -118,6 +118,9 @@ pub enum ProbeKind {
     OtherService,
     /// An unlisted user's call through a service no caller was seen through.
     OtherViaService,
+    /// A role of another account (and organization) calling through a
+    /// service: built when the statement reads the caller's account.
+    OtherAccountViaService,
     /// A blocked caller's request from another IP address.
     OtherSourceIp,
     /// A blocked caller's request through another VPC endpoint.
@@ -162,6 +165,24 @@ impl CheckInput {
 pub struct FixFailure {
     pub kind: FixKind,
     pub reason: String,
+    /// Condition keys a safe fix needs the caller's value of, which
+    /// CloudTrail does not show (`aws:PrincipalOrgID`): no safe fix
+    /// without them. Empty for other failures.
+    pub not_in_trail: Vec<String>,
+}
+
+impl FixFailure {
+    fn of(kind: FixKind, e: &FixError) -> Self {
+        let not_in_trail = match e {
+            FixError::ValueNotInTrail { key, .. } => vec![key.clone()],
+            _ => Vec::new(),
+        };
+        Self {
+            kind,
+            reason: e.to_string(),
+            not_in_trail,
+        }
+    }
 }
 
 /// Numbers fixes across a report.
@@ -193,15 +214,20 @@ pub fn statement_fixes(
     targets: &[Target<'_>],
     observed: &[Observed],
 ) -> (Vec<ProposedFix>, Vec<FixFailure>) {
-    let callers: Vec<BlockedCaller> = targets
+    let blocking: Vec<Blocking<'_>> = targets
         .iter()
-        .filter_map(|t| t.fix_caller.clone())
+        .filter_map(|t| {
+            t.fix_caller.as_ref().map(|caller| Blocking {
+                caller,
+                requests: t.requests,
+            })
+        })
         .collect();
     let checks = checks(key_arn, policy, Some(index), targets, observed);
     let mut fixes: Vec<ProposedFix> = Vec::new();
     let mut failures = Vec::new();
     for kind in [FixKind::Broad, FixKind::Narrow] {
-        match patch_all(policy, index, &callers, kind) {
+        match patch_blocking(policy, index, &blocking, kind) {
             Ok(fix) if fixes.iter().any(|f| f.policy == fix.document) => {}
             Ok(fix) => {
                 let statement = policy.statements.get(index).map(|s| StatementRef {
@@ -216,10 +242,7 @@ pub fn statement_fixes(
                 f.warnings = fix.warnings;
                 fixes.push(f);
             }
-            Err(e) => failures.push(FixFailure {
-                kind,
-                reason: e.to_string(),
-            }),
+            Err(e) => failures.push(FixFailure::of(kind, &e)),
         }
     }
     (fixes, failures)
@@ -452,6 +475,8 @@ fn guard_checks(
 /// The account no probe principal should share with a real one.
 const OTHER_ACCOUNT: &str = "000000000000";
 const PROBE_SERVICE: &str = "denydiff-probe.amazonaws.com";
+/// The organization of the other-account probes: no policy names it.
+const PROBE_ORG: &str = "o-denydiffprobe";
 
 /// Requests the statement may be there to keep out: principals of other
 /// kinds, and a blocked caller's own request from elsewhere when the
@@ -471,11 +496,9 @@ fn probes(
         out.push((ProbeKind::UnlistedUser, arn, p));
     }
     let other = format!("arn:aws:iam::{OTHER_ACCOUNT}:role/denydiff-probe");
-    out.push((
-        ProbeKind::OtherAccount,
-        other.clone(),
-        Request::iam_principal(&other, OTHER_ACCOUNT, &action, key_arn),
-    ));
+    let mut outsider = Request::iam_principal(&other, OTHER_ACCOUNT, &action, key_arn);
+    outsider.context = outsider.context.set("aws:PrincipalOrgID", [PROBE_ORG]);
+    out.push((ProbeKind::OtherAccount, other.clone(), outsider));
     out.push((
         ProbeKind::OtherService,
         PROBE_SERVICE.to_owned(),
@@ -488,6 +511,32 @@ fn probes(
             user.clone(),
             Request::forward_access(&user, account, PROBE_SERVICE, region, &action, key_arn),
         ));
+    }
+    let reads_account = |s: &crate::policy::Statement| {
+        s.conditions.iter().any(|c| {
+            [
+                "kms:CallerAccount",
+                "aws:PrincipalAccount",
+                "aws:PrincipalOrgID",
+            ]
+            .iter()
+            .any(|k| c.key.eq_ignore_ascii_case(k))
+        })
+    };
+    if statement.map_or_else(
+        || policy.statements.iter().any(reads_account),
+        reads_account,
+    ) {
+        let mut r = Request::forward_access(
+            &other,
+            OTHER_ACCOUNT,
+            PROBE_SERVICE,
+            region,
+            &action,
+            key_arn,
+        );
+        r.context = r.context.set("aws:PrincipalOrgID", [PROBE_ORG]);
+        out.push((ProbeKind::OtherAccountViaService, other, r));
     }
     let reads = |prefix: &str| {
         let keys: Vec<String> = statement.map_or_else(
@@ -516,26 +565,32 @@ fn probes(
             r.context = r.context.clone().set(key, [value]);
             (kind, who.clone(), r)
         };
-        if !reads("aws:sourceip").is_empty() {
-            out.push(variant(
-                ProbeKind::OtherSourceIp,
-                "aws:SourceIp",
-                "192.0.2.1",
-            ));
+        // Another network origin, as a real call would carry it
+        // (`docs/request-context.md`: through an endpoint, no aws:SourceIp).
+        let from = |kind, ip: &str, vpce: Option<&str>| {
+            let mut r = b.clone();
+            r.context = r.context.clone().with_network(Some(ip), vpce);
+            (kind, who.clone(), r)
+        };
+        let on_ip = !reads("aws:sourceip").is_empty();
+        let via_endpoint = matches!(b.context.get("aws:SourceVpce"), Seen::Present(_));
+        if on_ip {
+            out.push(from(ProbeKind::OtherSourceIp, "192.0.2.1", None));
         }
-        if !reads("aws:sourcevpce").is_empty() {
-            out.push(variant(
+        if !reads("aws:sourcevpce").is_empty() || (on_ip && via_endpoint) {
+            out.push(from(
                 ProbeKind::OtherVpcEndpoint,
-                "aws:SourceVpce",
-                "vpce-0denydiffprobe",
+                "10.255.0.1",
+                Some("vpce-0denydiffprobe"),
             ));
         }
         for key in reads("kms:encryptioncontext:") {
-            out.push(variant(
-                ProbeKind::OtherEncryptionContext,
-                &key,
-                "denydiff-probe",
-            ));
+            let value = if key.ends_with(":aws:s3:arn") {
+                "arn:aws:s3:::denydiff-probe-foreign-bucket"
+            } else {
+                "denydiff-probe"
+            };
+            out.push(variant(ProbeKind::OtherEncryptionContext, &key, value));
         }
     }
     out
@@ -576,8 +631,12 @@ pub fn make_fixes(
     ));
     let mut fixes: Vec<ProposedFix> = Vec::new();
     let mut failures = Vec::new();
+    let blocking = [Blocking {
+        caller,
+        requests: std::slice::from_ref(request),
+    }];
     for kind in [FixKind::Broad, FixKind::Narrow] {
-        match patch_all(policy, index, std::slice::from_ref(caller), kind) {
+        match patch_blocking(policy, index, &blocking, kind) {
             Ok(fix) if fixes.iter().any(|f| f.policy == fix.document) => {}
             Ok(fix) => {
                 let mut f = verified(&mut ids, kind, &fix.policy, &checks, false);
@@ -591,30 +650,47 @@ pub fn make_fixes(
                 f.warnings = fix.warnings;
                 fixes.push(f);
             }
-            Err(e) => failures.push(FixFailure {
-                kind,
-                reason: e.to_string(),
-            }),
+            Err(e) => failures.push(FixFailure::of(kind, &e)),
         }
     }
     (fixes, failures)
 }
 
-/// The ARNs a Deny exempts through a negated `aws:PrincipalArn` condition.
+/// The ARNs a Deny exempts through a negated `aws:PrincipalArn` condition;
+/// a pattern (`arn:aws:iam::111122223333:role/app-*`) stands for one
+/// principal it matches (`role/app-denydiff-probe`), so a fix that adds to
+/// an `ArnNotLike` list is checked to keep the pattern's principals exempt.
 pub fn exempted(policy: &Policy, index: usize) -> Vec<String> {
     let Some(stmt) = policy.statements.get(index) else {
         return Vec::new();
     };
-    stmt.conditions
+    let mut out: Vec<String> = Vec::new();
+    let arns = stmt
+        .conditions
         .iter()
         .filter(|c| c.op.negated && c.key.eq_ignore_ascii_case("aws:PrincipalArn"))
-        .flat_map(|c| {
-            c.values
-                .iter()
-                .filter(|v| !v.contains('*') && !v.contains('?'))
-                .cloned()
-        })
-        .collect()
+        .flat_map(|c| c.values.iter().map(|v| instance(v)));
+    for arn in arns {
+        if !out.contains(&arn) {
+            out.push(arn);
+        }
+    }
+    out
+}
+
+/// A principal ARN that `pattern` matches: each `*` as `denydiff-probe`,
+/// each `?` as `x` (a `*` in the account part as the probes' account).
+fn instance(pattern: &str) -> String {
+    let mut parts: Vec<String> = pattern.splitn(6, ':').map(str::to_owned).collect();
+    if let Some(account) = parts.get_mut(4)
+        && account.contains(['*', '?'])
+    {
+        OTHER_ACCOUNT.clone_into(account);
+    }
+    parts
+        .join(":")
+        .replace('*', "denydiff-probe")
+        .replace('?', "x")
 }
 
 #[cfg(test)]

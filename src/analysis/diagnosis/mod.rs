@@ -12,8 +12,12 @@
 //! an earlier version that the current one would deny are blocked too
 //! (replayed; `docs/policy-evaluation.md`, "Replaying successes"), unless
 //! the caller also succeeded under the current version. Denials AWS's own
-//! message puts on another policy type, and key-state failures, are
-//! labelled and never blamed on a statement. Pure: no I/O, no words.
+//! message puts on another policy type, or on the key policy allowing
+//! nothing, and key-state failures, are labelled and never blamed on a
+//! statement. When the message says a key-policy Deny refused the call and
+//! the evaluation finds none, the Denies that would match if the keys the
+//! trail cannot show took other values are the likely cause (`undetermined`,
+//! with those keys named). Pure: no I/O, no words.
 
 pub mod fixes;
 pub mod request;
@@ -23,7 +27,7 @@ use serde::Serialize;
 
 use crate::analysis::policies::{KeyPolicy, PolicySet, PolicySource};
 use crate::call::{Caller, KmsCall, Outcome as CallOutcome};
-use crate::policy::{ConditionTrace, Decision, Outcome, Request, Tri, evaluate};
+use crate::policy::{ConditionTrace, Decision, Outcome, Request, Seen, Tri, evaluate};
 
 pub use fixes::{FixRef, ProposedFix};
 
@@ -40,6 +44,11 @@ pub struct Blocked {
     pub replayed: u64,
     /// `explicit-deny`, or `undetermined` when the Deny hangs on an unknown key.
     pub decision: Outcome,
+    /// The condition keys the Deny hangs on whose values CloudTrail cannot
+    /// show (empty when `decision` is `explicit-deny`).
+    pub uncertain_keys: Vec<String>,
+    /// What AWS's denial message said of the key policy, when it said.
+    pub aws_says: Option<KeyPolicyMessage>,
     /// The blocking statement, in the version named by `policy`.
     pub statement: StatementRef,
     /// The deciding statement's conditions: key, value seen, result.
@@ -113,23 +122,75 @@ pub enum UnexplainedKind {
     /// No statement of the policy in hand matches (a grant or IAM policy may
     /// be missing).
     PolicyDoesNotDeny,
+    /// AWS's message says no key-policy statement allows the call (an
+    /// implicit deny): no Deny is to blame.
+    KeyPolicyNoAllow,
+    /// AWS's message says a key-policy Deny refused the call, but no Deny of
+    /// the policy in hand can match, whatever the keys CloudTrail cannot
+    /// show: the policy in hand may not be the one in force.
+    KeyPolicyDenyNotFound,
 }
 
 impl UnexplainedKind {
     /// The policy type AWS's error message names, when it is not the key
-    /// policy (`docs/kms-events.md`, "Denial messages").
+    /// policy (`docs/kms-events.md`, "What `errorMessage` says").
+    pub fn from_message(message: &str) -> Option<Self> {
+        match Reading::from_message(message)? {
+            Reading::Other(kind) => Some(kind),
+            Reading::KeyPolicy(_) => None,
+        }
+    }
+}
+
+/// What AWS's denial message says of the key policy (a resource-based
+/// policy, in its words; `docs/kms-events.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyPolicyMessage {
+    /// `with an explicit deny in a resource-based policy`: a Deny decided.
+    ExplicitDeny,
+    /// `because no resource-based policy allows`: an implicit deny.
+    NoAllow,
+    /// `no resource-based policies allow access, or a resource-based policy
+    /// explicitly denies access`: one of the two.
+    DenyOrNoAllow,
+}
+
+/// What one denial message says decided the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Another policy type than the key policy.
+    Other(UnexplainedKind),
+    KeyPolicy(KeyPolicyMessage),
+}
+
+impl Reading {
+    /// The reading of AWS's error message, when it names a policy type.
     pub fn from_message(message: &str) -> Option<Self> {
         let m = message.to_ascii_lowercase();
-        [
-            ("identity-based polic", Self::IdentityPolicy),
-            ("service control polic", Self::Scp),
-            ("resource control polic", Self::Rcp),
-            ("permissions boundar", Self::PermissionsBoundary),
-            ("session polic", Self::SessionPolicy),
+        let other = [
+            ("identity-based polic", UnexplainedKind::IdentityPolicy),
+            ("service control polic", UnexplainedKind::Scp),
+            ("resource control polic", UnexplainedKind::Rcp),
+            ("permissions boundar", UnexplainedKind::PermissionsBoundary),
+            ("session polic", UnexplainedKind::SessionPolicy),
         ]
         .into_iter()
         .find(|(needle, _)| m.contains(needle))
-        .map(|(_, kind)| kind)
+        .map(|(_, kind)| Self::Other(kind));
+        let key_policy = || {
+            let says = |needle: &str| m.contains(needle);
+            if says("no resource-based policies allow") && says("explicitly denies") {
+                Some(KeyPolicyMessage::DenyOrNoAllow)
+            } else if says("explicit deny in a resource-based policy") {
+                Some(KeyPolicyMessage::ExplicitDeny)
+            } else if says("no resource-based policy allows") {
+                Some(KeyPolicyMessage::NoAllow)
+            } else {
+                None
+            }
+        };
+        other.or_else(|| key_policy().map(Self::KeyPolicy))
     }
 }
 
@@ -191,8 +252,8 @@ struct Cell<'a> {
     /// The last failed call, else the last call: its network and encryption
     /// context stand for the cell's.
     rep: &'a KmsCall,
-    /// The policy type the first denial message naming one names.
-    named: Option<UnexplainedKind>,
+    /// What the first denial message naming a policy type says.
+    named: Option<Reading>,
 }
 
 /// How one version of a key's policy decides one request.
@@ -257,22 +318,22 @@ pub fn diagnose(calls: &[KmsCall], policies: &PolicySet) -> Diagnosis {
         .map(|c| (c.key, c.caller, c.event))
         .collect();
     let mut d = Diagnosis::default();
-    let mut blocked_at: HashMap<(&str, &Caller, usize, usize), usize> = HashMap::default();
-    let mut unexplained_at: HashMap<(&str, &Caller, UnexplainedKind), usize> = HashMap::default();
-    let mut observed_at: HashMap<(&str, &Caller, &str), usize> = HashMap::default();
+    let mut at = At::default();
     for cell in &all {
         let mut explain = |kind: UnexplainedKind| {
-            add_unexplained(&mut d.unexplained, &mut unexplained_at, cell, kind);
+            add_unexplained(&mut d.unexplained, &mut at.unexplained, cell, kind);
         };
         if cell.key_state > 0 {
             explain(UnexplainedKind::KeyState);
         }
-        if cell.denied > 0
-            && let Some(kind) = cell.named
-        {
-            explain(kind);
-            continue;
-        }
+        let says = match cell.named {
+            Some(Reading::Other(kind)) if cell.denied > 0 => {
+                explain(kind);
+                continue;
+            }
+            Some(Reading::KeyPolicy(m)) => Some(m),
+            _ => None,
+        };
         let epochs = policies.epochs(cell.key);
         if epochs.is_empty() {
             if cell.denied > 0 {
@@ -289,70 +350,55 @@ pub fn diagnose(calls: &[KmsCall], policies: &PolicySet) -> Diagnosis {
         };
         let judged: Vec<Judgement> = epochs.iter().map(|kp| judge(kp, &req)).collect();
         let last = judged.len() - 1;
-        if cell.denied > 0 && !judged[cell.epoch].denies {
-            explain(match judged[cell.epoch].outcome {
-                Outcome::Allowed => UnexplainedKind::PolicyAllows,
-                _ => UnexplainedKind::PolicyDoesNotDeny,
-            });
-        }
+        let likely = (cell.denied > 0
+            && says == Some(KeyPolicyMessage::ExplicitDeny)
+            && !judged[cell.epoch].denies)
+            .then(|| likely_cause(epochs, cell, &req))
+            .flatten();
+        let denied_by: Option<(&[Judgement], &Request)> = match &likely {
+            _ if cell.denied == 0 => None,
+            // AWS says nothing allowed it: no Deny is to blame.
+            _ if says == Some(KeyPolicyMessage::NoAllow) => {
+                explain(UnexplainedKind::KeyPolicyNoAllow);
+                None
+            }
+            _ if judged[cell.epoch].denies => Some((&judged, &req)),
+            Some((j, r)) => Some((j, r)),
+            None => {
+                explain(match (says, judged[cell.epoch].outcome) {
+                    (Some(KeyPolicyMessage::ExplicitDeny), _) => {
+                        UnexplainedKind::KeyPolicyDenyNotFound
+                    }
+                    (_, Outcome::Allowed) => UnexplainedKind::PolicyAllows,
+                    _ => UnexplainedKind::PolicyDoesNotDeny,
+                });
+                None
+            }
+        };
         let replay = cell.succeeded > 0
             && judged[last].denies
             && !ok_now.contains(&(cell.key, cell.caller, cell.event))
             && (cell.epoch < last || epochs[last].time_ms.is_none());
         let hits = [
-            (cell.denied > 0 && judged[cell.epoch].denies).then_some((cell.epoch, cell.denied, 0)),
-            replay.then_some((last, 0, cell.succeeded)),
+            denied_by.map(|(judged, request)| Hit {
+                judged,
+                request,
+                at: cell.epoch,
+                denied: cell.denied,
+                replayed: 0,
+                says,
+            }),
+            replay.then_some(Hit {
+                judged: &judged,
+                request: &req,
+                at: last,
+                denied: 0,
+                replayed: cell.succeeded,
+                says: None,
+            }),
         ];
-        for (at, denied, replayed) in hits.into_iter().flatten() {
-            let version = (0..=at)
-                .rev()
-                .take_while(|&v| judged[v].denies)
-                .last()
-                .unwrap_or(at);
-            let resolved = (version..=last).find(|&v| !judged[v].denies);
-            let j = &judged[version];
-            let stmt = j
-                .statement
-                .clone()
-                .expect("a denying judgement names its statement");
-            let id = (cell.key, cell.caller, version, stmt.index);
-            let i = *blocked_at.entry(id).or_insert_with(|| {
-                d.blocked.push(Blocked {
-                    key_arn: cell.key.to_owned(),
-                    caller: cell.caller.clone(),
-                    event_names: Vec::new(),
-                    denied: 0,
-                    replayed: 0,
-                    decision: j.outcome,
-                    statement: stmt.clone(),
-                    evidence: j.evidence.clone(),
-                    policy: PolicyRef::of(&epochs[version]),
-                    cause: String::new(),
-                    state: if resolved.is_some() {
-                        State::Resolved
-                    } else {
-                        State::Ongoing
-                    },
-                    resolved_by: resolved.map(|v| PolicyRef::of(&epochs[v])),
-                    fixes: Vec::new(),
-                });
-                d.links.push(Link {
-                    version,
-                    current_statement: judged[last].statement.as_ref().map(|s| s.index),
-                    requests: Vec::new(),
-                });
-                d.blocked.len() - 1
-            });
-            let b = &mut d.blocked[i];
-            b.denied += denied;
-            b.replayed += replayed;
-            if j.outcome == Outcome::ExplicitDeny {
-                b.decision = Outcome::ExplicitDeny;
-            }
-            if !b.event_names.iter().any(|e| e == cell.event) {
-                b.event_names.push(cell.event.to_owned());
-                d.links[i].requests.push(req.clone());
-            }
+        for hit in hits.into_iter().flatten() {
+            record(&mut d, &mut at.blocked, cell, epochs, &hit);
         }
         // The latest cell of each (caller, event) stands for it in the checks.
         let seen = d.observed.entry(cell.key.to_owned()).or_default();
@@ -366,14 +412,128 @@ pub fn diagnose(calls: &[KmsCall], policies: &PolicySet) -> Diagnosis {
                 .expect("one version at least")
                 .decision,
         };
-        if let Some(&i) = observed_at.get(&(cell.key, cell.caller, cell.event)) {
+        if let Some(&i) = at.observed.get(&(cell.key, cell.caller, cell.event)) {
             seen[i] = o;
         } else {
-            observed_at.insert((cell.key, cell.caller, cell.event), seen.len());
+            at.observed
+                .insert((cell.key, cell.caller, cell.event), seen.len());
             seen.push(o);
         }
     }
     d
+}
+
+/// Where each entry is, by what identifies it.
+#[derive(Default)]
+struct At<'a> {
+    blocked: HashMap<(&'a str, &'a Caller, usize, usize), usize>,
+    unexplained: HashMap<(&'a str, &'a Caller, UnexplainedKind), usize>,
+    observed: HashMap<(&'a str, &'a Caller, &'a str), usize>,
+}
+
+/// A cell's calls that a Deny of version `at` blocks, judged by every
+/// version for `request`.
+struct Hit<'j> {
+    judged: &'j [Judgement],
+    request: &'j Request,
+    at: usize,
+    denied: u64,
+    replayed: u64,
+    says: Option<KeyPolicyMessage>,
+}
+
+/// Where AWS says a key-policy Deny refused the cell's calls and the
+/// evaluation finds none: its request with every key the policies read that
+/// the trail may not show set to unknown ([`request::relaxed`]), judged by
+/// every version, when a Deny of the version in force can match then.
+fn likely_cause(
+    epochs: &[KeyPolicy],
+    cell: &Cell<'_>,
+    req: &Request,
+) -> Option<(Vec<Judgement>, Request)> {
+    let relaxed = request::relaxed(req, epochs.iter().map(|kp| &kp.policy), cell.rep);
+    let judged: Vec<Judgement> = epochs.iter().map(|kp| judge(kp, &relaxed)).collect();
+    judged[cell.epoch].denies.then_some((judged, relaxed))
+}
+
+/// The keys of `evidence` whose values CloudTrail cannot show, in order.
+fn uncertain_keys(evidence: &[ConditionTrace]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in evidence.iter().filter(|c| c.seen == Seen::Unknown) {
+        if !out.iter().any(|k| k.eq_ignore_ascii_case(&c.key)) {
+            out.push(c.key.clone());
+        }
+    }
+    out
+}
+
+/// Adds `hit` to the blocked entry of its cell's caller, cause and
+/// statement, made on first sight.
+fn record<'a>(
+    d: &mut Diagnosis,
+    blocked_at: &mut HashMap<(&'a str, &'a Caller, usize, usize), usize>,
+    cell: &Cell<'a>,
+    epochs: &[KeyPolicy],
+    hit: &Hit<'_>,
+) {
+    let judged = hit.judged;
+    let last = judged.len() - 1;
+    let version = (0..=hit.at)
+        .rev()
+        .take_while(|&v| judged[v].denies)
+        .last()
+        .unwrap_or(hit.at);
+    let resolved = (version..=last).find(|&v| !judged[v].denies);
+    let j = &judged[version];
+    let stmt = j
+        .statement
+        .clone()
+        .expect("a denying judgement names its statement");
+    let id = (cell.key, cell.caller, version, stmt.index);
+    let i = *blocked_at.entry(id).or_insert_with(|| {
+        d.blocked.push(Blocked {
+            key_arn: cell.key.to_owned(),
+            caller: cell.caller.clone(),
+            event_names: Vec::new(),
+            denied: 0,
+            replayed: 0,
+            decision: j.outcome,
+            uncertain_keys: uncertain_keys(&j.evidence),
+            aws_says: None,
+            statement: stmt.clone(),
+            evidence: j.evidence.clone(),
+            policy: PolicyRef::of(&epochs[version]),
+            cause: String::new(),
+            state: if resolved.is_some() {
+                State::Resolved
+            } else {
+                State::Ongoing
+            },
+            resolved_by: resolved.map(|v| PolicyRef::of(&epochs[v])),
+            fixes: Vec::new(),
+        });
+        d.links.push(Link {
+            version,
+            current_statement: judged[last].statement.as_ref().map(|s| s.index),
+            requests: Vec::new(),
+        });
+        d.blocked.len() - 1
+    });
+    let b = &mut d.blocked[i];
+    b.denied += hit.denied;
+    b.replayed += hit.replayed;
+    if j.outcome == Outcome::ExplicitDeny {
+        b.decision = Outcome::ExplicitDeny;
+        b.uncertain_keys.clear();
+        b.evidence.clone_from(&j.evidence);
+    }
+    if b.aws_says.is_none() {
+        b.aws_says = hit.says;
+    }
+    if !b.event_names.iter().any(|e| e == cell.event) {
+        b.event_names.push(cell.event.to_owned());
+        d.links[i].requests.push(hit.request.clone());
+    }
 }
 
 /// Every call in its cell, cells in order of first appearance.
@@ -411,10 +571,7 @@ fn cells<'a>(calls: &'a [KmsCall], policies: &PolicySet) -> Vec<Cell<'a>> {
             CallOutcome::Denied => {
                 cell.denied += 1;
                 if cell.named.is_none() {
-                    cell.named = c
-                        .error_message
-                        .as_deref()
-                        .and_then(UnexplainedKind::from_message);
+                    cell.named = c.error_message.as_deref().and_then(Reading::from_message);
                 }
             }
             CallOutcome::KeyStateFailed => cell.key_state += 1,
@@ -461,5 +618,53 @@ fn add_unexplained<'a>(
             .as_ref()
             .filter(|_| cell.rep.outcome == CallOutcome::KeyStateFailed)
             .map(ToString::to_string);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KeyPolicyMessage as K, Reading, UnexplainedKind as U};
+
+    fn reads(message: &str) -> Option<Reading> {
+        Reading::from_message(message)
+    }
+
+    #[test]
+    fn denial_messages_name_who_decided() {
+        let head = "User: arn:aws:sts::111122223333:assumed-role/app/s is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:eu-west-1:111122223333:key/k";
+        let says = |tail: &str| reads(&format!("{head} {tail}"));
+        assert_eq!(
+            says("with an explicit deny in a resource-based policy"),
+            Some(Reading::KeyPolicy(K::ExplicitDeny))
+        );
+        assert_eq!(
+            says("because no resource-based policy allows the kms:Decrypt action"),
+            Some(Reading::KeyPolicy(K::NoAllow))
+        );
+        assert_eq!(
+            says(
+                "because no resource-based policies allow access, or a resource-based policy explicitly denies access"
+            ),
+            Some(Reading::KeyPolicy(K::DenyOrNoAllow))
+        );
+        assert_eq!(
+            says("with an explicit deny in a resource control policy"),
+            Some(Reading::Other(U::Rcp))
+        );
+        assert_eq!(
+            says("with an explicit deny in a service control policy"),
+            Some(Reading::Other(U::Scp))
+        );
+        assert_eq!(
+            U::from_message(&format!(
+                "{head} with an explicit deny in a resource-based policy"
+            )),
+            None,
+            "the key policy is no other policy type"
+        );
+        assert_eq!(
+            reads("The ciphertext refers to a key that does not exist"),
+            None
+        );
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::analysis::groups::Group;
 use crate::call::{Caller, CallerClass, KmsCall};
-use crate::policy::{BlockedCaller, Request};
+use crate::policy::{BlockedCaller, Policy, Request};
 
 /// The request for `group`'s caller doing `event_name` on its key, with the
 /// network and encryption context of `call` (a representative call).
@@ -63,6 +63,52 @@ fn with_call_context(ctx: crate::policy::Context, call: &KmsCall) -> crate::poli
         );
     }
     ctx
+}
+
+/// Condition keys whose value in the request a record may not show,
+/// whatever it says (`docs/request-context.md`): the network path (an
+/// endpoint or proxy the record does not name), the organization, tags, the
+/// source of a service's request, and, when the record shows no encryption
+/// context (`requestParameters` missing), the encryption context.
+pub fn trail_may_not_show(key: &str, context_logged: bool) -> bool {
+    const KEYS: &[&str] = &[
+        "aws:sourceip",
+        "aws:vpcsourceip",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:sourceaccount",
+        "aws:sourcearn",
+        "aws:sourceorgid",
+        "aws:sourceorgpaths",
+    ];
+    const PREFIXES: &[&str] = &["aws:principaltag/", "aws:resourcetag/", "aws:requesttag/"];
+    let k = key.to_ascii_lowercase();
+    let context = k.starts_with("kms:encryptioncontext:") || k == "kms:encryptioncontextkeys";
+    KEYS.contains(&k.as_str())
+        || PREFIXES.iter().any(|p| k.starts_with(p))
+        || (context && !context_logged)
+}
+
+/// `req` with every condition key of `policies` that the record of `call`
+/// may not show ([`trail_may_not_show`]) set to unknown: the request as
+/// far as the trail can vouch for it.
+pub fn relaxed<'p>(
+    req: &Request,
+    policies: impl IntoIterator<Item = &'p Policy>,
+    call: &KmsCall,
+) -> Request {
+    let logged = !call.encryption_context.is_empty();
+    let mut out = req.clone();
+    for p in policies {
+        for c in p.statements.iter().flat_map(|s| &s.conditions) {
+            if trail_may_not_show(&c.key, logged) {
+                out.context = out.context.set_unknown(&c.key);
+            }
+        }
+    }
+    out
 }
 
 /// An unlisted IAM user of the key's account: the probe that a fix must

@@ -361,3 +361,116 @@ fn verification_treats_a_possible_deny_as_not_cleared() {
 fn empty_verification_is_not_verified() {
     assert!(!verify(&seed(), &seed(), &[]).verified);
 }
+
+/// A one-Deny policy with `condition`, for the value edits.
+fn deny_with(condition: &str) -> Policy {
+    parse_policy(&format!(
+        r#"{{"Statement": [{{"Sid": "D", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+            "Resource": "*", "Condition": {condition}}}]}}"#
+    ))
+    .unwrap()
+}
+
+const PARTNER_ROLE: &str = "arn:aws:iam::444455556666:role/reader";
+
+fn partner() -> Request {
+    Request::iam_principal(PARTNER_ROLE, "444455556666", "kms:Decrypt", KEY)
+}
+
+fn patched_for(policy: &Policy, caller: &BlockedCaller, request: &Request) -> Result<Fix> {
+    let blocking = [Blocking {
+        caller,
+        requests: std::slice::from_ref(request),
+    }];
+    patch_blocking(policy, 0, &blocking, FixKind::Narrow)
+}
+
+#[test]
+fn an_account_list_gets_the_account_the_request_shows() {
+    let policy = deny_with(r#"{"StringNotEquals": {"kms:CallerAccount": "111122223333"}}"#);
+    let caller = BlockedCaller::Direct {
+        principal_arn: PARTNER_ROLE.into(),
+    };
+    let fix = patched_for(&policy, &caller, &partner()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        compact(&fix.document["Statement"][0]["Condition"]),
+        r#"{"StringNotEquals":{"kms:CallerAccount":["111122223333","444455556666"]}}"#
+    );
+    let other = Request::iam_principal(
+        "arn:aws:iam::000000000000:role/x",
+        "000000000000",
+        "kms:Decrypt",
+        KEY,
+    );
+    let v = verify(
+        &policy,
+        &fix.policy,
+        &[(partner(), NotExplicitlyDenied), (other, ExplicitlyDenied)],
+    );
+    assert!(v.verified, "{}", report(&v));
+    // Without the request only the ARN list is left, and there is none.
+    assert!(matches!(
+        patch_all(&policy, 0, &[caller], FixKind::Narrow),
+        Err(FixError::NoExceptionList { .. })
+    ));
+}
+
+#[test]
+fn an_organization_list_has_no_value_to_add() {
+    let policy = deny_with(r#"{"StringNotEquals": {"aws:PrincipalOrgID": "o-abc123"}}"#);
+    let caller = BlockedCaller::Direct {
+        principal_arn: PARTNER_ROLE.into(),
+    };
+    let err = patched_for(&policy, &caller, &partner()).unwrap_err();
+    assert_eq!(
+        err,
+        FixError::ValueNotInTrail {
+            at: Location::Statement {
+                index: 0,
+                sid: Some("D".into())
+            },
+            key: "aws:PrincipalOrgID".into()
+        }
+    );
+    // When the request shows it (`explain --request`), it is added.
+    let mut known = partner();
+    known.context = known.context.set("aws:PrincipalOrgID", ["o-partner"]);
+    let fix = patched_for(&policy, &caller, &known).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        compact(&fix.document["Statement"][0]["Condition"]),
+        r#"{"StringNotEquals":{"aws:PrincipalOrgID":["o-abc123","o-partner"]}}"#
+    );
+}
+
+#[test]
+fn a_source_ip_deny_exempts_the_endpoint_of_the_request() {
+    let policy = deny_with(r#"{"NotIpAddress": {"aws:SourceIp": "203.0.113.0/24"}}"#);
+    let app = "arn:aws:iam::111122223333:role/app";
+    let caller = BlockedCaller::Direct {
+        principal_arn: app.into(),
+    };
+    let through = |vpce: &str| {
+        let mut r = Request::iam_principal(app, ACCOUNT, "kms:Decrypt", KEY);
+        r.context = r.context.with_network(Some("10.0.1.5"), Some(vpce));
+        r
+    };
+    let fix =
+        patched_for(&policy, &caller, &through("vpce-0aaa")).unwrap_or_else(|e| panic!("{e}"));
+    let mut outside = Request::iam_principal(app, ACCOUNT, "kms:Decrypt", KEY);
+    outside.context = outside.context.with_network(Some("192.0.2.1"), None);
+    let v = verify(
+        &policy,
+        &fix.policy,
+        &[
+            (through("vpce-0aaa"), NotExplicitlyDenied),
+            (through("vpce-0bbb"), ExplicitlyDenied),
+            (outside, ExplicitlyDenied),
+        ],
+    );
+    assert!(v.verified, "{}", report(&v));
+    // A value with a wildcard under a `...Like` operator is never added.
+    let like = deny_with(r#"{"StringNotLike": {"kms:EncryptionContext:team": "a*"}}"#);
+    let mut r = Request::iam_principal(app, ACCOUNT, "kms:Decrypt", KEY);
+    r.context = r.context.set_encryption_context([("team", "b*")]);
+    assert!(patched_for(&like, &caller, &r).is_err());
+}
