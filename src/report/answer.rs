@@ -183,7 +183,7 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
             "no safe patch: it needs the caller's `{}`, which CloudTrail does not show",
             keys.join("`, `")
         );
-        writeln!(w, "{}", wrapped("  note:     ", 12, &text))?;
+        writeln!(w, "{}", st.field("note", &text))?;
     }
     writeln!(w)
 }
