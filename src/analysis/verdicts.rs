@@ -284,7 +284,7 @@ fn directly_allowed(d: &Diagnosis) -> HashSet<(&str, &Caller)> {
         .iter()
         .flat_map(|(key, seen)| seen.iter().map(move |o| (key.as_str(), o)))
         .filter(|(_, o)| {
-            o.now.outcome == crate::policy::Outcome::Allowed && !o.now.only_via_account_delegation()
+            o.now.outcome == crate::policy::Outcome::Allowed && !o.now.only_via_account_delegation
         })
         .map(|(key, o)| (key, &o.caller))
         .collect()

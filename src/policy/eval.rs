@@ -86,7 +86,27 @@ fn shared_values<S: serde::Serializer>(
     serde::Serialize::serialize(v.as_slice(), s)
 }
 
+/// What a fix's check needs of a decision, without the statement traces:
+/// a caller's decision is kept for every fix of its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DecisionSummary {
+    pub outcome: Outcome,
+    /// Whether a Deny applies ([`Decision::explicit_deny`]).
+    pub explicit_deny: Tri,
+    /// [`Decision::only_via_account_delegation`].
+    pub only_via_account_delegation: bool,
+}
+
 impl Decision {
+    /// The outcome and whether a Deny applies.
+    pub fn summary(&self) -> DecisionSummary {
+        DecisionSummary {
+            outcome: self.outcome,
+            explicit_deny: self.explicit_deny(),
+            only_via_account_delegation: self.only_via_account_delegation(),
+        }
+    }
+
     /// The statements that decided the outcome: the matching Denies for
     /// `ExplicitDeny`, the matching Allows for `Allowed`, the unknown Denies
     /// (or else unknown Allows) for `Undetermined`, none for `ImplicitDeny`.

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::context::{Request, Seen, via_service};
 use super::diff;
-use super::eval::{Decision, Outcome, evaluate};
+use super::eval::{DecisionSummary, Outcome, evaluate};
 use super::parse::{
     Condition, Effect, Location, OperatorKind, ParseError, Policy, Statement, parse_policy_value,
 };
@@ -875,7 +875,7 @@ pub fn verify(
                 expectation: *expectation,
                 before: before.outcome,
                 after: after.outcome,
-                passed: holds(*expectation, &before, &after),
+                passed: holds(*expectation, before.summary(), after.summary()),
             }
         })
         .collect();
@@ -883,13 +883,14 @@ pub fn verify(
     Verification { checks, verified }
 }
 
-fn holds(expectation: Expectation, before: &Decision, after: &Decision) -> bool {
+/// Whether `expectation` holds, given the decisions before and after a patch.
+pub fn holds(expectation: Expectation, before: DecisionSummary, after: DecisionSummary) -> bool {
     match expectation {
-        Expectation::NotExplicitlyDenied => after.explicit_deny() == Tri::False,
-        Expectation::ExplicitlyDenied => after.explicit_deny() == Tri::True,
+        Expectation::NotExplicitlyDenied => after.explicit_deny == Tri::False,
+        Expectation::ExplicitlyDenied => after.explicit_deny == Tri::True,
         Expectation::SameAsBefore => before.outcome == after.outcome,
         Expectation::NotNewlyDenied => {
-            let (was, is) = (before.explicit_deny(), after.explicit_deny());
+            let (was, is) = (before.explicit_deny, after.explicit_deny);
             let newly =
                 (is == Tri::True && was != Tri::True) || (is == Tri::Unknown && was == Tri::False);
             let lost_allow =

@@ -26,10 +26,10 @@ mod pattern;
 pub mod tri;
 
 pub use context::{Context, Principal, Request, Seen};
-pub use eval::{ConditionTrace, Decision, Outcome, StatementTrace, evaluate};
+pub use eval::{ConditionTrace, Decision, DecisionSummary, Outcome, StatementTrace, evaluate};
 pub use fix::{
-    BlockedCaller, Blocking, CheckResult, Expectation, Fix, FixError, FixKind, Verification, patch,
-    patch_all, patch_blocking, unified_diff, value_rank, verify,
+    BlockedCaller, Blocking, CheckResult, Expectation, Fix, FixError, FixKind, Verification, holds,
+    patch, patch_all, patch_blocking, unified_diff, value_rank, verify,
 };
 pub use parse::{
     Condition, Effect, Location, Operator, OperatorKind, ParseError, Policy, PrincipalPattern,

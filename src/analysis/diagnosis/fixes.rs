@@ -10,14 +10,16 @@
 //! same way, except that the probes it lets in are listed (`re_allows`)
 //! rather than failed: letting them in is what a restore means.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::request::{arn_part, probe};
 use super::{Observed, StatementRef};
 use crate::call::Caller;
 use crate::policy::{
-    BlockedCaller, Blocking, Decision, Expectation, FixError, FixKind, Outcome, Policy, Request,
-    Seen, Tri, evaluate, patch_blocking,
+    BlockedCaller, Blocking, DecisionSummary, Expectation, FixError, FixKind, Outcome, Policy,
+    Request, Seen, Tri, evaluate, holds, patch_blocking,
 };
 
 /// A patched (or restored) policy, its diff, and how its verification went.
@@ -141,16 +143,16 @@ pub struct Check {
 }
 
 /// A request to re-evaluate, what must hold for it, and what it is.
-struct CheckInput {
-    request: Request,
+struct CheckInput<'a> {
+    request: Cow<'a, Request>,
     expectation: Expectation,
     subject: Subject,
     /// A probe a broad fix may let in without failing (see `lets_in`).
     soft: bool,
 }
 
-impl CheckInput {
-    fn new(request: Request, expectation: Expectation, subject: Subject) -> Self {
+impl<'a> CheckInput<'a> {
+    fn new(request: Cow<'a, Request>, expectation: Expectation, subject: Subject) -> Self {
         Self {
             request,
             expectation,
@@ -271,7 +273,7 @@ fn verified(
     ids: &mut FixIds,
     kind: FixKind,
     patched: &Policy,
-    checks: &[(CheckInput, Decision)],
+    checks: &[(CheckInput<'_>, DecisionSummary)],
     restore: bool,
 ) -> ProposedFix {
     let mut all = Vec::with_capacity(checks.len());
@@ -282,7 +284,7 @@ fn verified(
     for (c, before) in checks {
         let after = evaluate(patched, &c.request);
         let is_probe = matches!(c.subject, Subject::Probe { .. });
-        let passed = holds(c.expectation, before, &after);
+        let passed = holds(c.expectation, *before, after.summary());
         if is_probe && (restore || c.soft) {
             if !passed {
                 lets_in.push(c.subject.clone());
@@ -294,7 +296,7 @@ fn verified(
             *unblocked.entry(caller).or_insert(true) &= passed;
         }
         if let Subject::Observed { caller, .. } = &c.subject
-            && before.explicit_deny() == Tri::True
+            && before.explicit_deny == Tri::True
             && after.explicit_deny() != Tri::False
         {
             still_blocked_count += 1;
@@ -330,23 +332,6 @@ fn verified(
     }
 }
 
-/// Whether `expectation` holds, given the decisions before and after.
-fn holds(expectation: Expectation, before: &Decision, after: &Decision) -> bool {
-    match expectation {
-        Expectation::NotExplicitlyDenied => after.explicit_deny() == Tri::False,
-        Expectation::ExplicitlyDenied => after.explicit_deny() == Tri::True,
-        Expectation::SameAsBefore => before.outcome == after.outcome,
-        Expectation::NotNewlyDenied => {
-            let (was, is) = (before.explicit_deny(), after.explicit_deny());
-            let newly =
-                (is == Tri::True && was != Tri::True) || (is == Tri::Unknown && was == Tri::False);
-            let lost_allow =
-                before.outcome == Outcome::Allowed && after.outcome != Outcome::Allowed;
-            !newly && !lost_allow
-        }
-    }
-}
-
 /// Keeps failed checks and the first [`LISTED`] passed ones of each subject
 /// kind; returns them and how many were left out.
 fn listed(checks: Vec<Check>) -> (Vec<Check>, u64) {
@@ -370,14 +355,14 @@ fn listed(checks: Vec<Check>) -> (Vec<Check>, u64) {
 
 /// The checks for a fix of statement `index` (or a restore, `None`), each
 /// with the current policy's decision.
-fn checks(
+fn checks<'a>(
     key_arn: &str,
     policy: &Policy,
     index: Option<usize>,
-    targets: &[Target<'_>],
-    observed: &[Observed],
-) -> Vec<(CheckInput, Decision)> {
-    let mut out: Vec<(CheckInput, Decision)> = Vec::new();
+    targets: &'a [Target<'a>],
+    observed: &'a [Observed],
+) -> Vec<(CheckInput<'a>, DecisionSummary)> {
+    let mut out: Vec<(CheckInput<'_>, DecisionSummary)> = Vec::new();
     let blocked: foldhash::HashSet<&Caller> = targets.iter().map(|t| t.caller).collect();
     for t in targets {
         for r in t.requests {
@@ -390,8 +375,8 @@ fn checks(
                 caller: t.caller.clone(),
                 event_name,
             };
-            let c = CheckInput::new(r.clone(), Expectation::NotExplicitlyDenied, subject);
-            out.push((c, evaluate(policy, r)));
+            let c = CheckInput::new(Cow::Borrowed(r), Expectation::NotExplicitlyDenied, subject);
+            out.push((c, evaluate(policy, r).summary()));
         }
     }
     for o in observed.iter().filter(|o| !blocked.contains(&o.caller)) {
@@ -399,8 +384,12 @@ fn checks(
             caller: o.caller.clone(),
             event_name: o.event_name.clone(),
         };
-        let c = CheckInput::new(o.request.clone(), Expectation::NotNewlyDenied, subject);
-        out.push((c, o.now.clone()));
+        let c = CheckInput::new(
+            Cow::Borrowed(&o.request),
+            Expectation::NotNewlyDenied,
+            subject,
+        );
+        out.push((c, o.now));
     }
     let first = targets.iter().find_map(|t| t.requests.first());
     out.extend(guard_checks(key_arn, policy, index, first));
@@ -414,7 +403,7 @@ fn guard_checks(
     policy: &Policy,
     index: Option<usize>,
     first: Option<&Request>,
-) -> Vec<(CheckInput, Decision)> {
+) -> Vec<(CheckInput<'static>, DecisionSummary)> {
     let mut out = Vec::new();
     let event = first.map_or("Decrypt", |r| {
         r.action.strip_prefix("kms:").unwrap_or("Decrypt")
@@ -448,13 +437,13 @@ fn guard_checks(
                 principal,
                 event_name: event.to_owned(),
             };
-            let mut c = CheckInput::new(r, Expectation::ExplicitlyDenied, subject);
+            let mut c = CheckInput::new(Cow::Owned(r), Expectation::ExplicitlyDenied, subject);
             c.soft = match kind {
                 ProbeKind::OtherService => !services,
                 ProbeKind::OtherViaService => !via,
                 _ => false,
             };
-            out.push((c, before));
+            out.push((c, before.summary()));
         }
     }
     if let Some(i) = index {
@@ -464,8 +453,8 @@ fn guard_checks(
             let before = evaluate(policy, &r);
             let subject = Subject::Exempted { principal_arn: arn };
             out.push((
-                CheckInput::new(r, Expectation::NotNewlyDenied, subject),
-                before,
+                CheckInput::new(Cow::Owned(r), Expectation::NotNewlyDenied, subject),
+                before.summary(),
             ));
         }
     }
@@ -618,11 +607,11 @@ pub fn make_fixes(
 ) -> (Vec<ProposedFix>, Vec<FixFailure>) {
     let mut ids = FixIds::default();
     let this = CheckInput::new(
-        request.clone(),
+        Cow::Borrowed(request),
         Expectation::NotExplicitlyDenied,
         Subject::ThisRequest,
     );
-    let mut checks = vec![(this, evaluate(policy, request))];
+    let mut checks = vec![(this, evaluate(policy, request).summary())];
     checks.extend(guard_checks(
         &request.resource,
         policy,

@@ -27,7 +27,9 @@ use serde::Serialize;
 
 use crate::analysis::policies::{KeyPolicy, PolicySet, PolicySource};
 use crate::call::{Caller, KmsCall, Outcome as CallOutcome};
-use crate::policy::{ConditionTrace, Decision, Outcome, Request, Seen, Tri, evaluate};
+use crate::policy::{
+    ConditionTrace, Decision, DecisionSummary, Outcome, Request, Seen, Tri, evaluate,
+};
 
 pub use fixes::{FixRef, ProposedFix};
 
@@ -215,7 +217,7 @@ pub struct Observed {
     pub event_name: String,
     pub request: Request,
     /// Under the key's current policy.
-    pub now: Decision,
+    pub now: DecisionSummary,
 }
 
 /// What the causes stage needs of a blocked entry beyond its JSON.
@@ -410,7 +412,8 @@ pub fn diagnose(calls: &[KmsCall], policies: &PolicySet) -> Diagnosis {
                 .into_iter()
                 .next_back()
                 .expect("one version at least")
-                .decision,
+                .decision
+                .summary(),
         };
         if let Some(&i) = at.observed.get(&(cell.key, cell.caller, cell.event)) {
             seen[i] = o;
