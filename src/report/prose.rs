@@ -188,6 +188,14 @@ pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Re
         f.checks.len() + unlisted,
     );
     writeln!(w, "{}", wrapped("  ", 4, &head))?;
+    if f.over_size_limit {
+        let line = format!(
+            "too large: {} bytes, over KMS's {}-byte key policy limit (PutKeyPolicy would refuse it)",
+            f.policy_bytes,
+            crate::analysis::diagnosis::fixes::POLICY_SIZE_LIMIT
+        );
+        writeln!(w, "{}", wrapped("    ", 4, &line))?;
+    }
     for c in f.checks.iter().filter(|c| !c.passed) {
         writeln!(
             w,

@@ -183,6 +183,9 @@ pub(super) fn fix_kind(k: FixKind) -> &'static str {
 }
 
 pub(super) fn verified_words(f: &ProposedFix) -> &'static str {
+    if f.over_size_limit {
+        return "NOT verified: over the 32 KB key policy limit";
+    }
     if f.verified {
         "verified"
     } else {

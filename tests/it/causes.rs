@@ -153,3 +153,36 @@ fn a_change_undone_by_a_later_one_is_resolved_and_blocks_nobody() {
         v["verdicts"]
     );
 }
+
+#[test]
+fn a_fix_over_the_key_policy_size_limit_is_not_verified() {
+    // 1,000 ARNs in one exception list: about 45 KB, over KMS's 32 KB.
+    let Some((_dir, logs, _truth)) = blast(1000, false) else {
+        return;
+    };
+    let (v, _) = analyze_json(&[&logs]);
+    let fixes = v["causes"][0]["fixes"].as_array().unwrap();
+    let broad = fixes.iter().find(|f| f["kind"] == "broad").unwrap();
+    assert_eq!(broad["over_size_limit"], true);
+    assert!(broad["policy_bytes"].as_u64().unwrap() > 32_768);
+    assert_eq!(
+        broad["verified"], false,
+        "every check passes, but KMS would refuse it"
+    );
+    assert!(
+        broad["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["passed"] == true)
+    );
+    let restore = fixes.iter().find(|f| f["kind"] == "restore").unwrap();
+    assert_eq!(restore["verified"], true);
+    assert!(restore["policy_bytes"].as_u64().unwrap() < 32_768);
+    let t = stdout(&run(&["analyze", "--format", "table", &logs], b""));
+    let fix_line = t
+        .lines()
+        .find(|l| l.trim_start().starts_with("fix:"))
+        .unwrap();
+    assert!(fix_line.contains("(restore, verified"), "{fix_line}");
+}

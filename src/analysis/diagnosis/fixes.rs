@@ -35,9 +35,14 @@ pub struct ProposedFix {
     pub policy: serde_json::Value,
     /// Unified diff against the policy in force.
     pub diff: String,
-    /// True only if every check passed, listed or not, and (for a patch)
-    /// the statement still denied at least one probe it denied before.
+    /// True only if every check passed, listed or not, (for a patch) the
+    /// statement still denied at least one probe it denied before, and the
+    /// document fits KMS's key policy size limit.
     pub verified: bool,
+    /// The document's size as compact JSON, in bytes.
+    pub policy_bytes: usize,
+    /// Over [`POLICY_SIZE_LIMIT`]: `PutKeyPolicy` would refuse it.
+    pub over_size_limit: bool,
     /// Blocked callers this fix unblocks (every event of theirs checked).
     pub unblocks: u64,
     /// Every failed check, then passed ones up to [`LISTED`] of each subject kind.
@@ -64,6 +69,20 @@ pub struct FixRef {
     pub id: String,
     pub kind: FixKind,
     pub verified: bool,
+}
+
+/// "Key policy format: up to 32 kilobytes (32,768 bytes)", KMS Developer
+/// Guide, "Creating a key policy" (`docs/policy-evaluation.md`). An
+/// exception list of thousands of ARNs passes every check and still cannot
+/// be applied.
+pub const POLICY_SIZE_LIMIT: usize = 32_768;
+
+/// Sets the fix's document and checks its size against the limit.
+fn set_policy(f: &mut ProposedFix, document: serde_json::Value) {
+    f.policy_bytes = serde_json::to_string(&document).map_or(usize::MAX, |t| t.len());
+    f.over_size_limit = f.policy_bytes > POLICY_SIZE_LIMIT;
+    f.verified &= !f.over_size_limit;
+    f.policy = document;
 }
 
 /// How many passed checks of each subject kind a fix lists, and how many
@@ -239,7 +258,7 @@ pub fn statement_fixes(
                 let mut f = verified(ids, kind, &fix.policy, &checks, false);
                 f.statement = statement;
                 f.description = fix.description;
-                f.policy = fix.document;
+                set_policy(&mut f, fix.document);
                 f.diff = fix.diff;
                 f.warnings = fix.warnings;
                 fixes.push(f);
@@ -262,7 +281,7 @@ pub fn restore_fix(
 ) -> ProposedFix {
     let checks = checks(key_arn, policy, None, targets, observed);
     let mut f = verified(ids, FixKind::Restore, previous, &checks, true);
-    f.policy = previous.document.clone();
+    set_policy(&mut f, previous.document.clone());
     f.diff = crate::policy::unified_diff(&policy.document, &previous.document);
     f
 }
@@ -322,6 +341,8 @@ fn verified(
         policy: serde_json::Value::Null,
         diff: String::new(),
         verified: all_passed && (restore || guarded),
+        policy_bytes: 0,
+        over_size_limit: false,
         unblocks: unblocked.values().filter(|ok| **ok).count() as u64,
         checks,
         checks_passed_not_listed,
@@ -634,7 +655,7 @@ pub fn make_fixes(
                     index,
                 });
                 f.description = fix.description;
-                f.policy = fix.document;
+                set_policy(&mut f, fix.document);
                 f.diff = fix.diff;
                 f.warnings = fix.warnings;
                 fixes.push(f);
