@@ -7,7 +7,8 @@ principal at once. Record shapes follow the real KMS records in
 resources[] with the key ARN, PutKeyPolicy's policy as a JSON string).
 
 With --fixed-later, a second PutKeyPolicy restores the first policy and
-every caller succeeds again after it.
+every caller succeeds again after it; with --broken-again too, a third puts
+the Deny back (no call is logged after it).
 
 Writes DIR/logs/*.json.gz (500 records a file) and DIR/truth.json.
 """
@@ -68,6 +69,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--roles", type=int, default=1000)
     ap.add_argument("--fixed-later", action="store_true")
+    ap.add_argument("--broken-again", action="store_true",
+                    help="with --fixed-later: a third PutKeyPolicy puts the Deny back at 11:30")
     ap.add_argument("out")
     a = ap.parse_args()
     after = dict(BASE, Statement=BASE["Statement"] + [DENY])
@@ -96,6 +99,11 @@ def main():
             recs.append(record(n, "2026-11-20T11:00:00Z", "Decrypt", who, source_ip=ip))
             n += 1
         truth.update(state="resolved", resolved_by=fix["eventID"])
+        if a.broken_again:
+            recs.append(record(4, "2026-11-20T11:30:00Z", "PutKeyPolicy", ADMIN_ID,
+                               params={"keyId": KEY, "policyName": "default",
+                                       "policy": json.dumps(after)}))
+            truth.update(state="ongoing", resolved_by=None)
     logs = os.path.join(a.out, "logs")
     os.makedirs(logs, exist_ok=True)
     for i in range(0, len(recs), 500):

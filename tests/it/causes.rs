@@ -11,14 +11,14 @@ use serde_json::Value;
 use crate::util::{analyze_json, run, stdout};
 
 /// Runs the generator into a temporary directory; `None` without python3.
-fn blast(roles: usize, fixed_later: bool) -> Option<(tempfile::TempDir, String, Value)> {
+fn blast(roles: usize, flags: &[&str]) -> Option<(tempfile::TempDir, String, Value)> {
     let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/gen-blast.py");
     let mut cmd = std::process::Command::new("python3");
-    cmd.arg(script).arg("--roles").arg(roles.to_string());
-    if fixed_later {
-        cmd.arg("--fixed-later");
-    }
+    cmd.arg(script)
+        .arg("--roles")
+        .arg(roles.to_string())
+        .args(flags);
     let out = cmd.arg(dir.path()).output();
     match out {
         Ok(o) if o.status.success() => {}
@@ -40,7 +40,7 @@ fn blast(roles: usize, fixed_later: bool) -> Option<(tempfile::TempDir, String, 
 
 #[test]
 fn one_change_over_many_roles_is_one_cause_with_one_verified_fix() {
-    let Some((_dir, logs, truth)) = blast(300, false) else {
+    let Some((_dir, logs, truth)) = blast(300, &[]) else {
         return;
     };
     let (v, out) = analyze_json(&[&logs]);
@@ -91,7 +91,7 @@ fn one_change_over_many_roles_is_one_cause_with_one_verified_fix() {
 
 #[test]
 fn the_table_answers_in_its_first_40_lines_within_120_columns() {
-    let Some((_dir, logs, truth)) = blast(300, false) else {
+    let Some((_dir, logs, truth)) = blast(300, &[]) else {
         return;
     };
     let t = stdout(&run(&["analyze", "--format", "table", &logs], b""));
@@ -124,7 +124,7 @@ fn the_table_answers_in_its_first_40_lines_within_120_columns() {
 
 #[test]
 fn a_change_undone_by_a_later_one_is_resolved_and_blocks_nobody() {
-    let Some((_dir, logs, truth)) = blast(20, true) else {
+    let Some((_dir, logs, truth)) = blast(20, &["--fixed-later"]) else {
         return;
     };
     let (v, _) = analyze_json(&[&logs]);
@@ -157,7 +157,7 @@ fn a_change_undone_by_a_later_one_is_resolved_and_blocks_nobody() {
 #[test]
 fn a_fix_over_the_key_policy_size_limit_is_not_verified() {
     // 1,000 ARNs in one exception list: about 45 KB, over KMS's 32 KB.
-    let Some((_dir, logs, _truth)) = blast(1000, false) else {
+    let Some((_dir, logs, _truth)) = blast(1000, &[]) else {
         return;
     };
     let (v, _) = analyze_json(&[&logs]);
@@ -185,4 +185,41 @@ fn a_fix_over_the_key_policy_size_limit_is_not_verified() {
         .find(|l| l.trim_start().starts_with("fix:"))
         .unwrap();
     assert!(fix_line.contains("(restore, verified"), "{fix_line}");
+}
+
+#[test]
+fn a_deny_put_back_after_its_removal_is_ongoing_again() {
+    let Some((_dir, logs, truth)) = blast(5, &["--fixed-later", "--broken-again"]) else {
+        return;
+    };
+    let (v, _) = analyze_json(&[&logs]);
+    assert_eq!(truth["state"], "ongoing");
+    let causes = v["causes"].as_array().unwrap();
+    assert_eq!(causes.len(), 2, "{causes:?}");
+    // The first change was undone by the second...
+    let first = causes
+        .iter()
+        .find(|c| c["event_id"] == truth["cause_event_id"])
+        .unwrap();
+    assert_eq!(first["state"], "resolved");
+    assert!(first["resolved_by"]["event_id"].is_string());
+    // ...and the third put the Deny back: every caller is blocked now.
+    let again = causes.iter().find(|c| c["state"] == "ongoing").unwrap();
+    assert_eq!(again["event_time"], "2026-11-20T11:30:00Z");
+    assert_eq!(again["callers"], 6);
+    assert!(!again["fixes"].as_array().unwrap().is_empty());
+    let now: Vec<&Value> = v["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["state"] == "ongoing")
+        .collect();
+    assert_eq!(now.len(), 6);
+    assert!(now.iter().all(|b| b["cause"] == again["id"]));
+    let verdicts = v["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 6);
+    assert!(
+        verdicts.iter().all(|x| x["state"] == "ongoing"),
+        "{verdicts:?}"
+    );
 }

@@ -381,6 +381,12 @@ pub fn diagnose(calls: &[KmsCall], policies: &PolicySet) -> Diagnosis {
             && judged[last].denies
             && !ok_now.contains(&(cell.key, cell.caller, cell.event))
             && (cell.epoch < last || epochs[last].time_ms.is_none());
+        // Denied under a version a later one undid, and denied again by the
+        // latest: blocked now too, by the change that put the Deny back,
+        // even when no call was logged since.
+        let blocked_again = denied_by.filter(|(j, _)| {
+            !replay && j[last].denies && (cell.epoch..=last).any(|v| !j[v].denies)
+        });
         let hits = [
             denied_by.map(|(judged, request)| Hit {
                 judged,
@@ -396,6 +402,14 @@ pub fn diagnose(calls: &[KmsCall], policies: &PolicySet) -> Diagnosis {
                 at: last,
                 denied: 0,
                 replayed: cell.succeeded,
+                says: None,
+            }),
+            blocked_again.map(|(judged, request)| Hit {
+                judged,
+                request,
+                at: last,
+                denied: 0,
+                replayed: 0,
                 says: None,
             }),
         ];
@@ -486,6 +500,9 @@ fn record<'a>(
         .take_while(|&v| judged[v].denies)
         .last()
         .unwrap_or(hit.at);
+    // This cause ends with the first version after it that lets the call
+    // through; a later version that denies again is a cause of its own
+    // (see `blocked_again`).
     let resolved = (version..=last).find(|&v| !judged[v].denies);
     let j = &judged[version];
     let stmt = j
