@@ -23,6 +23,7 @@ use super::groups::ser_time;
 use super::policies::{KeyPolicy, PolicySet};
 use super::verdicts::{EvidenceKind, Verdict, VerdictKind};
 use crate::call::{Caller, CallerClass};
+use crate::collect::{Lifecycle, TrailChange};
 
 /// One change on a key and what it did.
 #[derive(Debug, Clone, Serialize)]
@@ -116,28 +117,30 @@ pub struct BlockingStatement {
 
 /// The causes of every blocked entry and of every verdict that names a
 /// change; fills in `cause` (and `fixes`) on both.
-pub fn causes(d: &mut Diagnosis, policies: &PolicySet, verdicts: &mut [Verdict]) -> Vec<Cause> {
+pub fn causes(
+    d: &mut Diagnosis,
+    policies: &PolicySet,
+    changes: &Changes<'_>,
+    verdicts: &mut [Verdict],
+) -> Vec<Cause> {
     let mut ids = FixIds::default();
     let mut out = policy_causes(d, policies, &mut ids);
-    let cause_of_blocked: foldhash::HashMap<(&str, &Caller), &str> = d
-        .blocked
-        .iter()
-        .filter(|b| b.state == State::Ongoing)
-        .chain(d.blocked.iter())
-        .map(|b| ((b.key_arn.as_str(), &b.caller), b.cause.as_str()))
-        .rev()
-        .collect();
-    let mut change_causes: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
+    let blocked = d.blocked_by_caller();
+    // Non-policy changes by key and event (id, name and time: a change
+    // without an id is still told from another by its name and time).
+    type ChangeId = (String, Option<String>, Option<String>, Option<i64>);
+    let mut change_causes: BTreeMap<ChangeId, usize> = BTreeMap::new();
     for v in verdicts.iter_mut() {
         if v.verdict == VerdictKind::KeyPolicyDeny {
             if let Some(c) = &v.caller {
-                v.cause = cause_of_blocked
+                v.cause = blocked
                     .get(&(v.key_arn.as_str(), c))
-                    .map(|s| (*s).to_owned());
+                    .map(|b| b.cause.clone());
             }
             continue;
         }
-        let Some(change) = change_kind(v.verdict) else {
+        // A key without calls is reported on its own, not as a caller.
+        let (Some(change), Some(caller)) = (change_kind(v.verdict), v.caller.clone()) else {
             continue;
         };
         // The change, never the caller's own failed call.
@@ -149,7 +152,12 @@ pub fn causes(d: &mut Diagnosis, policies: &PolicySet, verdicts: &mut [Verdict])
         else {
             continue;
         };
-        let id = (v.key_arn.clone(), ev.event_id.clone());
+        let id = (
+            v.key_arn.clone(),
+            ev.event_id.clone(),
+            ev.event_name.clone(),
+            ev.event_time,
+        );
         let i = *change_causes.entry(id).or_insert_with(|| {
             out.push(Cause {
                 id: String::new(),
@@ -177,12 +185,31 @@ pub fn causes(d: &mut Diagnosis, policies: &PolicySet, verdicts: &mut [Verdict])
         });
         let c = &mut out[i];
         c.callers += 1;
-        if let Some(caller) = &v.caller {
-            *c.by_class.entry(caller.class).or_default() += 1;
-            c.affected.push(caller.clone());
-        }
+        *c.by_class.entry(caller.class).or_default() += 1;
+        c.affected.push(caller);
         c.denied += v.after.denied + v.after.key_state_failed;
         v.cause = Some(format!("#{i}"));
+    }
+    for c in out
+        .iter_mut()
+        .filter(|c| c.change != ChangeKind::PolicyChange)
+    {
+        if let Some(undo) = changes.undone(c) {
+            c.state = State::Resolved;
+            c.resolved_by = Some(undo);
+        }
+    }
+    for v in verdicts.iter_mut() {
+        let resolved = v
+            .cause
+            .as_deref()
+            .and_then(|id| id.strip_prefix('#')?.parse::<usize>().ok())
+            .is_some_and(|i| {
+                out[i].state == State::Resolved && out[i].change != ChangeKind::PolicyChange
+            });
+        if resolved {
+            v.state = State::Resolved;
+        }
     }
     // Ongoing first, then the widest, then the earliest.
     let mut order: Vec<usize> = (0..out.len()).collect();
@@ -218,6 +245,61 @@ pub fn causes(d: &mut Diagnosis, policies: &PolicySet, verdicts: &mut [Verdict])
     }
     let mut sorted: Vec<Option<Cause>> = out.into_iter().map(Some).collect();
     order.iter().filter_map(|&i| sorted[i].take()).collect()
+}
+
+/// The key and trail changes a later one can undo.
+pub struct Changes<'a> {
+    pub lifecycle: &'a [Lifecycle],
+    pub trail_changes: &'a [TrailChange],
+}
+
+impl Changes<'_> {
+    /// The event that undid a non-policy change: `EnableKey` after
+    /// `DisableKey`, `CancelKeyDeletion` after `ScheduleKeyDeletion`, on the
+    /// same key; `StartLogging` of the same trail after it stopped logging.
+    fn undone(&self, c: &Cause) -> Option<ChangeRef> {
+        let after = |t: Option<i64>| t.zip(c.event.time_ms).is_some_and(|(t, at)| t > at);
+        let key_undo = match c.change {
+            ChangeKind::KeyDisabled => Some("EnableKey"),
+            ChangeKind::KeyPendingDeletion => Some("CancelKeyDeletion"),
+            _ => None,
+        };
+        if let Some(name) = key_undo {
+            return self
+                .lifecycle
+                .iter()
+                .find(|l| {
+                    l.key_arn == c.key_arn
+                        && l.event_name == name
+                        && l.outcome == crate::call::Outcome::Succeeded
+                        && after(l.time_ms)
+                })
+                .map(|l| ChangeRef {
+                    event_name: Some(l.event_name.clone()),
+                    event_id: l.event_id.clone(),
+                    actor: l.actor.clone(),
+                    time_ms: l.time_ms,
+                });
+        }
+        if c.change != ChangeKind::TrailChange {
+            return None;
+        }
+        let stopped = self
+            .trail_changes
+            .iter()
+            .find(|t| t.event_id.is_some() && t.event_id == c.event.event_id)?;
+        self.trail_changes
+            .iter()
+            .find(|t| {
+                t.event_name == "StartLogging" && t.trail == stopped.trail && after(t.time_ms)
+            })
+            .map(|t| ChangeRef {
+                event_name: Some(t.event_name.clone()),
+                event_id: t.event_id.clone(),
+                actor: t.actor.clone(),
+                time_ms: t.time_ms,
+            })
+    }
 }
 
 fn change_kind(v: VerdictKind) -> Option<ChangeKind> {

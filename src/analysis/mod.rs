@@ -105,7 +105,11 @@ pub fn analyze(c: Collected, policies: &PolicySet, opts: &Options) -> anyhow::Re
         incident: opts.incident,
         horizon_ms: c.horizon_ms,
     });
-    let causes = causes::causes(&mut d, policies, &mut verdicts);
+    let changes = causes::Changes {
+        lifecycle: &c.lifecycle,
+        trail_changes: &c.trail_changes,
+    };
+    let causes = causes::causes(&mut d, policies, &changes, &mut verdicts);
     let (width, buckets) = timeline::buckets(&c.calls, &frame)?;
     drop(frame);
     let trail_changes = c

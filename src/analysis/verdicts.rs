@@ -300,13 +300,7 @@ struct Index<'a> {
 
 impl<'a> Index<'a> {
     fn new(d: &'a Diagnosis) -> Self {
-        let mut blocked: HashMap<(&str, &Caller), &Blocked> = HashMap::default();
-        for b in &d.blocked {
-            let slot = blocked.entry((b.key_arn.as_str(), &b.caller)).or_insert(b);
-            if slot.state == State::Resolved && b.state == State::Ongoing {
-                *slot = b;
-            }
-        }
+        let blocked = d.blocked_by_caller();
         let mut unexplained: HashMap<(&str, &Caller), &Unexplained> = HashMap::default();
         for u in &d.unexplained {
             unexplained

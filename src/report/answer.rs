@@ -51,12 +51,20 @@ pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Re
         .iter()
         .filter(|c| c.state == State::Ongoing)
         .count();
-    let callers: u64 = a
+    // Distinct callers: one caller can be in two causes. A trail that
+    // stopped logging hides callers; it does not block them.
+    let callers = a
         .causes
         .iter()
-        .filter(|c| c.state == State::Ongoing)
-        .map(|c| c.callers)
-        .sum();
+        .filter(|c| c.state == State::Ongoing && c.change != ChangeKind::TrailChange)
+        .flat_map(|c| {
+            let blocked = c.blocking.iter().flat_map(|b| &b.callers);
+            blocked
+                .chain(&c.affected)
+                .map(move |caller| (c.key_arn.as_str(), caller))
+        })
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     if a.causes.is_empty() {
         writeln!(
             w,
@@ -103,9 +111,11 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
             writeln!(w, "{}", st.field("policy", &parts.join("; ")))?;
         }
     }
-    let blocks = match c.state {
-        State::Ongoing => "blocks",
-        State::Resolved => "blocked",
+    let blocks = match (c.change, c.state) {
+        (ChangeKind::TrailChange, State::Ongoing) => "hides",
+        (ChangeKind::TrailChange, State::Resolved) => "hid",
+        (_, State::Ongoing) => "blocks",
+        (_, State::Resolved) => "blocked",
     };
     if c.blocking.is_empty() {
         let head = format!("{} caller(s): {}", c.callers, classes(&c.by_class));

@@ -420,3 +420,39 @@ fn corpus_verdicts() {
     assert_eq!(disabled["evidence"][0]["what"], "disabled-key");
     assert_eq!(disabled["evidence"][0]["event_name"], "DisableKey");
 }
+
+/// SYNTHETIC: the key is disabled at 03:00, a caller fails at 04:00, the key
+/// is enabled again at 05:00. Truth: one `key-disabled` cause, resolved by
+/// the `EnableKey`; the caller's verdict is resolved too. Without the
+/// `EnableKey`, the same cause is ongoing.
+#[test]
+fn a_disabled_key_enabled_again_resolves_its_cause() {
+    let disabled = ("DisabledException", "arn:aws:kms:... is disabled.");
+    let trail = |enabled: bool| {
+        let mut t = Trail::default();
+        let app = || role_via("app", "ec2.amazonaws.com", ACCT);
+        t.kms(1, "Decrypt", app(), None)
+            .kms(2, "Decrypt", app(), None)
+            .kms(3, "DisableKey", user("admin"), None)
+            .kms(4, "Decrypt", app(), Some(disabled));
+        if enabled {
+            t.kms(5, "EnableKey", user("admin"), None);
+        }
+        t.analyze(&[])
+    };
+    let v = trail(true);
+    let causes = v["causes"].as_array().unwrap();
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert_eq!(causes[0]["change"], "key-disabled");
+    assert_eq!(causes[0]["state"], "resolved");
+    assert_eq!(causes[0]["resolved_by"]["event_name"], "EnableKey");
+    let x = &v["verdicts"][0];
+    assert_eq!(
+        (x["verdict"].as_str(), x["state"].as_str()),
+        (Some("key-disabled"), Some("resolved"))
+    );
+    assert_eq!(x["cause"], causes[0]["id"]);
+    let v = trail(false);
+    assert_eq!(v["causes"][0]["state"], "ongoing");
+    assert_eq!(v["verdicts"][0]["state"], "ongoing");
+}

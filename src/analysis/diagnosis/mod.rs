@@ -242,6 +242,21 @@ pub struct Diagnosis {
     pub observed: HashMap<String, Vec<Observed>>,
 }
 
+impl Diagnosis {
+    /// Each (key, caller)'s blocked entry that stands for it: an ongoing one
+    /// when there is one, else the first.
+    pub fn blocked_by_caller(&self) -> HashMap<(&str, &Caller), &Blocked> {
+        let mut out: HashMap<(&str, &Caller), &Blocked> = HashMap::default();
+        for b in &self.blocked {
+            let slot = out.entry((b.key_arn.as_str(), &b.caller)).or_insert(b);
+            if slot.state == State::Resolved && b.state == State::Ongoing {
+                *slot = b;
+            }
+        }
+        out
+    }
+}
+
 /// One (key, caller, event name, epoch)'s calls.
 struct Cell<'a> {
     key: &'a str,
