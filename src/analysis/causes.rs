@@ -115,6 +115,10 @@ pub struct BlockingStatement {
     pub state: State,
 }
 
+/// A non-policy change by key and event: id, name and time (a change
+/// without an id is still told from another by its name and time).
+type ChangeId = (String, Option<String>, Option<String>, Option<i64>);
+
 /// The causes of every blocked entry and of every verdict that names a
 /// change; fills in `cause` (and `fixes`) on both.
 pub fn causes(
@@ -126,9 +130,6 @@ pub fn causes(
     let mut ids = FixIds::default();
     let mut out = policy_causes(d, policies, &mut ids);
     let blocked = d.blocked_by_caller();
-    // Non-policy changes by key and event (id, name and time: a change
-    // without an id is still told from another by its name and time).
-    type ChangeId = (String, Option<String>, Option<String>, Option<i64>);
     let mut change_causes: BTreeMap<ChangeId, usize> = BTreeMap::new();
     for v in verdicts.iter_mut() {
         if v.verdict == VerdictKind::KeyPolicyDeny {
