@@ -13,6 +13,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::analysis::diagnosis::StatementRef;
 use crate::analysis::diagnosis::fixes::{ProposedFix, make_fixes};
 use crate::analysis::diagnosis::request::{arn_part, blocked_caller_for, request_for};
 use crate::call::{self, CallerClass, KmsCall};
@@ -74,13 +75,6 @@ pub struct PolicyDecision {
     pub deciding: Vec<StatementRef>,
 }
 
-/// A statement by Sid and index.
-#[derive(Debug, Serialize)]
-pub struct StatementRef {
-    pub sid: Option<String>,
-    pub index: usize,
-}
-
 /// One statement's trace.
 #[derive(Debug, Serialize)]
 pub struct StatementOut {
@@ -115,18 +109,12 @@ pub fn load_event(path: &str) -> anyhow::Result<Subject> {
         bail!("`{path}` is not a KMS event (eventSource `{src}`)");
     }
     let call = call::kms_call(ev, &mut call::Interner::default());
-    let Some(mut request) = request_for(&call.caller, &call.key, &call.event_name, Some(&call))
-    else {
+    let Some(request) = request_for(&call.caller, &call.key, &call.event_name, Some(&call)) else {
         bail!(
             "`{path}`: the caller ({}) is not identified well enough to build a request\nhint: describe the request with `--request`",
             call.caller.class.as_str()
         );
     };
-    // The network keys per docs/request-context.md (VPC endpoint calls carry
-    // no aws:SourceIp; a service name in place of an address is unknown).
-    request.context = request
-        .context
-        .with_network(call.source_ip.as_deref(), call.vpc_endpoint_id.as_deref());
     Ok(Subject::Event {
         call: Box::new(call),
         request,

@@ -147,7 +147,7 @@ fn nothing_left(f: &collect::Filters, l: &collect::LeftOut) -> String {
         _ => String::new(),
     };
     format!(
-        "nothing to analyse: {} leave none of the {} KMS calls read; they run{span}, on keys {} and events {}\nhint: widen the window, or check the key and event names against these",
+        "nothing to analyse: {} left none of the {} KMS calls read; they run{span}, on keys {} and events {}\nhint: widen the window, or check the key and event names against these",
         given.join(", "),
         l.calls,
         list(&l.keys),

@@ -111,24 +111,6 @@ impl PolicySet {
         self.versions.get(key)?.last()
     }
 
-    /// The policy in force at `t`: a file or API policy if that is all there
-    /// is (or a file, which overrides), else the latest trail version set at
-    /// or before `t`, else the earliest one known.
-    pub fn in_force(&self, key: &str, t: Option<i64>) -> Option<&KeyPolicy> {
-        let versions = self.versions.get(key)?;
-        let last = versions.last()?;
-        if last.source == PolicySource::File {
-            return Some(last);
-        }
-        let trail = versions.iter().filter(|p| p.source == PolicySource::Trail);
-        let Some(t) = t else { return Some(last) };
-        trail
-            .clone()
-            .rfind(|p| p.time_ms.is_some_and(|pt| pt <= t))
-            .or_else(|| trail.clone().next())
-            .or(Some(last))
-    }
-
     /// The versions calls are judged by, oldest first: a `--policy` file
     /// alone when given (it overrides), else the trail's versions in time
     /// order, else the fetched policy.
@@ -178,6 +160,21 @@ fn rank(s: PolicySource) -> u8 {
     }
 }
 
+/// The epoch in force at `t`: the latest version set at or before it, the
+/// first before any, the last when the time is unknown or versions carry
+/// none.
+pub fn epoch_at(epochs: &[KeyPolicy], t: Option<i64>) -> usize {
+    let last = epochs.len().saturating_sub(1);
+    let Some(t) = t else { return last };
+    if epochs.iter().any(|p| p.time_ms.is_none()) {
+        return last;
+    }
+    epochs
+        .iter()
+        .rposition(|p| p.time_ms.is_some_and(|pt| pt <= t))
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,26 +200,34 @@ mod tests {
         p.unwrap().policy.statements[0].sid.as_deref().unwrap()
     }
 
+    /// The version a call at `t` is judged by.
+    fn at(set: &PolicySet, t: Option<i64>) -> &str {
+        let epochs = set.epochs("k");
+        sid(epochs.get(epoch_at(epochs, t)))
+    }
+
     #[test]
     fn policy_in_force_at_a_time() {
         let mut set = PolicySet::default();
+        set.add(version(PolicySource::Api, None, "api"));
+        assert_eq!(at(&set, Some(15)), "api", "the fetched policy alone");
         set.add(version(PolicySource::Trail, Some(20), "second"));
         set.add(version(PolicySource::Trail, Some(10), "first"));
-        set.add(version(PolicySource::Api, None, "api"));
         assert_eq!(sid(set.current("k")), "second");
-        assert_eq!(sid(set.in_force("k", Some(15))), "first");
-        assert_eq!(sid(set.in_force("k", Some(25))), "second");
         assert_eq!(
-            sid(set.in_force("k", Some(5))),
-            "first",
-            "before any: the earliest known"
+            set.epochs("k").len(),
+            2,
+            "the trail's versions, not the API's"
         );
+        assert_eq!(at(&set, Some(15)), "first");
+        assert_eq!(at(&set, Some(20)), "second", "in force from its own time");
+        assert_eq!(at(&set, Some(25)), "second");
+        assert_eq!(at(&set, Some(5)), "first", "before any: the earliest known");
+        assert_eq!(at(&set, None), "second", "time unknown: the latest");
         set.add(version(PolicySource::File, None, "file"));
-        assert_eq!(
-            sid(set.in_force("k", Some(15))),
-            "file",
-            "a file overrides the trail"
-        );
+        assert_eq!(at(&set, Some(15)), "file", "a file overrides the trail");
+        assert_eq!(set.epochs("k").len(), 1);
         assert!(set.current("other").is_none());
+        assert!(set.epochs("other").is_empty());
     }
 }

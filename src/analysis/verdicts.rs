@@ -190,9 +190,9 @@ struct Agg<'a> {
     succeeded: u64,
     denied: u64,
     key_state: u64,
+    /// The last success (only calls that use the key are aggregated, and
+    /// silence is judged on these).
     last_ok: Option<i64>,
-    /// The last success of a call that uses the key (silence is judged on these).
-    last_use_ok: Option<i64>,
     first_failed: Option<(i64, &'a KmsCall)>,
     codes: Vec<&'a str>,
 }
@@ -214,7 +214,6 @@ fn aggregate(calls: &[KmsCall]) -> Vec<Agg<'_>> {
                 denied: 0,
                 key_state: 0,
                 last_ok: None,
-                last_use_ok: None,
                 first_failed: None,
                 codes: Vec::new(),
             });
@@ -225,9 +224,6 @@ fn aggregate(calls: &[KmsCall]) -> Vec<Agg<'_>> {
             Outcome::Succeeded => {
                 a.succeeded += 1;
                 a.last_ok = a.last_ok.max(c.time_ms);
-                if crate::call::KEY_USE_EVENTS.contains(&&*c.event_name) {
-                    a.last_use_ok = a.last_use_ok.max(c.time_ms);
-                }
             }
             Outcome::Denied | Outcome::KeyStateFailed => {
                 if c.outcome == Outcome::Denied {
@@ -334,7 +330,7 @@ fn judge<'a>(inp: &Inputs<'a>, a: &Agg<'a>, ctx: &Context<'a>) -> Option<Verdict
         .series
         .get(&(a.key, a.caller))
         .map_or(&[][..], Vec::as_slice);
-    let silence = (!failed && a.last_ok == a.last_use_ok)
+    let silence = (!failed)
         .then(|| silent_change(inp, a, ctx, mine))
         .flatten();
     let blocked = ctx.index.blocked.get(&(a.key, a.caller)).copied();
@@ -392,7 +388,7 @@ fn silent_change<'a>(
     let rhythm = Rhythm {
         key: a.key,
         caller: a.caller,
-        last_ok: a.last_use_ok?,
+        last_ok: a.last_ok?,
         gap: silence::usual_gap(mine)?,
         policy_allows: ctx.allowed.contains(&(a.key, a.caller)),
     };

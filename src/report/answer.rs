@@ -12,7 +12,7 @@ use super::words::{
 use crate::analysis::Analysis;
 use crate::analysis::causes::{Cause, ChangeKind, ChangeRef};
 use crate::analysis::diagnosis::State;
-use crate::analysis::diagnosis::fixes::{ProposedFix, Subject};
+use crate::analysis::diagnosis::fixes::{CheckSubject, ProposedFix};
 use crate::analysis::groups::fmt_time;
 use crate::policy::FixKind;
 
@@ -208,7 +208,7 @@ fn fix_line(f: &ProposedFix) -> String {
         .lets_in
         .iter()
         .filter_map(|s| match s {
-            Subject::Probe { probe, .. } => Some(probe_words(*probe)),
+            CheckSubject::Probe { probe, .. } => Some(probe_words(*probe)),
             _ => None,
         })
         .collect();

@@ -172,6 +172,16 @@ fn blocked(b: &Blocked, w: &mut impl Write) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A decision as the reports spell it (as in the JSON).
+fn outcome_words(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Allowed => "allowed",
+        Outcome::ExplicitDeny => "explicit-deny",
+        Outcome::ImplicitDeny => "implicit-deny",
+        Outcome::Undetermined => "undetermined",
+    }
+}
+
 pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Result<()> {
     let unlisted = usize::try_from(f.checks_passed_not_listed).unwrap_or(usize::MAX);
     let passed = f.checks.iter().filter(|c| c.passed).count() + unlisted;
@@ -197,28 +207,32 @@ pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Re
         writeln!(w, "{}", wrapped("    ", 4, &line))?;
     }
     for c in f.checks.iter().filter(|c| !c.passed) {
-        writeln!(
-            w,
-            "    failed check: {} ({:?} -> {:?})",
+        let line = format!(
+            "{} ({} -> {})",
             subject_words(&c.subject),
-            c.before,
-            c.after
-        )?;
+            outcome_words(c.before),
+            outcome_words(c.after)
+        );
+        writeln!(w, "{}", wrapped("    failed check: ", 6, &line))?;
     }
     if f.still_blocked_count > 0 {
         let first: Vec<String> = f.still_blocked.iter().take(3).map(short_caller).collect();
-        writeln!(
-            w,
-            "    still blocked after this fix: {} caller(s), e.g. {}",
+        let line = format!(
+            "{} caller(s), e.g. {}",
             f.still_blocked_count,
             first.join("; ")
+        );
+        writeln!(
+            w,
+            "{}",
+            wrapped("    still blocked after this fix: ", 6, &line)
         )?;
     }
     for r in &f.lets_in {
-        writeln!(w, "    lets in: {}", subject_words(r))?;
+        writeln!(w, "{}", wrapped("    lets in: ", 6, &subject_words(r)))?;
     }
     for warning in &f.warnings {
-        writeln!(w, "    warning: {warning}")?;
+        writeln!(w, "{}", wrapped("    warning: ", 6, warning))?;
     }
     writeln!(w, "{}", st.code_open)?;
     let lines: Vec<&str> = f.diff.lines().collect();

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::analysis::diagnosis::StatementRef;
-use crate::analysis::diagnosis::fixes::{ProbeKind, ProposedFix, Subject};
+use crate::analysis::diagnosis::fixes::{CheckSubject, ProbeKind, ProposedFix};
 use crate::call::{Caller, CallerClass};
 use crate::policy::{ConditionTrace, FixKind, Seen, Tri};
 
@@ -193,17 +193,17 @@ pub(super) fn verified_words(f: &ProposedFix) -> &'static str {
     }
 }
 
-pub(super) fn subject_words(s: &Subject) -> String {
+pub(super) fn subject_words(s: &CheckSubject) -> String {
     match s {
-        Subject::ThisRequest => "this request".into(),
-        Subject::Blocked { caller, event_name } => {
+        CheckSubject::ThisRequest => "this request".into(),
+        CheckSubject::Blocked { caller, event_name } => {
             format!("blocked caller {}, {event_name}", short_caller(caller))
         }
-        Subject::Observed { caller, event_name } => {
+        CheckSubject::Observed { caller, event_name } => {
             format!("observed caller {}, {event_name}", short_caller(caller))
         }
-        Subject::Exempted { principal_arn } => format!("exempted principal {principal_arn}"),
-        Subject::Probe {
+        CheckSubject::Exempted { principal_arn } => format!("exempted principal {principal_arn}"),
+        CheckSubject::Probe {
             probe,
             principal,
             event_name,

@@ -89,6 +89,13 @@ fn one_change_over_many_roles_is_one_cause_with_one_verified_fix() {
     );
 }
 
+/// A line of a fix's diff, as the table indents it: the policy's own JSON
+/// lines (a long ARN) may be wider than the report's words.
+fn is_diff_line(l: &str) -> bool {
+    l.strip_prefix("    ")
+        .is_some_and(|rest| rest.starts_with(['+', '-', ' ', '@']))
+}
+
 #[test]
 fn the_table_answers_in_its_first_40_lines_within_120_columns() {
     let Some((_dir, logs, truth)) = blast(300, &[]) else {
@@ -112,7 +119,7 @@ fn the_table_answers_in_its_first_40_lines_within_120_columns() {
     }
     let wide: Vec<&str> = t
         .lines()
-        .filter(|l| !l.starts_with("    ") && l.chars().count() > 120)
+        .filter(|l| !is_diff_line(l) && l.chars().count() > 120)
         .collect();
     assert!(wide.is_empty(), "lines over 120 columns: {wide:#?}");
     assert!(
@@ -143,14 +150,11 @@ fn a_change_undone_by_a_later_one_is_resolved_and_blocks_nobody() {
         assert_eq!(b["resolved_by"]["event_id"], truth["resolved_by"]);
         assert_eq!(b["replayed"], 0, "successes under the fix are not replayed");
     }
+    let verdicts = v["verdicts"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 21, "{verdicts:?}");
     assert!(
-        v["verdicts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|x| x["state"] == "resolved"),
-        "{}",
-        v["verdicts"]
+        verdicts.iter().all(|x| x["state"] == "resolved"),
+        "{verdicts:?}"
     );
 }
 

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use serde::Serialize;
 
-use super::request::{arn_part, probe};
+use super::request::{arn_part, probe, unlisted_user};
 use super::{Observed, StatementRef};
 use crate::call::Caller;
 use crate::policy::{
@@ -58,7 +58,7 @@ pub struct ProposedFix {
     /// restore, all of them (letting them in is what a restore means); for
     /// a patch, those of the caller class a broad fix exempts by design,
     /// when the statement does not single that class out.
-    pub lets_in: Vec<Subject>,
+    pub lets_in: Vec<CheckSubject>,
     /// Caveats the patch itself carries (from the policy module).
     pub warnings: Vec<String>,
 }
@@ -98,7 +98,7 @@ fn is_zero(n: &u64) -> bool {
 /// What a check evaluates.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(tag = "subject", rename_all = "kebab-case")]
-pub enum Subject {
+pub enum CheckSubject {
     /// The request `explain` was given.
     ThisRequest,
     /// A caller the statement blocks.
@@ -115,14 +115,14 @@ pub enum Subject {
     },
 }
 
-impl Subject {
+impl CheckSubject {
     fn kind(&self) -> u8 {
         match self {
-            Subject::ThisRequest => 0,
-            Subject::Blocked { .. } => 1,
-            Subject::Observed { .. } => 2,
-            Subject::Exempted { .. } => 3,
-            Subject::Probe { .. } => 4,
+            CheckSubject::ThisRequest => 0,
+            CheckSubject::Blocked { .. } => 1,
+            CheckSubject::Observed { .. } => 2,
+            CheckSubject::Exempted { .. } => 3,
+            CheckSubject::Probe { .. } => 4,
         }
     }
 }
@@ -154,7 +154,7 @@ pub enum ProbeKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     #[serde(flatten)]
-    pub subject: Subject,
+    pub subject: CheckSubject,
     pub expectation: Expectation,
     pub before: Outcome,
     pub after: Outcome,
@@ -165,13 +165,13 @@ pub struct Check {
 struct CheckInput<'a> {
     request: Cow<'a, Request>,
     expectation: Expectation,
-    subject: Subject,
+    subject: CheckSubject,
     /// A probe a broad fix may let in without failing (see `lets_in`).
     soft: bool,
 }
 
 impl<'a> CheckInput<'a> {
-    fn new(request: Cow<'a, Request>, expectation: Expectation, subject: Subject) -> Self {
+    fn new(request: Cow<'a, Request>, expectation: Expectation, subject: CheckSubject) -> Self {
         Self {
             request,
             expectation,
@@ -245,18 +245,29 @@ pub fn statement_fixes(
         })
         .collect();
     let checks = checks(key_arn, policy, Some(index), targets, observed);
+    patches(ids, policy, index, &blocking, &checks)
+}
+
+/// The broad and the narrow patch of statement `index` for `blocking`
+/// (one when both come out the same), each verified against `checks`.
+fn patches(
+    ids: &mut FixIds,
+    policy: &Policy,
+    index: usize,
+    blocking: &[Blocking<'_>],
+    checks: &[(CheckInput<'_>, DecisionSummary)],
+) -> (Vec<ProposedFix>, Vec<FixFailure>) {
     let mut fixes: Vec<ProposedFix> = Vec::new();
     let mut failures = Vec::new();
     for kind in [FixKind::Broad, FixKind::Narrow] {
-        match patch_blocking(policy, index, &blocking, kind) {
+        match patch_blocking(policy, index, blocking, kind) {
             Ok(fix) if fixes.iter().any(|f| f.policy == fix.document) => {}
             Ok(fix) => {
-                let statement = policy.statements.get(index).map(|s| StatementRef {
+                let mut f = verified(ids, kind, &fix.policy, checks, false);
+                f.statement = policy.statements.get(index).map(|s| StatementRef {
                     sid: s.sid.clone(),
                     index,
                 });
-                let mut f = verified(ids, kind, &fix.policy, &checks, false);
-                f.statement = statement;
                 f.description = fix.description;
                 set_policy(&mut f, fix.document);
                 f.diff = fix.diff;
@@ -300,9 +311,10 @@ fn verified(
     let (mut still_blocked, mut still_blocked_count) = (Vec::new(), 0);
     let mut guarded = false;
     let mut unblocked: foldhash::HashMap<&Caller, bool> = foldhash::HashMap::default();
+    let mut still_blocked_seen: foldhash::HashSet<&Caller> = foldhash::HashSet::default();
     for (c, before) in checks {
         let after = evaluate(patched, &c.request);
-        let is_probe = matches!(c.subject, Subject::Probe { .. });
+        let is_probe = matches!(c.subject, CheckSubject::Probe { .. });
         let passed = holds(c.expectation, *before, after.summary());
         if is_probe && (restore || c.soft) {
             if !passed {
@@ -311,16 +323,18 @@ fn verified(
             continue;
         }
         guarded |= is_probe && passed;
-        if let Subject::Blocked { caller, .. } = &c.subject {
+        if let CheckSubject::Blocked { caller, .. } = &c.subject {
             *unblocked.entry(caller).or_insert(true) &= passed;
         }
-        if let Subject::Observed { caller, .. } = &c.subject
+        if let CheckSubject::Observed { caller, .. } = &c.subject
             && before.explicit_deny == Tri::True
             && after.explicit_deny() != Tri::False
         {
-            still_blocked_count += 1;
-            if still_blocked.len() < LISTED && !still_blocked.contains(caller) {
-                still_blocked.push(caller.clone());
+            if still_blocked_seen.insert(caller) {
+                still_blocked_count += 1;
+                if still_blocked.len() < LISTED {
+                    still_blocked.push(caller.clone());
+                }
             }
         }
         all.push(Check {
@@ -392,7 +406,7 @@ fn checks<'a>(
                 .strip_prefix("kms:")
                 .unwrap_or(&r.action)
                 .to_owned();
-            let subject = Subject::Blocked {
+            let subject = CheckSubject::Blocked {
                 caller: t.caller.clone(),
                 event_name,
             };
@@ -401,7 +415,7 @@ fn checks<'a>(
         }
     }
     for o in observed.iter().filter(|o| !blocked.contains(&o.caller)) {
-        let subject = Subject::Observed {
+        let subject = CheckSubject::Observed {
             caller: o.caller.clone(),
             event_name: o.event_name.clone(),
         };
@@ -453,7 +467,7 @@ fn guard_checks(
     for (kind, principal, r) in probes(key_arn, event, first, statement, policy) {
         let before = evaluate(policy, &r);
         if before.explicit_deny() == Tri::True {
-            let subject = Subject::Probe {
+            let subject = CheckSubject::Probe {
                 probe: kind,
                 principal,
                 event_name: event.to_owned(),
@@ -472,7 +486,7 @@ fn guard_checks(
             let account = arn_part(&arn, 4).unwrap_or_default().to_owned();
             let r = Request::iam_principal(&arn, &account, &format!("kms:{event}"), key_arn);
             let before = evaluate(policy, &r);
-            let subject = Subject::Exempted { principal_arn: arn };
+            let subject = CheckSubject::Exempted { principal_arn: arn };
             out.push((
                 CheckInput::new(Cow::Owned(r), Expectation::NotNewlyDenied, subject),
                 before.summary(),
@@ -515,7 +529,7 @@ fn probes(
         Request::service_principal(PROBE_SERVICE, &action, key_arn),
     ));
     if let Some(account) = arn_part(key_arn, 4) {
-        let user = format!("arn:aws:iam::{account}:user/denydiff-probe-unlisted");
+        let user = unlisted_user(account);
         out.push((
             ProbeKind::OtherViaService,
             user.clone(),
@@ -626,11 +640,10 @@ pub fn make_fixes(
     caller: &BlockedCaller,
     request: &Request,
 ) -> (Vec<ProposedFix>, Vec<FixFailure>) {
-    let mut ids = FixIds::default();
     let this = CheckInput::new(
         Cow::Borrowed(request),
         Expectation::NotExplicitlyDenied,
-        Subject::ThisRequest,
+        CheckSubject::ThisRequest,
     );
     let mut checks = vec![(this, evaluate(policy, request).summary())];
     checks.extend(guard_checks(
@@ -639,31 +652,11 @@ pub fn make_fixes(
         Some(index),
         Some(request),
     ));
-    let mut fixes: Vec<ProposedFix> = Vec::new();
-    let mut failures = Vec::new();
     let blocking = [Blocking {
         caller,
         requests: std::slice::from_ref(request),
     }];
-    for kind in [FixKind::Broad, FixKind::Narrow] {
-        match patch_blocking(policy, index, &blocking, kind) {
-            Ok(fix) if fixes.iter().any(|f| f.policy == fix.document) => {}
-            Ok(fix) => {
-                let mut f = verified(&mut ids, kind, &fix.policy, &checks, false);
-                f.statement = policy.statements.get(index).map(|s| StatementRef {
-                    sid: s.sid.clone(),
-                    index,
-                });
-                f.description = fix.description;
-                set_policy(&mut f, fix.document);
-                f.diff = fix.diff;
-                f.warnings = fix.warnings;
-                fixes.push(f);
-            }
-            Err(e) => failures.push(FixFailure::of(kind, &e)),
-        }
-    }
-    (fixes, failures)
+    patches(&mut FixIds::default(), policy, index, &blocking, &checks)
 }
 
 /// The ARNs a Deny exempts through a negated `aws:PrincipalArn` condition;
@@ -707,8 +700,7 @@ fn instance(pattern: &str) -> String {
 mod tests {
     use super::*;
 
-    fn check(n: usize, subject: Subject, passed: bool) -> Check {
-        let _ = n;
+    fn check(subject: CheckSubject, passed: bool) -> Check {
         Check {
             subject,
             expectation: Expectation::NotNewlyDenied,
@@ -718,25 +710,25 @@ mod tests {
         }
     }
 
-    fn exempt(n: usize) -> Subject {
-        Subject::Exempted {
+    fn exempt(n: usize) -> CheckSubject {
+        CheckSubject::Exempted {
             principal_arn: format!("arn:aws:iam::111122223333:user/u{n}"),
         }
     }
 
     #[test]
     fn long_lists_keep_failures_and_count_the_rest() {
-        let mut all: Vec<Check> = (0..30).map(|n| check(n, exempt(n), true)).collect();
-        all.insert(25, check(100, exempt(100), false));
-        all.push(check(101, Subject::ThisRequest, true));
+        let mut all: Vec<Check> = (0..30).map(|n| check(exempt(n), true)).collect();
+        all.insert(25, check(exempt(100), false));
+        all.push(check(CheckSubject::ThisRequest, true));
         let (kept, left_out) = listed(all);
-        let mut want: Vec<Subject> = (0..20).map(exempt).collect();
+        let mut want: Vec<CheckSubject> = (0..20).map(exempt).collect();
         want.push(exempt(100));
-        want.push(Subject::ThisRequest);
-        let got: Vec<Subject> = kept.into_iter().map(|c| c.subject).collect();
+        want.push(CheckSubject::ThisRequest);
+        let got: Vec<CheckSubject> = kept.into_iter().map(|c| c.subject).collect();
         assert_eq!(got, want);
         assert_eq!(left_out, 10);
-        let few: Vec<Check> = (0..5).map(|n| check(n, exempt(n), true)).collect();
+        let few: Vec<Check> = (0..5).map(|n| check(exempt(n), true)).collect();
         assert_eq!(listed(few).1, 0);
     }
 }

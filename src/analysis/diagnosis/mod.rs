@@ -25,7 +25,7 @@ pub mod request;
 use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 
-use crate::analysis::policies::{KeyPolicy, PolicySet, PolicySource};
+use crate::analysis::policies::{KeyPolicy, PolicySet, PolicySource, epoch_at};
 use crate::call::{Caller, KmsCall, Outcome as CallOutcome};
 use crate::policy::{
     ConditionTrace, Decision, DecisionSummary, Outcome, Request, Seen, Tri, evaluate,
@@ -310,21 +310,6 @@ fn judge(kp: &KeyPolicy, req: &Request) -> Judgement {
     }
 }
 
-/// The epoch in force at `t`: the latest version set at or before it, the
-/// first before any, the last when the time is unknown or versions carry
-/// none.
-pub fn epoch_at(epochs: &[KeyPolicy], t: Option<i64>) -> usize {
-    let last = epochs.len().saturating_sub(1);
-    let Some(t) = t else { return last };
-    if epochs.iter().any(|p| p.time_ms.is_none()) {
-        return last;
-    }
-    epochs
-        .iter()
-        .rposition(|p| p.time_ms.is_some_and(|pt| pt <= t))
-        .unwrap_or(0)
-}
-
 /// Diagnoses every call against the key policies in `policies`.
 pub fn diagnose(calls: &[KmsCall], policies: &PolicySet) -> Diagnosis {
     let all = cells(calls, policies);
@@ -491,7 +476,12 @@ fn likely_cause(
 /// The keys of `evidence` whose values CloudTrail cannot show, in order.
 fn uncertain_keys(evidence: &[ConditionTrace]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for c in evidence.iter().filter(|c| c.seen == Seen::Unknown) {
+    // Unknown values, and conditions undecided for another reason (a
+    // multivalued key under an operator without a set qualifier).
+    for c in evidence
+        .iter()
+        .filter(|c| c.seen == Seen::Unknown || c.result == Tri::Unknown)
+    {
         if !out.iter().any(|k| k.eq_ignore_ascii_case(&c.key)) {
             out.push(c.key.clone());
         }

@@ -5,17 +5,11 @@
 //! What CloudTrail cannot tell stays unknown; a caller CloudTrail does not
 //! identify (service events, empty `userIdentity`) has no request at all.
 
-use crate::analysis::groups::Group;
 use crate::call::{Caller, CallerClass, KmsCall};
 use crate::policy::{BlockedCaller, Policy, Request};
 
-/// The request for `group`'s caller doing `event_name` on its key, with the
-/// network and encryption context of `call` (a representative call).
-pub fn request(group: &Group, event_name: &str, call: Option<&KmsCall>) -> Option<Request> {
-    request_for(&group.caller, &group.key_arn, event_name, call)
-}
-
-/// The request for `c` doing `event_name` on `key`; see [`request`].
+/// The request for `c` doing `event_name` on `key`, with the network and
+/// encryption context of `call` (a representative call).
 pub fn request_for(
     c: &Caller,
     key: &str,
@@ -111,11 +105,16 @@ pub fn relaxed<'p>(
     out
 }
 
+/// The IAM user of `account` that no statement names, whom the probes use.
+pub fn unlisted_user(account: &str) -> String {
+    format!("arn:aws:iam::{account}:user/denydiff-probe-unlisted")
+}
+
 /// An unlisted IAM user of the key's account: the probe that a fix must
 /// still keep out.
 pub fn probe(key_arn: &str, event_name: &str) -> Option<Request> {
     let account = arn_part(key_arn, 4)?;
-    let arn = format!("arn:aws:iam::{account}:user/denydiff-probe-unlisted");
+    let arn = unlisted_user(account);
     Some(Request::iam_principal(
         &arn,
         account,
@@ -125,11 +124,6 @@ pub fn probe(key_arn: &str, event_name: &str) -> Option<Request> {
 }
 
 /// The caller in the fix module's terms.
-pub fn blocked_caller(group: &Group, region: &str) -> Option<BlockedCaller> {
-    blocked_caller_for(&group.caller, region)
-}
-
-/// The caller in the fix module's terms; see [`blocked_caller`].
 pub fn blocked_caller_for(c: &Caller, region: &str) -> Option<BlockedCaller> {
     Some(match c.class {
         CallerClass::ServicePrincipal => BlockedCaller::ServicePrincipal {
