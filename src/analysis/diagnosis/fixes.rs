@@ -329,12 +329,11 @@ fn verified(
         if let CheckSubject::Observed { caller, .. } = &c.subject
             && before.explicit_deny == Tri::True
             && after.explicit_deny() != Tri::False
+            && still_blocked_seen.insert(caller)
         {
-            if still_blocked_seen.insert(caller) {
-                still_blocked_count += 1;
-                if still_blocked.len() < LISTED {
-                    still_blocked.push(caller.clone());
-                }
+            still_blocked_count += 1;
+            if still_blocked.len() < LISTED {
+                still_blocked.push(caller.clone());
             }
         }
         all.push(Check {
