@@ -372,6 +372,22 @@ pub fn is_analysed_source(source: impl AsRef<[u8]>) -> bool {
     s == b"kms.amazonaws.com" || s == b"cloudtrail.amazonaws.com"
 }
 
+/// Formats epoch milliseconds as RFC 3339 UTC (`2026-11-22T09:17:00Z`).
+pub fn fmt_time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || ms.to_string(),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    )
+}
+
+#[allow(clippy::ref_option, clippy::trivially_copy_pass_by_ref)]
+pub fn ser_time<S: serde::Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(ms) => s.serialize_str(&fmt_time(*ms)),
+        None => s.serialize_none(),
+    }
+}
+
 /// Parses an RFC 3339 `eventTime` to epoch milliseconds.
 pub fn parse_time(s: &str) -> Option<i64> {
     parse_time_bytes(s.as_bytes())

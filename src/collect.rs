@@ -76,7 +76,7 @@ pub struct Failure {
 pub struct Lifecycle {
     pub key_arn: String,
     pub event_name: String,
-    #[serde(skip)]
+    #[serde(rename = "event_time", serialize_with = "crate::call::ser_time")]
     pub time_ms: Option<i64>,
     pub event_id: Option<String>,
     /// The principal ARN, or the service, that made the change.
@@ -108,7 +108,7 @@ pub struct Grant {
 #[derive(Debug, Clone, Serialize)]
 pub struct TrailChange {
     pub event_name: String,
-    #[serde(skip)]
+    #[serde(rename = "event_time", serialize_with = "crate::call::ser_time")]
     pub time_ms: Option<i64>,
     pub event_id: Option<String>,
     pub actor: Option<String>,

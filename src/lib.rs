@@ -125,10 +125,10 @@ fn analyze(s: &Settings) -> anyhow::Result<ExitStatus> {
 fn nothing_left(f: &collect::Filters, l: &collect::LeftOut) -> String {
     let mut given = Vec::new();
     if let Some(t) = f.since_ms {
-        given.push(format!("`--since {}`", analysis::groups::fmt_time(t)));
+        given.push(format!("`--since {}`", call::fmt_time(t)));
     }
     if let Some(t) = f.until_ms {
-        given.push(format!("`--until {}`", analysis::groups::fmt_time(t)));
+        given.push(format!("`--until {}`", call::fmt_time(t)));
     }
     given.extend(f.keys.iter().map(|k| format!("`--key {k}`")));
     given.extend(f.event_names.iter().map(|e| format!("`--event-name {e}`")));
@@ -139,11 +139,7 @@ fn nothing_left(f: &collect::Filters, l: &collect::LeftOut) -> String {
             .join(", ")
     };
     let span = match (l.first_ms, l.last_ms) {
-        (Some(a), Some(b)) => format!(
-            " from {} to {}",
-            analysis::groups::fmt_time(a),
-            analysis::groups::fmt_time(b)
-        ),
+        (Some(a), Some(b)) => format!(" from {} to {}", call::fmt_time(a), call::fmt_time(b)),
         _ => String::new(),
     };
     format!(

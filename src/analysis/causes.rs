@@ -19,9 +19,9 @@ use super::diagnosis::fixes::{
 };
 use super::diagnosis::request::blocked_caller_for;
 use super::diagnosis::{Diagnosis, State, StatementRef};
-use super::groups::ser_time;
 use super::policies::{KeyPolicy, PolicySet};
 use super::verdicts::{EvidenceKind, Verdict, VerdictKind};
+use crate::call::ser_time;
 use crate::call::{Caller, CallerClass};
 use crate::collect::{Lifecycle, TrailChange};
 

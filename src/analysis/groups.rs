@@ -10,7 +10,7 @@ use foldhash::{HashMap, HashMapExt};
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::call::{Caller, CallerClass, KmsCall, Outcome};
+use crate::call::{Caller, CallerClass, KmsCall, Outcome, ser_time};
 use crate::collect::Lifecycle;
 
 /// One (key, caller, event name) group.
@@ -58,22 +58,6 @@ pub enum Contrast {
         #[serde(serialize_with = "ser_time")]
         after_time: Option<i64>,
     },
-}
-
-/// Formats epoch milliseconds as RFC 3339 UTC (`2026-11-22T09:17:00Z`).
-pub fn fmt_time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
-        || ms.to_string(),
-        |t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-    )
-}
-
-#[allow(clippy::ref_option, clippy::trivially_copy_pass_by_ref)]
-pub fn ser_time<S: serde::Serializer>(t: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(ms) => s.serialize_str(&fmt_time(*ms)),
-        None => s.serialize_none(),
-    }
 }
 
 /// The distinct keys, event names and callers of the call rows, and their

@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::collect::{Collected, Failure, FileCount, Inputs, Lifecycle, TrailChange};
 use causes::Cause;
 use diagnosis::{Blocked, Unexplained};
-use groups::{Group, ser_time};
+use groups::Group;
 use policies::{PolicyEntry, PolicyError, PolicySet};
 use timeline::{Range, Series};
 use verdicts::Verdict;
@@ -43,9 +43,9 @@ pub struct Analysis {
     pub groups: Vec<Group>,
     /// Changes to the keys seen (policy, state, grants, material, rotation),
     /// in time order, whatever the window.
-    pub timeline: Vec<LifecycleEntry>,
+    pub timeline: Vec<Lifecycle>,
     /// Changes to trails that can hide KMS events (`PutEventSelectors`, `StopLogging`).
-    pub trail_changes: Vec<TrailChangeEntry>,
+    pub trail_changes: Vec<TrailChange>,
     /// Every key policy version known, and which one is in force now.
     pub policies: Vec<PolicyEntry>,
     /// Policies that could not be used (they do not parse).
@@ -60,24 +60,6 @@ pub struct Analysis {
     pub bucket_seconds: i64,
     /// Each caller's calls per time bucket, empty buckets included.
     pub buckets: Vec<Series>,
-}
-
-/// A trail change as reported.
-#[derive(Debug, Serialize)]
-pub struct TrailChangeEntry {
-    #[serde(flatten)]
-    pub change: TrailChange,
-    #[serde(rename = "event_time", serialize_with = "ser_time")]
-    pub time_ms: Option<i64>,
-}
-
-/// A lifecycle event as reported.
-#[derive(Debug, Serialize)]
-pub struct LifecycleEntry {
-    #[serde(flatten)]
-    pub event: Lifecycle,
-    #[serde(rename = "event_time", serialize_with = "ser_time")]
-    pub time_ms: Option<i64>,
 }
 
 /// What shapes the analysis beyond the collected data.
@@ -112,30 +94,14 @@ pub fn analyze(c: Collected, policies: &PolicySet, opts: &Options) -> anyhow::Re
     let causes = causes::causes(&mut d, policies, &changes, &mut verdicts);
     let (width, buckets) = timeline::buckets(&c.calls, &frame)?;
     drop(frame);
-    let trail_changes = c
-        .trail_changes
-        .into_iter()
-        .map(|change| TrailChangeEntry {
-            time_ms: change.time_ms,
-            change,
-        })
-        .collect();
-    let timeline = c
-        .lifecycle
-        .into_iter()
-        .map(|event| LifecycleEntry {
-            time_ms: event.time_ms,
-            event,
-        })
-        .collect();
     Ok(Analysis {
         inputs: c.inputs,
         inputs_per_file: c.per_file,
         failures: c.failures,
         causes,
         groups,
-        timeline,
-        trail_changes,
+        timeline: c.lifecycle,
+        trail_changes: c.trail_changes,
         policies: policies.entries(),
         policy_errors: policies.errors.clone(),
         blocked: d.blocked,

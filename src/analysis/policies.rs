@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::analysis::groups::fmt_time;
 use crate::call::Outcome as CallOutcome;
+use crate::call::fmt_time;
 use crate::collect::Lifecycle;
 use crate::policy::{Policy, parse_policy};
 

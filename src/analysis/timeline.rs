@@ -9,7 +9,7 @@ use foldhash::HashMap;
 use polars::prelude::*;
 use serde::Serialize;
 
-use crate::analysis::groups::ser_time;
+use crate::call::ser_time;
 use crate::call::{Caller, KmsCall, Outcome};
 
 /// Calls of one caller on one key in one bucket, as polars counts them.

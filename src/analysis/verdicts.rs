@@ -22,9 +22,9 @@ use serde::Serialize;
 use crate::analysis::diagnosis::{
     Blocked, Diagnosis, State, StatementRef, Unexplained, UnexplainedKind,
 };
-use crate::analysis::groups::ser_time;
 use crate::analysis::policies::PolicySource;
 use crate::analysis::timeline::{Period, Range, period};
+use crate::call::ser_time;
 use crate::call::{Caller, KmsCall, Outcome};
 use crate::collect::{Lifecycle, TrailChange, TrailScope};
 use grants::Removed;

@@ -358,7 +358,7 @@ pub(crate) fn session_role(arn: &str) -> Option<(&str, &str, &str)> {
 }
 
 /// (partition, account, role name) of `arn:P:iam::A:role/PATH/R`, path dropped.
-fn role_name(arn: &str) -> Option<(&str, &str, &str)> {
+pub(crate) fn role_name(arn: &str) -> Option<(&str, &str, &str)> {
     let mut parts = arn.splitn(6, ':');
     let (_, partition, service, _, account, rest) = (
         parts.next()?,

@@ -1,11 +1,14 @@
 //! Propose and verify the smallest change to a blocking Deny statement.
 //!
-//! [`patch`] edits the policy's original JSON (key order and every other field
-//! untouched) per the fix table in `docs/policy-evaluation.md`, re-parses it, and renders a
-//! unified diff; [`verify`] evaluates a list of requests against the original
-//! and the patched policy and says which expectations hold. A fix is only as
-//! good as the checks it was verified with: this module chooses no callers
-//! itself.
+//! [`patch_blocking`] edits the policy's original JSON (key order and every
+//! other field untouched) per the fix table in `docs/policy-evaluation.md`,
+//! once for every caller a statement blocks, re-parses it, and renders a
+//! unified diff; [`holds`] says whether a check's expectation holds before
+//! and after. The analysis (`analysis::diagnosis::fixes`) chooses the
+//! callers and probes and verifies each fix with [`holds`]; [`patch`] and
+//! [`verify`] are the one-caller, list-of-requests forms the property tests
+//! and the fuzz target drive. A fix is only as good as the checks it was
+//! verified with: this module chooses no callers itself.
 
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -13,7 +13,7 @@ use crate::analysis::Analysis;
 use crate::analysis::causes::{Cause, ChangeKind, ChangeRef};
 use crate::analysis::diagnosis::State;
 use crate::analysis::diagnosis::fixes::{CheckSubject, ProposedFix};
-use crate::analysis::groups::fmt_time;
+use crate::call::fmt_time;
 use crate::policy::FixKind;
 
 fn time(ms: Option<i64>) -> String {

@@ -15,7 +15,8 @@ mod words;
 use std::io::Write;
 
 use crate::analysis::Analysis;
-use crate::analysis::groups::{Contrast, Group, fmt_time};
+use crate::analysis::groups::{Contrast, Group};
+use crate::call::fmt_time;
 use crate::cli::Format;
 
 /// The JSON schema version; bumped when a field changes meaning or goes away.

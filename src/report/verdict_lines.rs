@@ -11,11 +11,11 @@ use foldhash::HashMap;
 use super::words::{SHOWN, Style, short_caller, statement_words, wrapped};
 use crate::analysis::Analysis;
 use crate::analysis::diagnosis::State;
-use crate::analysis::groups::fmt_time;
 use crate::analysis::timeline::Series;
 use crate::analysis::timeline::{Period, sparkline};
 use crate::analysis::verdicts::{Evidence, EvidenceKind, PolicyType, Reason, Verdict, VerdictKind};
 use crate::call::Caller;
+use crate::call::fmt_time;
 use crate::collect::TrailScope;
 
 fn t(ms: Option<i64>) -> String {
@@ -53,31 +53,26 @@ pub(super) fn render_key(
     st: Style,
     w: &mut impl Write,
 ) -> std::io::Result<()> {
-    let events: Vec<_> = r
-        .timeline
-        .iter()
-        .filter(|l| l.event.key_arn == key)
-        .collect();
+    let events: Vec<_> = r.timeline.iter().filter(|l| l.key_arn == key).collect();
     if !events.is_empty() {
         writeln!(w, "Timeline:\n")?;
         for l in events {
             let who = l
-                .event
                 .actor
                 .as_deref()
                 .map_or(String::new(), |a| format!(" by `{a}`"));
-            let failed = if l.event.outcome == crate::call::Outcome::Succeeded {
+            let failed = if l.outcome == crate::call::Outcome::Succeeded {
                 ""
             } else {
                 " (failed)"
             };
-            let id = l.event.event_id.as_deref().unwrap_or("?");
+            let id = l.event_id.as_deref().unwrap_or("?");
             writeln!(
                 w,
                 "{}{} {}{who}{failed} [{id}]",
                 st.bullet,
-                t(l.event.time_ms),
-                l.event.event_name
+                t(l.time_ms),
+                l.event_name
             )?;
         }
         writeln!(w)?;

@@ -114,19 +114,11 @@ fn arn_is(rest: &str, caller: &Caller) -> bool {
 /// The caller is role `name` of `account`, whatever its path (role names
 /// are unique in an account and not case-sensitive: docs/request-context.md).
 fn role_is(caller: &Caller, account: &str, name: &str) -> bool {
-    let Some(arn) = caller.principal_arn.as_deref() else {
-        return false;
-    };
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [_, _, "iam", _, acct, resource] = parts.as_slice() else {
-        return false;
-    };
-    *acct == account
-        && resource.starts_with("role/")
-        && resource
-            .rsplit('/')
-            .next()
-            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    caller
+        .principal_arn
+        .as_deref()
+        .and_then(crate::policy::eval::role_name)
+        .is_some_and(|(_, acct, role)| acct == account && role.eq_ignore_ascii_case(name))
 }
 
 /// Whether `caller` made the change (`actor` is a principal ARN or a service).
