@@ -469,7 +469,7 @@ fn add_fixes(
     if let Some(previous) = version.checked_sub(1).map(|p| &epochs[p]) {
         let ongoing: Vec<usize> = by_statement.values().flatten().copied().collect();
         let targets: Vec<Target<'_>> = ongoing.iter().map(|&i| target(i)).collect();
-        let restore = restore_fix(
+        let mut restore = restore_fix(
             ids,
             &cause.key_arn,
             &current.policy,
@@ -477,6 +477,8 @@ fn add_fixes(
             &targets,
             observed,
         );
+        // The cause's version and every one after it.
+        restore.undoes = epochs.len() - version;
         let r = fix_ref(&restore);
         refs.extend(ongoing.iter().map(|&i| (i, vec![r.clone()])));
         cause.fixes.push(restore);

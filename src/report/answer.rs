@@ -199,7 +199,12 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
 }
 
 fn fix_line(f: &ProposedFix) -> String {
-    let what = if f.kind == FixKind::Restore {
+    let what = if f.kind == FixKind::Restore && f.undoes > 1 {
+        format!(
+            "restore the version before the change (this undoes {} versions, the later ones too)",
+            f.undoes
+        )
+    } else if f.kind == FixKind::Restore {
         "restore the version before the change".to_owned()
     } else {
         f.description.clone()

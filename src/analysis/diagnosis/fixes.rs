@@ -39,6 +39,9 @@ pub struct ProposedFix {
     /// statement still denied at least one probe it denied before, and the
     /// document fits KMS's key policy size limit.
     pub verified: bool,
+    /// For a restore: how many policy versions it undoes (the cause's and
+    /// every later one); 0 for a patch.
+    pub undoes: usize,
     /// The document's size as compact JSON, in bytes.
     pub policy_bytes: usize,
     /// Over [`POLICY_SIZE_LIMIT`]: `PutKeyPolicy` would refuse it.
@@ -354,6 +357,7 @@ fn verified(
         policy: serde_json::Value::Null,
         diff: String::new(),
         verified: all_passed && (restore || guarded),
+        undoes: 0,
         policy_bytes: 0,
         over_size_limit: false,
         unblocks: unblocked.values().filter(|ok| **ok).count() as u64,
