@@ -546,15 +546,13 @@ pub(crate) fn alias_ref(key: &str) -> Option<(Option<&str>, Option<&str>, &str)>
     if key.starts_with("alias/") {
         return Some((None, None, key));
     }
-    let mut parts = key.splitn(6, ':');
-    let (_, _, service, region, account, rest) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
+    let crate::arn::Arn {
+        service,
+        region,
+        account,
+        resource: rest,
+        ..
+    } = crate::arn::Arn::parse(key)?;
     (service == "kms" && rest.starts_with("alias/")).then(|| {
         (
             (!account.is_empty()).then_some(account),

@@ -7,6 +7,7 @@
 //! report renders it. [`run`] wires it to the command line.
 
 pub mod analysis;
+pub mod arn;
 pub mod call;
 pub mod cli;
 pub mod collect;

@@ -343,33 +343,20 @@ fn same_role(a: (&str, &str, &str), b: (&str, &str, &str)) -> bool {
 
 /// (partition, account, role name) of `arn:P:sts::A:assumed-role/R/S`.
 pub(crate) fn session_role(arn: &str) -> Option<(&str, &str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (_, partition, service, _, account, rest) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let (role, session) = rest.strip_prefix("assumed-role/")?.split_once('/')?;
-    (service == "sts" && !role.is_empty() && !session.is_empty())
-        .then_some((partition, account, role))
+    let a = crate::arn::Arn::parse(arn)?;
+    let (role, session) = a.resource.strip_prefix("assumed-role/")?.split_once('/')?;
+    (a.service == "sts" && !role.is_empty() && !session.is_empty()).then_some((
+        a.partition,
+        a.account,
+        role,
+    ))
 }
 
 /// (partition, account, role name) of `arn:P:iam::A:role/PATH/R`, path dropped.
 pub(crate) fn role_name(arn: &str) -> Option<(&str, &str, &str)> {
-    let mut parts = arn.splitn(6, ':');
-    let (_, partition, service, _, account, rest) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    let name = rest.strip_prefix("role/")?.rsplit('/').next()?;
-    (service == "iam" && !name.is_empty()).then_some((partition, account, name))
+    let a = crate::arn::Arn::parse(arn)?;
+    let name = a.resource.strip_prefix("role/")?.rsplit('/').next()?;
+    (a.service == "iam" && !name.is_empty()).then_some((a.partition, a.account, name))
 }
 
 /// Actions match case-insensitively with `*` and `?`.

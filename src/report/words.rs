@@ -19,8 +19,10 @@ pub(super) const WIDTH: usize = 120;
 
 /// `role/name@account` for an IAM ARN; anything else as is.
 pub(super) fn short_arn(arn: &str) -> String {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let [_, _, _, _, account, resource] = parts.as_slice() else {
+    let Some(crate::arn::Arn {
+        account, resource, ..
+    }) = crate::arn::Arn::parse(arn)
+    else {
         return arn.to_owned();
     };
     let mut segments = resource.split('/');
