@@ -92,6 +92,11 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "FILE")]
     pub request: Option<String>,
 
+    /// With EVENT: the AWS Organizations id of the key's account (`o-...`),
+    /// as for `analyze --org-id`
+    #[arg(long, value_name = "ORG_ID", value_parser = parse_org_id, conflicts_with = "request")]
+    pub org_id: Option<String>,
+
     /// Output format [default: table on a terminal, json otherwise]
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -163,6 +168,12 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub fetch_policy: bool,
 
+    /// The AWS Organizations id of the key's account (`o-...`): its principals
+    /// get `aws:PrincipalOrgID`, which CloudTrail does not show; other
+    /// accounts' stay unknown
+    #[arg(long, value_name = "ORG_ID", value_parser = parse_org_id)]
+    pub org_id: Option<String>,
+
     #[command(flatten)]
     pub aws: AwsArgs,
 }
@@ -222,6 +233,23 @@ pub enum Format {
     Table,
     Json,
     Markdown,
+}
+
+/// An organization id as AWS writes it: `o-` and 10 to 32 lowercase
+/// letters or digits ("Organizations API: Organization", `Id`).
+fn parse_org_id(s: &str) -> Result<String, String> {
+    let rest = s.strip_prefix("o-").unwrap_or("");
+    let ok = (10..=32).contains(&rest.len())
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}` is not an organization id (`o-` and 10 to 32 lowercase letters or digits)"
+        ))
+    }
 }
 
 #[cfg(test)]

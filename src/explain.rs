@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::analysis::diagnosis::StatementRef;
 use crate::analysis::diagnosis::fixes::{ProposedFix, make_fixes};
-use crate::analysis::diagnosis::request::{arn_part, blocked_caller_for, request_for};
+use crate::analysis::diagnosis::request::{arn_part, blocked_caller_for, request_for, with_org};
 use crate::call::{self, CallerClass, KmsCall};
 use crate::event::RawRecord;
 use crate::policy::context::role_of_session;
@@ -92,7 +92,8 @@ pub struct StatementOut {
 
 /// Reads an event: a bare record, a `{"Records":[...]}` holding one, a
 /// LookupEvents item, or `-` for stdin.
-pub fn load_event(path: &str) -> anyhow::Result<Subject> {
+/// `org_id`: the key's account's organization (`--org-id`), if given.
+pub fn load_event(path: &str, org_id: Option<&str>) -> anyhow::Result<Subject> {
     let bytes = read(path)?;
     let records = match decode(&bytes).with_context(|| format!("`{path}`"))? {
         Decoded::Records(r) => r.records,
@@ -109,7 +110,9 @@ pub fn load_event(path: &str) -> anyhow::Result<Subject> {
         bail!("`{path}` is not a KMS event (eventSource `{src}`)");
     }
     let call = call::kms_call(ev, &mut call::Interner::default());
-    let Some(request) = request_for(&call.caller, &call.key, &call.event_name, Some(&call)) else {
+    let Some(request) = request_for(&call.caller, &call.key, &call.event_name, Some(&call))
+        .map(|r| with_org(r, &call.caller, &call.key, org_id))
+    else {
         bail!(
             "`{path}`: the caller ({}) is not identified well enough to build a request\nhint: describe the request with `--request`",
             call.caller.class.as_str()

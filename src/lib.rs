@@ -73,7 +73,7 @@ fn explain_cmd(a: &cli::ExplainArgs) -> anyhow::Result<ExitStatus> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let subject = match (&a.event, &a.request) {
         (_, Some(r)) => explain::load_request(r)?,
-        (Some(e), None) => explain::load_event(e)?,
+        (Some(e), None) => explain::load_event(e, a.org_id.as_deref())?,
         (None, None) => anyhow::bail!("give an EVENT file or `--request FILE`"),
     };
     let x = explain::explain(&subject, &policies);

@@ -147,6 +147,7 @@ impl Settings {
                 .map(parse_range)
                 .transpose()
                 .context("`--incident`")?,
+            org_id: a.org_id.clone(),
         };
         let (paths, remotes) = split_sources(a.paths, a.aws.lookup)?;
         Ok(Self {

@@ -69,6 +69,8 @@ pub struct Options {
     pub wanted_keys: Vec<String>,
     pub baseline: Option<Range>,
     pub incident: Option<Range>,
+    /// `--org-id`: the key's account's organization.
+    pub org_id: Option<String>,
 }
 
 /// Runs every stage on the collected rows.
@@ -76,7 +78,7 @@ pub fn analyze(c: Collected, policies: &PolicySet, opts: &Options) -> anyhow::Re
     // The rows numbered once, for the groups and the timeline.
     let frame = groups::frame(&c.calls)?;
     let groups = groups::groups(&c.calls, &frame, &c.lifecycle, c.horizon_ms)?;
-    let mut d = diagnosis::diagnose(&c.calls, policies);
+    let mut d = diagnosis::diagnose(&c.calls, policies, opts.org_id.as_deref());
     let mut verdicts = verdicts::verdicts(&verdicts::Inputs {
         calls: &c.calls,
         lifecycle: &c.lifecycle,

@@ -392,3 +392,52 @@ fn policy_file_overrides_the_trail_and_bad_policies_are_named() {
         "{err}"
     );
 }
+
+/// SYNTHETIC: a role of the key's account decrypts, then a `PutKeyPolicy`
+/// adds `Deny unless aws:PrincipalOrgID == o-...`; the role makes no call
+/// after it. CloudTrail never shows the organization, so without
+/// `--org-id` the replayed role may be denied (undetermined, the key
+/// named); with the key account's organization given, it is allowed and
+/// not blamed.
+#[test]
+fn org_id_decides_what_the_trail_cannot_show() {
+    let deny = json!({"Sid": "DenyOutsideOrg", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+        "Resource": "*", "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}});
+    let mut trail: Value = serde_json::from_str(&replay_trail(&deny)).unwrap();
+    let role = json!({"type": "AssumedRole", "accountId": "111122223333",
+        "arn": "arn:aws:sts::111122223333:assumed-role/app/s1",
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/app",
+                                             "accountId": "111122223333"}}});
+    for r in trail["Records"].as_array_mut().unwrap() {
+        if r["eventName"] == "Decrypt" {
+            r["userIdentity"] = role.clone();
+            r["sourceIPAddress"] = json!("10.0.0.1");
+        }
+    }
+    let text = trail.to_string();
+    let (v, _) = analyze_text(&text, &[]);
+    let b = blocked(&v);
+    assert_eq!(b.len(), 1, "{v}");
+    assert_eq!(
+        b[0]["caller"]["principal_arn"],
+        "arn:aws:iam::111122223333:role/app"
+    );
+    assert_eq!(b[0]["decision"], "undetermined");
+    assert_eq!(b[0]["uncertain_keys"], json!(["aws:PrincipalOrgID"]));
+    let (v, out) = analyze_text(&text, &["--org-id", "o-a1b2c3d4e5"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(blocked(&v).is_empty(), "{}", v["blocked"]);
+    // Another organization's id: the Deny applies for certain.
+    let (v, _) = analyze_text(&text, &["--org-id", "o-zzzzzzzzzz"]);
+    let b = blocked(&v);
+    assert_eq!(b.len(), 1, "{v}");
+    assert_eq!(b[0]["decision"], "explicit-deny");
+    // A malformed id is a usage error that says what an id looks like.
+    let out = run(&["analyze", "--org-id", "org-1", "x.json"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not an organization id"),
+        "{}",
+        stderr(&out)
+    );
+}

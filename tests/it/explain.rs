@@ -297,3 +297,48 @@ fn table_output_names_the_decision_and_evidence() {
     assert!(t.contains("<- deciding"), "{t}");
     assert!(t.contains("(broad, verified"), "{t}");
 }
+
+/// SYNTHETIC event: a role of the key's account under a Deny on
+/// `aws:PrincipalOrgID`. Undetermined (exit 4) without `--org-id`; the
+/// key account's organization decides it (allowed, exit 0); another
+/// organization's is an explicit deny (exit 3).
+#[test]
+fn org_id_decides_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let pol = dir.path().join("policy.json");
+    std::fs::write(
+        &pol,
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "DenyOutsideOrg", "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*",
+             "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]})
+        .to_string(),
+    )
+    .unwrap();
+    let ev = dir.path().join("event.json");
+    std::fs::write(
+        &ev,
+        json!({"eventID": "00000000-0000-4000-8000-000000000001", "eventTime": "2026-11-20T09:00:00Z",
+            "eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "awsRegion": "eu-west-1",
+            "sourceIPAddress": "10.0.0.1", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "AssumedRole", "accountId": "111122223333",
+                "arn": "arn:aws:sts::111122223333:assumed-role/app/s1",
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/app",
+                                                     "accountId": "111122223333"}}},
+            "resources": [{"type": "AWS::KMS::Key", "ARN": "arn:aws:kms:eu-west-1:111122223333:key/k1"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let (pol, ev) = (pol.to_str().unwrap(), ev.to_str().unwrap());
+    let code = |extra: &[&str]| {
+        let mut args = vec!["explain", "--format", "json", "--policy", pol];
+        args.extend(extra);
+        args.push(ev);
+        let out = run(&args, b"");
+        (out.status.code(), stderr(&out))
+    };
+    assert_eq!(code(&[]).0, Some(4), "the organization is unknown");
+    assert_eq!(code(&["--org-id", "o-a1b2c3d4e5"]).0, Some(0));
+    assert_eq!(code(&["--org-id", "o-zzzzzzzzzz"]).0, Some(3));
+}

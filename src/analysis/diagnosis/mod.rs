@@ -311,7 +311,8 @@ fn judge(kp: &KeyPolicy, req: &Request) -> Judgement {
 }
 
 /// Diagnoses every call against the key policies in `policies`.
-pub fn diagnose(calls: &[KmsCall], policies: &PolicySet) -> Diagnosis {
+/// `org_id`: the key's account's organization (`--org-id`), if given.
+pub fn diagnose(calls: &[KmsCall], policies: &PolicySet, org_id: Option<&str>) -> Diagnosis {
     let all = cells(calls, policies);
     // A caller that succeeded under the current version is not blocked by it.
     let ok_now: HashSet<(&str, &Caller, &str)> = all
@@ -344,6 +345,7 @@ pub fn diagnose(calls: &[KmsCall], policies: &PolicySet) -> Diagnosis {
             continue;
         }
         let Some(req) = request::request_for(cell.caller, cell.key, cell.event, Some(cell.rep))
+            .map(|r| request::with_org(r, cell.caller, cell.key, org_id))
         else {
             if cell.denied > 0 {
                 explain(UnexplainedKind::NotEvaluable);

@@ -123,6 +123,30 @@ pub fn probe(key_arn: &str, event_name: &str) -> Option<Request> {
     ))
 }
 
+/// `aws:PrincipalOrgID` for the key's own account's principals, when the
+/// user gave the organization (`--org-id`): CloudTrail never shows it, so
+/// without it the key stays unknown; another account's principals may be
+/// in another organization and stay unknown.
+pub fn with_org(mut req: Request, c: &Caller, key: &str, org_id: Option<&str>) -> Request {
+    let key_account = arn_part(key, 4);
+    let caller_account = c
+        .account_id
+        .as_deref()
+        .or_else(|| c.principal_arn.as_deref().and_then(|a| arn_part(a, 4)));
+    let iam = matches!(
+        c.class,
+        CallerClass::Direct | CallerClass::ServiceLinkedRole | CallerClass::ForwardAccess
+    );
+    if let Some(org) = org_id
+        && iam
+        && key_account.is_some()
+        && caller_account == key_account
+    {
+        req.context = req.context.set("aws:PrincipalOrgID", [org]);
+    }
+    req
+}
+
 /// The caller in the fix module's terms.
 pub fn blocked_caller_for(c: &Caller, region: &str) -> Option<BlockedCaller> {
     Some(match c.class {
