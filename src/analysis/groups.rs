@@ -211,7 +211,8 @@ fn group_order(g: &Group) -> impl Ord + '_ {
     )
 }
 
-fn nums(df: &DataFrame, name: &str) -> PolarsResult<Vec<u64>> {
+/// A u64 column (a count), nulls as 0.
+pub fn nums(df: &DataFrame, name: &str) -> PolarsResult<Vec<u64>> {
     Ok(df
         .column(name)?
         .u64()?

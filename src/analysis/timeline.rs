@@ -114,13 +114,7 @@ pub fn buckets(
 }
 
 fn read(g: &DataFrame, c: &crate::analysis::groups::Codes<'_>) -> PolarsResult<Vec<Bucket>> {
-    let u = |n: &str| -> PolarsResult<Vec<u64>> {
-        Ok(g.column(n)?
-            .u64()?
-            .iter()
-            .map(Option::unwrap_or_default)
-            .collect())
-    };
+    let u = |n: &str| crate::analysis::groups::nums(g, n);
     let series = crate::analysis::groups::codes(g, "series")?;
     let start: Vec<Option<i64>> = g.column("bucket")?.i64()?.iter().collect();
     let (ok, den, st) = (u("succeeded")?, u("denied")?, u("key_state_failed")?);

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::util::{analyze_json, run, stdout};
 
@@ -225,5 +225,76 @@ fn a_deny_put_back_after_its_removal_is_ongoing_again() {
     assert!(
         verdicts.iter().all(|x| x["state"] == "ongoing"),
         "{verdicts:?}"
+    );
+}
+
+/// SYNTHETIC: version 1 denies role `app` `kms:ReEncrypt*`; version 2
+/// drops that Deny and denies it `kms:Decrypt` instead. Under version 2,
+/// `app` re-encrypts fine and its `Decrypt` is denied. Restoring version 1
+/// would unblock the `Decrypt` and break the `ReEncrypt`: the restore must be
+/// checked against the blocked caller's other events too, and is not
+/// verified.
+#[test]
+fn a_restore_that_denies_another_event_of_the_blocked_caller_is_not_verified() {
+    use crate::verdicts::{ACCT, KEY, Trail, user};
+    let root = json!({"Sid": "Root", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{ACCT}:root")}, "Action": "kms:*", "Resource": "*"});
+    let deny = |sid: &str, action: &str| {
+        json!({"Sid": sid, "Effect": "Deny", "Principal": {"AWS": format!("arn:aws:iam::{ACCT}:role/app")},
+               "Action": action, "Resource": "*"})
+    };
+    let policy = |deny: Value| {
+        json!({"Version": "2012-10-17", "Statement": [root.clone(), deny]}).to_string()
+    };
+    let app = || {
+        json!({"type": "AssumedRole", "accountId": ACCT,
+        "arn": format!("arn:aws:sts::{ACCT}:assumed-role/app/s"),
+        "sessionContext": {"sessionIssuer": {"type": "Role", "arn": format!("arn:aws:iam::{ACCT}:role/app")}}})
+    };
+    let put = |t: &mut Trail, hour: u32, p: String| {
+        t.add(
+            hour,
+            "kms.amazonaws.com",
+            "PutKeyPolicy",
+            user("admin"),
+            json!({"keyId": KEY, "policy": p}),
+            None,
+        );
+    };
+    let mut t = Trail::default();
+    put(&mut t, 1, policy(deny("NoReEncrypt", "kms:ReEncrypt*")));
+    t.kms(2, "Decrypt", app(), None);
+    put(&mut t, 3, policy(deny("NoDecrypt", "kms:Decrypt")));
+    t.kms(4, "ReEncryptFrom", app(), None).kms(
+        5,
+        "Decrypt",
+        app(),
+        Some((
+            "AccessDeniedException",
+            "with an explicit deny in a resource-based policy",
+        )),
+    );
+    let v = t.analyze(&[]);
+    let causes = v["causes"].as_array().unwrap();
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    let restore = causes[0]["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "restore")
+        .unwrap_or_else(|| panic!("{}", causes[0]));
+    assert_eq!(restore["verified"], false, "{restore}");
+    let failed: Vec<&Value> = restore["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["passed"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["subject"], "observed");
+    assert_eq!(failed[0]["event_name"], "ReEncryptFrom");
+    assert_eq!(
+        (failed[0]["before"].as_str(), failed[0]["after"].as_str()),
+        (Some("allowed"), Some("explicit-deny"))
     );
 }

@@ -401,7 +401,16 @@ fn checks<'a>(
     observed: &'a [Observed],
 ) -> Vec<(CheckInput<'a>, DecisionSummary)> {
     let mut out: Vec<(CheckInput<'_>, DecisionSummary)> = Vec::new();
-    let blocked: foldhash::HashSet<&Caller> = targets.iter().map(|t| t.caller).collect();
+    // A blocked caller's other events are observed calls like any other's:
+    // a fix must not newly deny them either.
+    let blocked: foldhash::HashSet<(&Caller, &str)> = targets
+        .iter()
+        .flat_map(|t| {
+            t.requests
+                .iter()
+                .map(|r| (t.caller, r.action.strip_prefix("kms:").unwrap_or(&r.action)))
+        })
+        .collect();
     for t in targets {
         for r in t.requests {
             let event_name = r
@@ -417,7 +426,10 @@ fn checks<'a>(
             out.push((c, evaluate(policy, r).summary()));
         }
     }
-    for o in observed.iter().filter(|o| !blocked.contains(&o.caller)) {
+    for o in observed
+        .iter()
+        .filter(|o| !blocked.contains(&(&o.caller, o.event_name.as_str())))
+    {
         let subject = CheckSubject::Observed {
             caller: o.caller.clone(),
             event_name: o.event_name.clone(),
