@@ -16,6 +16,7 @@
 
 pub mod causes;
 pub mod diagnosis;
+pub mod explanation;
 pub mod groups;
 pub mod policies;
 pub mod timeline;

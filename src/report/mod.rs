@@ -4,9 +4,9 @@
 //! analysis are its result types only.
 
 mod answer;
-pub mod explanation;
 mod json;
 mod markdown;
+pub mod one_request;
 mod prose;
 mod table;
 mod verdict_lines;

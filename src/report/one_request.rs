@@ -6,8 +6,8 @@ use std::io::Write;
 
 use super::prose::fix;
 use super::words::{Style, evidence_line};
+use crate::analysis::explanation::Explanation;
 use crate::cli::Format;
-use crate::explain::Explanation;
 use crate::policy::{Effect, Outcome, Tri};
 
 /// Writes the explanation in `format`.
