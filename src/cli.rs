@@ -104,6 +104,36 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub trail: TrailArgs,
+
+    /// Output format [default: table on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+
+    /// Write the report to this file instead of standard output
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// The key policy in force (a JSON document); it overrides the trail's.
+    ///
+    /// It applies to the keys selected with `--key`; without `--key`, the
+    /// trail must show calls to one key only.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<std::path::PathBuf>,
+
+    /// The baseline period for the before/after contrast, `FROM..TO` (default: before each caller's change)
+    #[arg(long, value_name = "FROM..TO")]
+    pub baseline: Option<String>,
+
+    /// The incident period for the before/after contrast, `FROM..TO` (default: from each caller's change on)
+    #[arg(long, value_name = "FROM..TO")]
+    pub incident: Option<String>,
+}
+
+/// The trail to read and how: shared by the commands that read one.
+#[derive(Debug, Args)]
+pub struct TrailArgs {
     /// Files or directories (read recursively), `-` for standard input,
     /// `s3://BUCKET/PREFIX` (a trail's S3 export) or `cloudtrail://[REGION]`
     /// (the LookupEvents API).
@@ -129,32 +159,9 @@ pub struct AnalyzeArgs {
     #[arg(long = "event-name", value_name = "NAME")]
     pub event_names: Vec<String>,
 
-    /// Output format [default: table on a terminal, json otherwise]
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-
-    /// Write the report to this file instead of standard output
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<std::path::PathBuf>,
-
     /// Do not print per-input error messages on standard error (the report still lists them)
     #[arg(long, short)]
     pub quiet: bool,
-
-    /// The key policy in force (a JSON document); it overrides the trail's.
-    ///
-    /// It applies to the keys selected with `--key`; without `--key`, the
-    /// trail must show calls to one key only.
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<std::path::PathBuf>,
-
-    /// The baseline period for the before/after contrast, `FROM..TO` (default: before each caller's change)
-    #[arg(long, value_name = "FROM..TO")]
-    pub baseline: Option<String>,
-
-    /// The incident period for the before/after contrast, `FROM..TO` (default: from each caller's change on)
-    #[arg(long, value_name = "FROM..TO")]
-    pub incident: Option<String>,
 
     /// Stop at the first input that fails, with exit code 2 (for pipelines)
     #[arg(long)]

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 use crate::analysis::Options as AnalysisOptions;
 use crate::analysis::timeline::Range;
-use crate::cli::{AnalyzeArgs, AwsArgs, FetchArgs, Format};
+use crate::cli::{AnalyzeArgs, AwsArgs, FetchArgs, Format, TrailArgs};
 use crate::collect::Filters;
 use crate::policy::{Policy, parse_policy};
 use crate::source::aws::AwsOptions;
@@ -19,16 +19,24 @@ use crate::source::remote::{Query, Remote};
 /// A resolved `analyze` invocation.
 #[derive(Debug)]
 pub struct Settings {
+    pub trail: TrailSettings,
+    pub format: Format,
+    pub output: Option<PathBuf>,
+    /// `--policy`: the path and the parsed document.
+    pub policy: Option<(PathBuf, Policy)>,
+    /// `--key`, `--baseline`, `--incident`, as the analysis needs them.
+    pub analysis: AnalysisOptions,
+}
+
+/// The trail to read, resolved (`cli::TrailArgs`).
+#[derive(Debug)]
+pub struct TrailSettings {
     /// Local paths (and `-`).
     pub paths: Vec<String>,
     /// `s3://` and `cloudtrail://` sources.
     pub remotes: Vec<Remote>,
     pub filters: Filters,
-    pub format: Format,
-    pub output: Option<PathBuf>,
     pub quiet: bool,
-    /// `--policy`: the path and the parsed document.
-    pub policy: Option<(PathBuf, Policy)>,
     pub fetch_policy: bool,
     /// `--threads` (0: one per core).
     pub threads: usize,
@@ -36,8 +44,8 @@ pub struct Settings {
     pub strict: bool,
     pub aws: AwsOptions,
     pub query: Query,
-    /// `--key`, `--baseline`, `--incident`, as the analysis needs them.
-    pub analysis: AnalysisOptions,
+    /// `--org-id`.
+    pub org_id: Option<String>,
 }
 
 /// A resolved `fetch` invocation.
@@ -116,43 +124,16 @@ fn query(
     }
 }
 
-impl Settings {
-    pub fn from_args(a: AnalyzeArgs) -> anyhow::Result<Self> {
+impl TrailSettings {
+    pub fn from_args(a: TrailArgs) -> anyhow::Result<Self> {
         let (since_ms, until_ms) = window(a.since.as_deref(), a.until.as_deref())?;
         let event_names = a
             .event_names
             .iter()
             .map(|n| n.strip_prefix("kms:").unwrap_or(n).to_owned())
             .collect();
-        let format = match (a.format, &a.output) {
-            (Some(f), _) => f,
-            (None, Some(_)) => Format::Json,
-            (None, None) => default_format(),
-        };
-        let policy = a
-            .policy
-            .map(|p| read_policy(&p).map(|doc| (p, doc)))
-            .transpose()?;
-        let analysis = AnalysisOptions {
-            wanted_keys: a.keys.clone(),
-            baseline: a
-                .baseline
-                .as_deref()
-                .map(parse_range)
-                .transpose()
-                .context("`--baseline`")?,
-            incident: a
-                .incident
-                .as_deref()
-                .map(parse_range)
-                .transpose()
-                .context("`--incident`")?,
-            org_id: a.org_id.clone(),
-        };
         let (paths, remotes) = split_sources(a.paths, a.aws.lookup)?;
         Ok(Self {
-            analysis,
-            policy,
             fetch_policy: a.fetch_policy,
             threads: a.threads,
             strict: a.strict,
@@ -166,9 +147,46 @@ impl Settings {
                 keys: a.keys,
                 event_names,
             },
+            quiet: a.quiet,
+            org_id: a.org_id,
+        })
+    }
+}
+
+impl Settings {
+    pub fn from_args(a: AnalyzeArgs) -> anyhow::Result<Self> {
+        let trail = TrailSettings::from_args(a.trail)?;
+        let format = match (a.format, &a.output) {
+            (Some(f), _) => f,
+            (None, Some(_)) => Format::Json,
+            (None, None) => default_format(),
+        };
+        let policy = a
+            .policy
+            .map(|p| read_policy(&p).map(|doc| (p, doc)))
+            .transpose()?;
+        let analysis = AnalysisOptions {
+            wanted_keys: trail.filters.keys.clone(),
+            baseline: a
+                .baseline
+                .as_deref()
+                .map(parse_range)
+                .transpose()
+                .context("`--baseline`")?,
+            incident: a
+                .incident
+                .as_deref()
+                .map(parse_range)
+                .transpose()
+                .context("`--incident`")?,
+            org_id: trail.org_id.clone(),
+        };
+        Ok(Self {
+            trail,
             format,
             output: a.output,
-            quiet: a.quiet,
+            policy,
+            analysis,
         })
     }
 }

@@ -2,15 +2,35 @@
 //! changes, gather the key policies, analyse, and write the report.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context;
 
 use crate::analysis::policies::{KeyPolicy, PolicyError, PolicySet, PolicySource};
-use crate::collect::{self, Collector};
-use crate::settings::Settings;
+use crate::collect::{self, Collected, Collector};
+use crate::policy::Policy;
+use crate::settings::{Settings, TrailSettings};
 use crate::{ExitStatus, analysis, call, policy, report, source};
 
 pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
+    let (collected, policies) = read_trail(&s.trail, s.policy.as_ref())?;
+    let analysis = analysis::analyze(collected, &policies, &s.analysis)?;
+    write_report(s, &analysis)?;
+    Ok(if analysis.failures.is_empty() {
+        ExitStatus::Ok
+    } else {
+        ExitStatus::InputsFailed
+    })
+}
+
+/// Reads the trail into KMS calls and key changes, and gathers the key
+/// policies: the trail's, then `--fetch-policy`, then `policy_file`.
+/// Failed inputs are listed in the result (and on stderr unless quiet);
+/// with `--strict`, the first one is an error.
+pub fn read_trail(
+    s: &TrailSettings,
+    policy_file: Option<&(PathBuf, Policy)>,
+) -> anyhow::Result<(Collected, PolicySet)> {
     let mut collector = Collector::new(s.filters.clone());
     source::files::read_paths(&s.paths, &mut collector, s.threads, s.strict, !s.quiet);
     if !s.remotes.is_empty() {
@@ -27,7 +47,7 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
         });
     }
     strict_stop(s, &collected)?;
-    let policies = policies(s, &mut collected)?;
+    let policies = policies(s, policy_file, &mut collected)?;
     // A `kms:GetKeyPolicy` that failed (`--fetch-policy`) is an input too.
     strict_stop(s, &collected)?;
     if !s.quiet {
@@ -38,13 +58,7 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
             eprintln!("denydiff: warning: key `{}`: {}", e.key_arn, e.reason);
         }
     }
-    let analysis = analysis::analyze(collected, &policies, &s.analysis)?;
-    write_report(s, &analysis)?;
-    Ok(if analysis.failures.is_empty() {
-        ExitStatus::Ok
-    } else {
-        ExitStatus::InputsFailed
-    })
+    Ok((collected, policies))
 }
 
 /// Says that the filters left no KMS call, and what there was: a filter
@@ -79,7 +93,7 @@ fn nothing_left(f: &collect::Filters, l: &collect::LeftOut) -> String {
 }
 
 /// With `--strict`, the first failed input ends the run without a report.
-fn strict_stop(s: &Settings, c: &collect::Collected) -> anyhow::Result<()> {
+fn strict_stop(s: &TrailSettings, c: &Collected) -> anyhow::Result<()> {
     match c.failures.first() {
         Some(f) if s.strict => anyhow::bail!(
             "`{}`: {}\nhint: stopped at the first input that failed (`--strict`)",
@@ -91,7 +105,11 @@ fn strict_stop(s: &Settings, c: &collect::Collected) -> anyhow::Result<()> {
 }
 
 /// The key policies: the trail's, then `--fetch-policy`, then `--policy`.
-fn policies(s: &Settings, c: &mut collect::Collected) -> anyhow::Result<PolicySet> {
+fn policies(
+    s: &TrailSettings,
+    policy_file: Option<&(PathBuf, Policy)>,
+    c: &mut Collected,
+) -> anyhow::Result<PolicySet> {
     let mut set = PolicySet::from_trail(&c.lifecycle);
     // The distinct keys, sorted: a string per call first was the run's
     // peak at 5 GB (29 MB for 228,000 calls, massif).
@@ -133,7 +151,7 @@ fn policies(s: &Settings, c: &mut collect::Collected) -> anyhow::Result<PolicySe
             }
         }
     }
-    if let Some((path, policy)) = &s.policy {
+    if let Some((path, policy)) = policy_file {
         if s.filters.keys.is_empty() && keys.len() > 1 {
             anyhow::bail!(
                 "`--policy {}` would apply to {} keys\nhint: name the key it belongs to with `--key`",
