@@ -14,6 +14,7 @@ mod grants;
 mod parallel;
 mod real_samples;
 mod remote;
+mod stalls;
 mod trail_scope;
 mod util;
 mod verdicts;
