@@ -16,6 +16,7 @@
 mod grants;
 mod silence;
 
+use crate::arn::Arn;
 use foldhash::{HashMap, HashSet};
 use serde::Serialize;
 
@@ -397,11 +398,11 @@ fn silent_change<'a>(
 
 /// `(caller's account, key's account)` when they differ.
 fn other_account<'c>(key: &'c str, caller: &'c Caller) -> Option<(&'c str, &'c str)> {
-    let key_account = key.split(':').nth(4).filter(|a| !a.is_empty())?;
+    let key_account = Some(Arn::parse(key)?.account).filter(|a| !a.is_empty())?;
     let caller_account = caller
         .account_id
         .as_deref()
-        .or_else(|| caller.principal_arn.as_deref()?.split(':').nth(4))
+        .or_else(|| Some(Arn::parse(caller.principal_arn.as_deref()?)?.account))
         .filter(|a| !a.is_empty())?;
     (caller_account != key_account).then_some((caller_account, key_account))
 }

@@ -8,6 +8,7 @@
 //! ("Grants") describes them; a principal ID (`AROA...`) matches nobody,
 //! as call rows do not keep principal IDs. Pure: no I/O, no words.
 
+use crate::arn::Arn;
 use crate::call::{Caller, CallerClass, Outcome};
 use crate::collect::Lifecycle;
 
@@ -57,8 +58,8 @@ pub(super) fn removed(lifecycle: &[Lifecycle]) -> Vec<Removed<'_>> {
 
 /// Whether `caller` is `grantee` (a grant's `granteePrincipal` as logged).
 pub(super) fn is_grantee(grantee: &str, caller: &Caller) -> bool {
-    if let Some(rest) = grantee.strip_prefix("arn:") {
-        return arn_is(rest, caller);
+    if let Some(arn) = Arn::parse(grantee) {
+        return arn_is(grantee, &arn, caller);
     }
     if let Some(svc) = service_name(grantee) {
         return caller.class == CallerClass::ServicePrincipal
@@ -82,20 +83,18 @@ fn service_name(p: &str) -> Option<&str> {
     host.split('.').next().filter(|s| !s.is_empty())
 }
 
-/// An ARN without its `arn:` (`partition:service:region:account:resource`).
-fn arn_is(rest: &str, caller: &Caller) -> bool {
-    let parts: Vec<&str> = rest.splitn(5, ':').collect();
-    let [_, service, _, account, resource] = parts.as_slice() else {
-        return false;
-    };
+/// Whether the grantee ARN `text` (parsed: `arn`) names `caller`.
+fn arn_is(text: &str, arn: &Arn, caller: &Caller) -> bool {
+    let (service, account, resource) = (arn.service, arn.account, arn.resource);
     let caller_account = caller.account_id.as_deref().or_else(|| {
         caller
             .principal_arn
             .as_deref()
-            .and_then(|p| p.split(':').nth(4))
+            .and_then(Arn::parse)
+            .map(|a| a.account)
     });
-    match (*service, resource.split_once('/')) {
-        ("iam", None) if *resource == "root" => caller_account == Some(*account),
+    match (service, resource.split_once('/')) {
+        ("iam", None) if resource == "root" => caller_account == Some(account),
         ("iam", Some(("role", path_name))) => {
             role_is(caller, account, path_name.rsplit('/').next().unwrap_or(""))
         }
@@ -104,9 +103,7 @@ fn arn_is(rest: &str, caller: &Caller) -> bool {
             account,
             role_session.split('/').next().unwrap_or(""),
         ),
-        ("iam", Some(("user", _))) => {
-            caller.principal_arn.as_deref() == Some(&format!("arn:{rest}"))
-        }
+        ("iam", Some(("user", _))) => caller.principal_arn.as_deref() == Some(text),
         _ => false,
     }
 }
@@ -139,7 +136,7 @@ mod tests {
             kind: None,
             invoked_by: via.map(str::to_owned),
             principal_arn: arn.map(str::to_owned),
-            account_id: arn.and_then(|a| a.split(':').nth(4)).map(str::to_owned),
+            account_id: arn.and_then(Arn::parse).map(|a| a.account.to_owned()),
         }
     }
 

@@ -13,6 +13,7 @@
 
 use super::Inputs;
 use super::grants::{Removed, is_actor, is_grantee};
+use crate::arn::Arn;
 use crate::call::{BREAKING_EVENTS, Caller, KEY_USE_EVENTS, KmsCall, Outcome};
 use crate::collect::{Lifecycle, TrailChange, TrailScope};
 
@@ -109,10 +110,8 @@ pub(super) fn holds(g: &Removed<'_>, key: &str, caller: &Caller) -> bool {
 
 /// The key's (region, account), from its ARN.
 fn place(key: &str) -> Option<(&str, &str)> {
-    let mut parts = key.strip_prefix("arn:")?.split(':').skip(2);
-    let region = parts.next().filter(|r| !r.is_empty())?;
-    let account = parts.next().filter(|a| !a.is_empty())?;
-    Some((region, account))
+    let a = Arn::parse(key)?;
+    (!a.region.is_empty() && !a.account.is_empty()).then_some((a.region, a.account))
 }
 
 /// Whether the changed trail logs `key`'s events: same account (any
