@@ -19,6 +19,7 @@ pub mod diagnosis;
 pub mod explanation;
 pub mod groups;
 pub mod policies;
+pub mod preflight;
 pub mod timeline;
 pub mod verdicts;
 

@@ -2,5 +2,6 @@
 //! (source -> collect -> analysis -> report) and returns the exit status.
 
 pub mod analyze;
+pub mod check;
 pub mod explain;
 pub mod fetch;
