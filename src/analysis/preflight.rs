@@ -52,11 +52,13 @@ pub struct ProposalRef {
     pub kind: ProposalKind,
 }
 
-/// A resource whose key the trail never shows.
+/// A resource whose key the trail never shows (or that the proposal creates).
 #[derive(Debug, Serialize)]
 pub struct Unseen {
     pub resource: Option<String>,
     pub key_ref: Option<String>,
+    /// The proposal creates the key.
+    pub creates: bool,
 }
 
 /// One key to check: the policy in force (if known) and the proposal's.

@@ -114,6 +114,7 @@ fn unseen(p: &Proposal, which: &[usize]) -> Vec<Unseen> {
         .map(|&i| Unseen {
             resource: p.candidates[i].resource.clone(),
             key_ref: p.candidates[i].key_ref.clone(),
+            creates: p.candidates[i].creates,
         })
         .collect()
 }

@@ -43,6 +43,7 @@ pub fn candidates(
                 key_ref: None,
                 document,
                 at,
+                creates: false,
             });
         }
     }

@@ -44,6 +44,8 @@ pub struct Candidate {
     pub document: Value,
     /// Where the document sits in the file: `Resources.Key.Properties.KeyPolicy`.
     pub at: String,
+    /// The plan creates the key: no caller can have used it yet.
+    pub creates: bool,
 }
 
 /// A proposal file, read.
@@ -97,14 +99,11 @@ pub enum ProposalError {
         "`{at}`: `{function}` cannot be resolved offline\nhint: write the value in the template, or check the policy as a file"
     )]
     Unsupported { at: String, function: String },
-    #[error("`{at}`: {source}")]
-    Policy {
-        at: String,
-        #[source]
-        source: Box<ParseError>,
-    },
+    // The parse error is in the message, not a source: `{:#}` would say it twice.
+    #[error("`{at}`: {error}")]
+    Policy { at: String, error: Box<ParseError> },
     #[error("the policy does not parse: {0}")]
-    PlainPolicy(#[source] Box<ParseError>),
+    PlainPolicy(Box<ParseError>),
     #[error(
         "no resource `{wanted}` sets a key policy; it has {have}\nhint: give one of them to --resource"
     )]
@@ -144,6 +143,7 @@ pub fn recognise(path: &Path, text: String) -> Result<Proposal, ProposalError> {
             key_ref: None,
             document: value,
             at: "policy".into(),
+            creates: false,
         };
         (ProposalKind::KeyPolicy, vec![candidate], BTreeMap::new())
     } else if has("format_version")
@@ -192,11 +192,11 @@ impl Candidate {
             }
             _ => self.document.clone(),
         };
-        parse_policy_value(&document).map_err(|source| match kind {
-            ProposalKind::KeyPolicy => ProposalError::PlainPolicy(Box::new(source)),
+        parse_policy_value(&document).map_err(|e| match kind {
+            ProposalKind::KeyPolicy => ProposalError::PlainPolicy(Box::new(e)),
             _ => ProposalError::Policy {
                 at: self.at.clone(),
-                source: Box::new(source),
+                error: Box::new(e),
             },
         })
     }
@@ -233,7 +233,8 @@ fn pseudo_parameters(key_arn: &str) -> Parameters {
 pub struct Selection {
     /// (key ARN, index into `Proposal::candidates`).
     pub checks: Vec<(String, usize)>,
-    /// Candidates naming a key the trail shows no call to.
+    /// Candidates naming a key the trail shows no call to, or a key the
+    /// proposal creates.
     pub unseen: Vec<usize>,
 }
 
@@ -272,6 +273,10 @@ pub fn select(
     let mut sel = Selection::default();
     let mut loose = Vec::new();
     for i in chosen {
+        if p.candidates[i].creates {
+            sel.unseen.push(i);
+            continue;
+        }
         match &p.candidates[i].key_ref {
             Some(r) => match trail_keys.iter().find(|k| names_key(r, k)) {
                 Some(k) => sel.checks.push((k.clone(), i)),

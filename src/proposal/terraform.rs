@@ -44,7 +44,8 @@ pub fn candidates(plan: &Value) -> Result<Vec<Candidate>, ProposalError> {
                 });
             }
             let before = change.and_then(|c| c.get("before"));
-            if let Some(c) = candidate(address, kind, after, before)? {
+            if let Some(mut c) = candidate(address, kind, after, before)? {
+                c.creates = kind == KEY && actions == ["create"];
                 out.push(c);
             }
         }
@@ -150,5 +151,6 @@ fn candidate(
         key_ref,
         document,
         at,
+        creates: false,
     }))
 }

@@ -62,6 +62,16 @@ fn json(r: &Preflight, w: &mut impl Write) -> std::io::Result<()> {
     writeln!(w)
 }
 
+/// `label: text`: [`Style::field`] in text; in Markdown a list item
+/// wrapped at [`WIDTH`] (a pull-request comment is read as source too).
+fn field(st: Style, label: &str, text: &str) -> String {
+    if st.markdown {
+        wrapped(&format!("- **{label}**:"), 2, text)
+    } else {
+        st.field(label, text)
+    }
+}
+
 fn kind_words(k: ProposalKind) -> &'static str {
     match k {
         ProposalKind::KeyPolicy => "key policy",
@@ -237,7 +247,7 @@ fn key(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         ),
     ];
     for (label, text) in facts {
-        writeln!(w, "{}", st.field(label, &text))?;
+        writeln!(w, "{}", field(st, label, &text))?;
     }
     if !k.not_evaluable.is_empty() {
         let who: Vec<String> = k
@@ -249,7 +259,8 @@ fn key(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         writeln!(
             w,
             "{}",
-            st.field(
+            field(
+                st,
                 "not replayed",
                 &format!(
                     "{} caller(s) CloudTrail does not identify: {}",
@@ -299,7 +310,7 @@ fn section(
         let mut fields = 0;
         if !gain {
             for e in &first.evidence {
-                writeln!(w, "{}", st.field("evidence", &evidence_line(e)))?;
+                writeln!(w, "{}", field(st, "evidence", &evidence_line(e)))?;
                 fields += 1;
             }
         }
@@ -311,7 +322,7 @@ fn section(
         }
         if !unknown.is_empty() {
             let text = format!("{} (CloudTrail cannot show them)", unknown.join(", "));
-            writeln!(w, "{}", st.field("hangs on", &text))?;
+            writeln!(w, "{}", field(st, "hangs on", &text))?;
             fields += 1;
         }
         if st.markdown && fields > 0 {
