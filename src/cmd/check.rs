@@ -3,8 +3,6 @@
 //! the keys the trail shows, replay every observed caller against the
 //! policy in force and the proposed one, and write the report.
 
-use std::io::Write;
-
 use anyhow::Context;
 
 use crate::analysis::policies::{KeyPolicy, PolicySet, PolicySource};
@@ -16,16 +14,10 @@ use crate::{ExitStatus, report};
 pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     // A bad proposal is an error before any trail is read.
     let proposal = proposal::read(&s.proposal)?;
-    let (collected, policies) = super::analyze::read_trail(&s.trail, None)?;
-    let trail_keys: Vec<String> = collected
-        .calls
-        .iter()
-        .map(|c| &*c.key)
-        .filter(|k| k.starts_with("arn:"))
-        .collect::<std::collections::BTreeSet<&str>>()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    // `--current` goes in as `analyze --policy` does: it overrides the
+    // trail's versions of the keys `--key` selects (or of the one key).
+    let (collected, policies) = super::analyze::read_trail(&s.trail, s.current.as_ref())?;
+    let trail_keys = super::trail_keys(&collected.calls);
     let named = || format!("the proposal `{}`", proposal.path.display());
     let selection =
         proposal::select(&proposal, &trail_keys, s.resource.as_deref()).with_context(named)?;
@@ -37,23 +29,11 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
             .with_context(named)?;
         proposed.push((key.as_str(), c.resource.clone(), policy));
     }
-    let current_file = s.current.as_ref().map(|(path, policy)| KeyPolicy {
-        key_arn: String::new(),
-        source: PolicySource::File,
-        origin: Some(path.display().to_string()),
-        event_id: None,
-        time_ms: None,
-        actor: None,
-        event_name: None,
-        policy: policy.clone(),
-    });
     let inputs: Vec<KeyInput<'_>> = proposed
         .iter()
         .map(|(key, resource, policy)| KeyInput {
             key_arn: key,
-            current: current_file
-                .as_ref()
-                .or_else(|| in_force(&policies, key, s.trail.filters.until_ms)),
+            current: in_force(&policies, key, s.trail.filters.until_ms),
             proposed: policy,
             resource: resource.clone(),
         })
@@ -95,9 +75,9 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// The policy in force at the end of the window: the latest version the
-/// trail shows set by then (the trail's policy changes are read whatever
-/// the window), else the fetched one.
+/// The policy in force at the end of the window: `--current`, else the
+/// latest version the trail shows set by then (the trail's policy changes
+/// are read whatever the window), else the fetched one.
 fn in_force<'p>(
     policies: &'p PolicySet,
     key: &str,
@@ -120,17 +100,7 @@ fn unseen(p: &Proposal, which: &[usize]) -> Vec<Unseen> {
 }
 
 fn write_report(s: &CheckSettings, r: &Preflight) -> anyhow::Result<()> {
-    if let Some(path) = &s.output {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("creating `{}`", path.display()))?;
-        let mut w = std::io::BufWriter::new(file);
-        report::preflight_report::render(r, s.format, &mut w)?;
-        w.flush()
-            .with_context(|| format!("writing `{}`", path.display()))?;
-    } else {
-        let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-        report::preflight_report::render(r, s.format, &mut w)?;
-        w.flush()?;
-    }
-    Ok(())
+    super::write_output(s.output.as_deref(), |mut w| {
+        report::preflight_report::render(r, s.format, &mut w)
+    })
 }

@@ -464,3 +464,94 @@ fn a_pass_on_a_trail_read_in_part_exits_1() {
     args[2] = &blocking;
     assert_eq!(run(&args, b"").status.code(), Some(3));
 }
+
+#[test]
+fn current_overrides_the_trails_policy() {
+    let logs = sample("AWSLogs");
+    let after = sample("policies/key-policy-after.json");
+    let before = sample("policies/key-policy-before.json");
+    let args = |current: Option<&str>| {
+        let mut a = vec!["check", "--policy", &after, "--format", "json", "--quiet"];
+        a.extend(["--key", "alias/prod-backup-vault"]);
+        if let Some(c) = current {
+            a.extend(["--current", c]);
+        }
+        a.push(&logs);
+        a.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>()
+    };
+    let run_args = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = run(&refs, b"");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v, out.status.code().unwrap())
+    };
+    // The whole trail: the policy in force is the change itself.
+    let (v, code) = run_args(args(None));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["keys"][0]["current"]["source"], "trail");
+    let (v, code) = run_args(args(Some(&before)));
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["keys"][0]["current"]["source"], "file");
+    assert_eq!(who(&v, "lose"), expected_blocked(false));
+}
+
+#[test]
+fn without_a_policy_in_force_successes_are_the_evidence() {
+    // The sample's records without its CreateKey and PutKeyPolicy.
+    let mut records = Vec::new();
+    for entry in walkdir::WalkDir::new(sample("AWSLogs")) {
+        let p = entry.unwrap().into_path();
+        if !p.to_string_lossy().ends_with(".json.gz") || p.to_string_lossy().contains("Digest") {
+            continue;
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        records.extend(
+            v["Records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| !matches!(r["eventName"].as_str(), Some("CreateKey" | "PutKeyPolicy")))
+                .cloned(),
+        );
+    }
+    assert!(records.len() > 100);
+    let dir = tempfile::tempdir().unwrap();
+    let trail = write(
+        dir.path(),
+        "trail.json",
+        serde_json::json!({ "Records": records })
+            .to_string()
+            .as_bytes(),
+    );
+    let after = sample("policies/key-policy-after.json");
+    let args = [
+        "check",
+        "--policy",
+        &after,
+        "--format",
+        "json",
+        "--quiet",
+        "--key",
+        "alias/prod-backup-vault",
+        "--until",
+        BEFORE_CHANGE,
+        &trail,
+    ];
+    let out = run(&args, b"");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{v}");
+    assert!(v["keys"][0]["current"].is_null());
+    assert_eq!(who(&v, "lose"), expected_blocked(false));
+    for c in v["keys"][0]["lose"].as_array().unwrap() {
+        assert!(c["now"].is_null(), "{c}");
+        assert!(c["succeeded"].as_u64().unwrap() > 0);
+    }
+    let table = stdout(&run(&[&args[..4], &["table"], &args[5..]].concat(), b""));
+    assert!(table.contains("none known"), "{table}");
+}
