@@ -276,7 +276,7 @@ fn check_key(
         let Some(kind) = classify(s, now.as_ref(), &after) else {
             continue;
         };
-        let deciding = deciding(kind, &after);
+        let deciding = deciding(&after);
         let next = order.len();
         let entry = *order
             .entry((kind, s.caller, deciding.map(|d| d.index)))
@@ -377,15 +377,11 @@ fn classify(s: &Shape<'_>, now: Option<&Decision>, after: &Decision) -> Option<K
     }
 }
 
-/// The proposal's statement that decides a change of `kind`.
-fn deciding(kind: Kind, after: &Decision) -> Option<&StatementTrace> {
-    let d = after.deciding();
-    match kind {
-        Kind::Gain => d.into_iter().next(),
-        Kind::Lose | Kind::Undetermined => d
-            .into_iter()
-            .find(|s| s.effect == crate::policy::Effect::Deny),
-    }
+/// The proposal's statement that decides a change: the matching Deny of
+/// a loss, the Deny (or else Allow) that hangs on unknown keys, the Allow
+/// of a gain; none when nothing allows the call any more.
+fn deciding(after: &Decision) -> Option<&StatementTrace> {
+    after.deciding().into_iter().next()
 }
 
 /// The keys of `conditions` whose values CloudTrail cannot show.

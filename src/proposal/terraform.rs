@@ -15,6 +15,19 @@ const KEY_POLICY: &str = "aws_kms_key_policy";
 
 /// Every KMS key policy the plan sets.
 pub fn candidates(plan: &Value) -> Result<Vec<Candidate>, ProposalError> {
+    // A new major version is not backward-compatible: reject it.
+    let version = plan
+        .get("format_version")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if version.split('.').next() != Some("1") {
+        return Err(ProposalError::Malformed {
+            at: "format_version".into(),
+            reason: format!(
+                "is `{version}`; this reads major version 1 of Terraform's JSON format"
+            ),
+        });
+    }
     let mut out: Vec<Candidate> = Vec::new();
     let mut kms_resources = 0usize;
     if let Some(changes) = plan.get("resource_changes").and_then(Value::as_array) {

@@ -136,13 +136,6 @@ fn current_words(k: &KeyCheck) -> String {
     }
 }
 
-fn statement_or_none(c: &Change) -> String {
-    match &c.statement {
-        Some(s) => statement_words(s),
-        None => "no statement allows it".into(),
-    }
-}
-
 fn calls_words(c: &Change) -> String {
     format!(
         "{} ok, {} denied; last {}",
@@ -186,10 +179,15 @@ fn text(r: &Preflight, st: Style, w: &mut impl Write) -> std::io::Result<()> {
     }
     for u in &r.unseen {
         let what = u.resource.as_deref().unwrap_or("the policy");
-        let key = u.key_ref.as_deref().unwrap_or("?");
-        let line = format!(
-            "`{what}` (key `{key}`): the trail shows no call to this key, so no caller to lose"
-        );
+        let line = match (&u.key_ref, u.creates) {
+            (_, true) => format!("`{what}`: the proposal creates this key, so no caller to lose"),
+            (Some(key), false) => format!(
+                "`{what}` (key `{key}`): the trail shows no call to this key, so no caller to lose"
+            ),
+            (None, false) => {
+                format!("`{what}`: the trail shows no call to its key, so no caller to lose")
+            }
+        };
         writeln!(
             w,
             "{}",
@@ -493,13 +491,25 @@ fn annotation(
     w: &mut impl Write,
 ) -> std::io::Result<()> {
     let first = group[0];
-    let what = statement_or_none(first);
-    let verb = match level {
-        "error" => "would deny",
-        "warning" => "may deny (undetermined)",
-        _ => "would newly allow",
+    let n = group.len();
+    let title = match (&first.statement, level) {
+        (Some(st), "error") => format!(
+            "{} would deny {n} caller(s) seen in the trail",
+            statement_words(st)
+        ),
+        (Some(st), "warning") => format!(
+            "{} may deny {n} caller(s) seen in the trail (undetermined)",
+            statement_words(st)
+        ),
+        (Some(st), _) => format!(
+            "{} would newly allow {n} caller(s) seen in the trail",
+            statement_words(st)
+        ),
+        (None, "error") => {
+            format!("no statement would allow {n} caller(s) seen in the trail any more")
+        }
+        (None, _) => format!("no Deny would refuse {n} caller(s) seen in the trail any more"),
     };
-    let title = format!("{what} {verb} {} caller(s) seen in the trail", group.len());
     let who: Vec<String> = group
         .iter()
         .take(SHOWN)

@@ -378,6 +378,21 @@ fn malformed_proposals_are_errors_naming_the_file() {
     }
 }
 
+#[test]
+fn a_policy_for_one_of_several_keys_needs_key() {
+    let logs = sample("AWSLogs");
+    let after = sample("policies/key-policy-after.json");
+    let out = run(&["check", "--policy", &after, "--quiet", &logs], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("key-policy-after.json"), "{err}");
+    assert!(err.contains("the trail shows calls to 3 keys"), "{err}");
+    assert!(
+        err.contains("\nhint: name the key it belongs to with --key"),
+        "{err}"
+    );
+}
+
 /// The 1-based line of the first line of `path` that holds `needle`.
 fn line_of(path: &Path, needle: &str) -> usize {
     let text = std::fs::read_to_string(path).unwrap();
@@ -554,4 +569,37 @@ fn without_a_policy_in_force_successes_are_the_evidence() {
     }
     let table = stdout(&run(&[&args[..4], &["table"], &args[5..]].concat(), b""));
     assert!(table.contains("none known"), "{table}");
+}
+
+#[test]
+fn dropping_an_allow_cuts_off_what_it_allowed_but_not_grants() {
+    // The account-root statement replaced by one for the admin alone.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "Admin only", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:user/admin"},
+        "Action": "kms:*", "Resource": "*"}]});
+    let p = write(dir.path(), "admin-only.json", policy.to_string().as_bytes());
+    let (v, code) = check_json(&p, &[]);
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(
+        who(&v, "lose"),
+        expected_blocked(true),
+        "the roles the root statement let in; backup-storage's grant still works"
+    );
+    for c in v["keys"][0]["lose"].as_array().unwrap() {
+        assert!(c["statement"].is_null(), "{c}");
+        assert_eq!(c["now"], "allowed");
+        assert_eq!(c["proposed"], "implicit-deny");
+    }
+    let github = stdout(&check(&p, "github", &[]));
+    let error = github
+        .lines()
+        .find(|l| l.starts_with("::error file="))
+        .unwrap();
+    assert!(!error.contains(",line="), "no Sid, no line: {error}");
+    assert!(
+        error.contains("no statement would allow 2 caller(s)"),
+        "{error}"
+    );
 }
