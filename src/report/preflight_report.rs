@@ -188,15 +188,7 @@ fn text(r: &Preflight, st: Style, w: &mut impl Write) -> std::io::Result<()> {
                 format!("`{what}`: the trail shows no call to its key, so no caller to lose")
             }
         };
-        writeln!(
-            w,
-            "{}",
-            if md {
-                format!("- {line}")
-            } else {
-                wrapped("", 2, &line)
-            }
-        )?;
+        writeln!(w, "{}", item(md, "", &line))?;
     }
     if !r.unseen.is_empty() {
         writeln!(w)?;
@@ -208,18 +200,19 @@ fn text(r: &Preflight, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         i.files_read, i.files_failed, i.kms_calls
     )?;
     for f in &r.failures {
-        let line = format!("{}: {}", f.source, f.reason.replace('\n', " "));
-        writeln!(
-            w,
-            "{}",
-            if md {
-                format!("- input failed: `{line}`")
-            } else {
-                wrapped("input failed: ", 4, &line)
-            }
-        )?;
+        let line = format!("`{}`: {}", f.source, f.reason.replace('\n', " "));
+        writeln!(w, "{}", item(md, "input failed: ", &line))?;
     }
     Ok(())
+}
+
+/// A line of a list: a Markdown item, or text wrapped under `label`.
+fn item(md: bool, label: &str, text: &str) -> String {
+    if md {
+        wrapped(&format!("- {label}"), 2, text)
+    } else {
+        wrapped(label, 2, text)
+    }
 }
 
 fn key(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
