@@ -35,6 +35,68 @@ pub enum Command {
     /// offline. `--resume` continues an interrupted fetch without fetching
     /// again what the file already has.
     Fetch(Box<FetchArgs>),
+    /// Check a proposed key policy against every caller the trail shows, before it ships
+    ///
+    /// Replays each caller seen on the key against the policy in force and
+    /// the proposed one: who would lose access, whose decision becomes
+    /// undetermined, who would gain it. Exit codes: 0 no observed caller
+    /// loses access, 3 some would, 4 only undetermined ones remain, 1 none
+    /// loses but some input failed, 2 error (a bad proposal).
+    Check(Box<CheckArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub trail: TrailArgs,
+
+    /// The proposed key policy: a policy document, a Terraform plan
+    /// (`terraform show -json plan.out`), or a CloudFormation template
+    /// (JSON or YAML); told apart by content
+    #[arg(long = "policy", value_name = "FILE")]
+    pub policy: std::path::PathBuf,
+
+    /// The policy in force (a JSON document), instead of the latest version
+    /// the trail shows (or `--fetch-policy`'s)
+    #[arg(long, value_name = "FILE", conflicts_with = "fetch_policy")]
+    pub current: Option<std::path::PathBuf>,
+
+    /// A CloudFormation value: a parameter, a pseudo parameter
+    /// (`AWS::AccountId`), `RESOURCE.ATTRIBUTE` for `Fn::GetAtt`, or an
+    /// export name for `Fn::ImportValue` (repeatable)
+    #[arg(long = "parameter", value_name = "NAME=VALUE", value_parser = parse_parameter)]
+    pub parameters: Vec<(String, String)>,
+
+    /// The Terraform address or CloudFormation logical id whose key policy
+    /// to check, when the proposal sets several
+    #[arg(long, value_name = "NAME")]
+    pub resource: Option<String>,
+
+    /// Output format [default: table on a terminal, json otherwise]
+    #[arg(long, value_enum)]
+    pub format: Option<CheckFormat>,
+
+    /// Write the report to this file instead of standard output
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// `check`'s output formats: `analyze`'s, and GitHub Actions annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+    Markdown,
+    /// GitHub Actions workflow commands (`::error file=...,line=...::`)
+    Github,
+}
+
+/// `NAME=VALUE`, split at the first `=`.
+fn parse_parameter(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{s}` is not `NAME=VALUE`")),
+    }
 }
 
 #[derive(Debug, Args)]

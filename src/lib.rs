@@ -14,6 +14,7 @@ pub mod cmd;
 pub mod collect;
 pub mod event;
 pub mod policy;
+pub mod proposal;
 pub mod report;
 pub mod settings;
 pub mod source;
@@ -32,7 +33,8 @@ pub enum ExitStatus {
     InputsFailed,
     /// Usage error or fatal error: no report.
     Error,
-    /// `explain`: the decision (0 allowed, 3, 4, 5; see README).
+    /// `explain`: the decision (0 allowed, 3, 4, 5); `check`: 3 some
+    /// observed caller loses access, 4 only undetermined ones (see README).
     Decision(u8),
 }
 
@@ -53,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Analyze(args) => cmd::analyze::run(&Settings::from_args(*args)?),
         Command::Explain(args) => cmd::explain::run(&args),
         Command::Fetch(args) => cmd::fetch::run(&settings::FetchSettings::from_args(*args)?),
+        Command::Check(args) => cmd::check::run(&settings::CheckSettings::from_args(*args)?),
     }
 }
 

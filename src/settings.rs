@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 use crate::analysis::Options as AnalysisOptions;
 use crate::analysis::timeline::Range;
-use crate::cli::{AnalyzeArgs, AwsArgs, FetchArgs, Format, TrailArgs};
+use crate::cli::{AnalyzeArgs, AwsArgs, CheckArgs, CheckFormat, FetchArgs, Format, TrailArgs};
 use crate::collect::Filters;
 use crate::policy::{Policy, parse_policy};
 use crate::source::aws::AwsOptions;
@@ -46,6 +46,46 @@ pub struct TrailSettings {
     pub query: Query,
     /// `--org-id`.
     pub org_id: Option<String>,
+}
+
+/// A resolved `check` invocation.
+#[derive(Debug)]
+pub struct CheckSettings {
+    pub trail: TrailSettings,
+    /// `--policy`: the proposal file.
+    pub proposal: PathBuf,
+    /// `--current`: the path and the parsed document.
+    pub current: Option<(PathBuf, Policy)>,
+    /// `--parameter NAME=VALUE`.
+    pub parameters: std::collections::BTreeMap<String, String>,
+    /// `--resource`.
+    pub resource: Option<String>,
+    pub format: CheckFormat,
+    pub output: Option<PathBuf>,
+}
+
+impl CheckSettings {
+    pub fn from_args(a: CheckArgs) -> anyhow::Result<Self> {
+        let trail = TrailSettings::from_args(a.trail)?;
+        let format = match (a.format, &a.output) {
+            (Some(f), _) => f,
+            (None, None) if default_format() == Format::Table => CheckFormat::Table,
+            (None, _) => CheckFormat::Json,
+        };
+        let current = a
+            .current
+            .map(|p| read_policy(&p).map(|doc| (p, doc)))
+            .transpose()?;
+        Ok(Self {
+            trail,
+            proposal: a.policy,
+            current,
+            parameters: a.parameters.into_iter().collect(),
+            resource: a.resource,
+            format,
+            output: a.output,
+        })
+    }
 }
 
 /// A resolved `fetch` invocation.

@@ -12,13 +12,16 @@
 //! | causes | [`causes`] | each change on a key, the callers it blocks, one fix per statement, ongoing or resolved; points blocked entries and verdicts at it |
 //! | timeline | [`timeline`] | each caller's calls per time bucket |
 //!
-//! [`policies`] holds the key policy versions the diagnosis reads.
+//! [`policies`] holds the key policy versions the diagnosis reads;
+//! [`preflight`] replays the callers of a trail against a proposed policy
+//! (`check`), with the diagnosis's requests and fixes.
 
 pub mod causes;
 pub mod diagnosis;
 pub mod explanation;
 pub mod groups;
 pub mod policies;
+pub mod preflight;
 pub mod timeline;
 pub mod verdicts;
 

@@ -1,10 +1,7 @@
 //! `denydiff analyze`: read the inputs, collect the KMS calls and key
 //! changes, gather the key policies, analyse, and write the report.
 
-use std::io::Write;
 use std::path::PathBuf;
-
-use anyhow::Context;
 
 use crate::analysis::policies::{KeyPolicy, PolicyError, PolicySet, PolicySource};
 use crate::collect::{self, Collected, Collector};
@@ -111,17 +108,7 @@ fn policies(
     c: &mut Collected,
 ) -> anyhow::Result<PolicySet> {
     let mut set = PolicySet::from_trail(&c.lifecycle);
-    // The distinct keys, sorted: a string per call first was the run's
-    // peak at 5 GB (29 MB for 228,000 calls, massif).
-    let keys: Vec<String> = c
-        .calls
-        .iter()
-        .map(|k| &*k.key)
-        .filter(|k| k.starts_with("arn:"))
-        .collect::<std::collections::BTreeSet<&str>>()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
+    let keys = super::trail_keys(&c.calls);
     if s.fetch_policy {
         for (key, result) in source::kms::fetch_policies(&s.aws, &keys) {
             match result.map(|text| policy::parse_policy(&text).map_err(|e| e.to_string())) {
@@ -176,17 +163,7 @@ fn policies(
 }
 
 fn write_report(s: &Settings, analysis: &analysis::Analysis) -> anyhow::Result<()> {
-    if let Some(path) = &s.output {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("creating `{}`", path.display()))?;
-        let mut w = std::io::BufWriter::new(file);
-        report::render(analysis, s.format, &mut w)?;
-        w.flush()
-            .with_context(|| format!("writing `{}`", path.display()))?;
-    } else {
-        let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-        report::render(analysis, s.format, &mut w)?;
-        w.flush()?;
-    }
-    Ok(())
+    super::write_output(s.output.as_deref(), |mut w| {
+        report::render(analysis, s.format, &mut w)
+    })
 }

@@ -7,6 +7,7 @@ mod answer;
 mod json;
 mod markdown;
 pub mod one_request;
+pub mod preflight_report;
 mod prose;
 mod table;
 mod verdict_lines;

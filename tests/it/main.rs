@@ -4,6 +4,7 @@
 mod aws;
 mod bad_input;
 mod causes;
+mod check;
 mod cli;
 mod corpus;
 mod diagnosis;

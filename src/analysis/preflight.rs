@@ -1,0 +1,434 @@
+//! Preflight: replay every caller the trail shows on a key against the
+//! policy in force and against a proposed one, before the proposal ships.
+//!
+//! Each distinct request shape (key, caller, event name, and the network
+//! and encryption context a record shows) is built as the diagnosis builds
+//! it ([`request_for`], [`with_org`]) and evaluated under both policies.
+//! A caller *loses* access when the proposal denies what the policy in
+//! force allows, or what the trail shows succeeding (without a policy in
+//! force, successes are the only evidence of access); it becomes
+//! *undetermined* when the proposal's decision hangs on keys the trail
+//! cannot show; it *gains* access when the proposal allows what the policy
+//! in force denies. Losers of a Deny get that statement's fixes, verified
+//! like the diagnosis's (`diagnosis::fixes`): every observed caller checked
+//! and the statement's probes still denied. Pure: no I/O, no words.
+
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
+use serde::Serialize;
+
+use super::diagnosis::fixes::{FixFailure, FixIds, FixRef, ProposedFix, Target, statement_fixes};
+use super::diagnosis::request::{arn_part, blocked_caller_for, request_for, with_org};
+use super::diagnosis::{Observed, PolicyRef, StatementRef};
+use super::policies::{KeyPolicy, PolicyError};
+use crate::call::{Caller, KmsCall, Outcome as CallOutcome, ser_time};
+use crate::collect::{Failure, Inputs};
+use crate::policy::{
+    ConditionTrace, Decision, Outcome, Policy, Request, Seen, StatementTrace, Tri, evaluate,
+};
+use crate::proposal::ProposalKind;
+
+/// The whole check, in the shape the JSON report serialises.
+#[derive(Debug, Serialize)]
+pub struct Preflight {
+    /// The proposal file and what it is.
+    pub proposal: ProposalRef,
+    pub verdict: Verdict,
+    pub keys: Vec<KeyCheck>,
+    /// Resources of the proposal whose key the trail shows no call to:
+    /// no observed caller to lose.
+    pub unseen: Vec<Unseen>,
+    pub inputs: Inputs,
+    pub failures: Vec<Failure>,
+    /// Trail policies that could not be used.
+    pub policy_errors: Vec<PolicyError>,
+}
+
+/// The proposal file.
+#[derive(Debug, Serialize)]
+pub struct ProposalRef {
+    pub path: String,
+    pub kind: ProposalKind,
+}
+
+/// A resource whose key the trail never shows (or that the proposal creates).
+#[derive(Debug, Serialize)]
+pub struct Unseen {
+    pub resource: Option<String>,
+    pub key_ref: Option<String>,
+    /// The proposal creates the key.
+    pub creates: bool,
+}
+
+/// One key to check: the policy in force (if known) and the proposal's.
+pub struct KeyInput<'a> {
+    pub key_arn: &'a str,
+    pub current: Option<&'a KeyPolicy>,
+    pub proposed: &'a Policy,
+    /// The Terraform address or CloudFormation logical id it comes from.
+    pub resource: Option<String>,
+}
+
+/// What changes for one key's observed callers.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyCheck {
+    pub key_arn: String,
+    pub resource: Option<String>,
+    /// The policy in force the proposal is compared with; `None` when the
+    /// trail, `--current` and `--fetch-policy` give none.
+    pub current: Option<PolicyRef>,
+    /// Distinct callers and request shapes replayed, and their calls.
+    pub callers: u64,
+    pub shapes: u64,
+    pub calls: u64,
+    /// Callers CloudTrail does not identify well enough to replay.
+    pub not_evaluable: Vec<Caller>,
+    pub lose: Vec<Change>,
+    pub undetermined: Vec<Change>,
+    pub gain: Vec<Change>,
+    /// One fix per Deny statement that losers hit (broad, then narrow).
+    pub fixes: Vec<ProposedFix>,
+    pub fix_failures: Vec<FixFailure>,
+}
+
+/// One caller whose decision changes, per statement of the proposal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub caller: Caller,
+    pub event_names: Vec<String>,
+    /// Calls the trail shows succeeding, and denied.
+    pub succeeded: u64,
+    pub denied: u64,
+    #[serde(serialize_with = "ser_time")]
+    pub last_seen: Option<i64>,
+    /// Under the policy in force (`None`: no policy known).
+    pub now: Option<Outcome>,
+    pub proposed: Outcome,
+    /// The proposal's statement that decides it (a Deny for `lose` and
+    /// `undetermined`, the Allow for `gain`); `None` when no statement of
+    /// the proposal allows the call any more.
+    pub statement: Option<StatementRef>,
+    /// That statement's conditions: key, value seen, result.
+    pub evidence: Vec<ConditionTrace>,
+    /// For `gain`: the statement of the policy in force that denied it.
+    pub now_statement: Option<StatementRef>,
+    /// The condition keys the decision hangs on that CloudTrail cannot show.
+    pub uncertain_keys: Vec<String>,
+    /// The 1-based line of the statement's `Sid` in the proposal file,
+    /// when the text shows it.
+    pub line: Option<usize>,
+    /// The fixes (of this key's `fixes`) that unblock it.
+    pub fixes: Vec<FixRef>,
+    #[serde(skip)]
+    pub requests: Vec<Request>,
+}
+
+/// What the check concludes, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// No observed caller loses access.
+    Pass,
+    /// Some observed caller would lose access.
+    Lose,
+    /// None loses for sure; some decisions hang on keys the trail cannot show.
+    Undetermined,
+}
+
+/// The verdict over every key checked.
+pub fn verdict(keys: &[KeyCheck]) -> Verdict {
+    if keys.iter().any(|k| !k.lose.is_empty()) {
+        Verdict::Lose
+    } else if keys.iter().any(|k| !k.undetermined.is_empty()) {
+        Verdict::Undetermined
+    } else {
+        Verdict::Pass
+    }
+}
+
+/// Which list a shape goes to.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Kind {
+    Lose,
+    Undetermined,
+    Gain,
+}
+
+/// One request shape's calls.
+struct Shape<'a> {
+    caller: &'a Caller,
+    event: &'a str,
+    rep: &'a KmsCall,
+    succeeded: u64,
+    denied: u64,
+    last_ms: Option<i64>,
+}
+
+type ShapeId<'a> = (
+    &'a Caller,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a [(crate::call::Text, Box<str>)],
+);
+
+/// Checks every key of `inputs` against the calls the trail shows on it.
+/// `org_id`: `--org-id`, as for the diagnosis.
+pub fn preflight(
+    calls: &[KmsCall],
+    inputs: &[KeyInput<'_>],
+    org_id: Option<&str>,
+) -> Vec<KeyCheck> {
+    let mut ids = FixIds::default();
+    inputs
+        .iter()
+        .map(|k| check_key(calls, k, org_id, &mut ids))
+        .collect()
+}
+
+fn shapes<'a>(calls: &'a [KmsCall], key: &str) -> Vec<Shape<'a>> {
+    let mut out: Vec<Shape<'a>> = Vec::new();
+    let mut at: HashMap<ShapeId<'a>, usize> = HashMap::default();
+    for c in calls.iter().filter(|c| &*c.key == key) {
+        let id: ShapeId<'a> = (
+            &c.caller,
+            &c.event_name,
+            c.region.as_deref(),
+            c.source_ip.as_deref(),
+            c.vpc_endpoint_id.as_deref(),
+            &c.encryption_context,
+        );
+        let i = *at.entry(id).or_insert_with(|| {
+            out.push(Shape {
+                caller: &c.caller,
+                event: &c.event_name,
+                rep: c,
+                succeeded: 0,
+                denied: 0,
+                last_ms: None,
+            });
+            out.len() - 1
+        });
+        let s = &mut out[i];
+        match c.outcome {
+            CallOutcome::Succeeded => s.succeeded += 1,
+            CallOutcome::Denied => s.denied += 1,
+            CallOutcome::KeyStateFailed | CallOutcome::OtherFailed => {}
+        }
+        s.last_ms = s.last_ms.max(c.time_ms);
+    }
+    out
+}
+
+fn check_key(
+    calls: &[KmsCall],
+    k: &KeyInput<'_>,
+    org_id: Option<&str>,
+    ids: &mut FixIds,
+) -> KeyCheck {
+    let shapes = shapes(calls, k.key_arn);
+    let mut out = KeyCheck {
+        key_arn: k.key_arn.to_owned(),
+        resource: k.resource.clone(),
+        current: k.current.map(PolicyRef::of),
+        callers: 0,
+        shapes: shapes.len() as u64,
+        calls: shapes.iter().map(|s| s.succeeded + s.denied).sum(),
+        not_evaluable: Vec::new(),
+        lose: Vec::new(),
+        undetermined: Vec::new(),
+        gain: Vec::new(),
+        fixes: Vec::new(),
+        fix_failures: Vec::new(),
+    };
+    let mut callers: foldhash::HashSet<&Caller> = foldhash::HashSet::default();
+    let mut changes: BTreeMap<(Kind, usize), Change> = BTreeMap::new();
+    // Entries by (kind, caller, statement), numbered in order of first sight.
+    let mut order: HashMap<(Kind, &Caller, Option<usize>), usize> = HashMap::default();
+    let mut observed: Vec<Observed> = Vec::new();
+    let mut observed_at: HashMap<(&Caller, &str), usize> = HashMap::default();
+    for s in &shapes {
+        callers.insert(s.caller);
+        let Some(req) = request_for(s.caller, k.key_arn, s.event, Some(s.rep))
+            .map(|r| with_org(r, s.caller, k.key_arn, org_id))
+        else {
+            if !out.not_evaluable.contains(s.caller) {
+                out.not_evaluable.push(s.caller.clone());
+            }
+            continue;
+        };
+        let now = k.current.map(|p| evaluate(&p.policy, &req));
+        let after = evaluate(k.proposed, &req);
+        let o = Observed {
+            caller: s.caller.clone(),
+            event_name: s.event.to_owned(),
+            request: req.clone(),
+            now: after.summary(),
+        };
+        if let Some(&at) = observed_at.get(&(s.caller, s.event)) {
+            observed[at] = o;
+        } else {
+            observed_at.insert((s.caller, s.event), observed.len());
+            observed.push(o);
+        }
+        let Some(kind) = classify(s, now.as_ref(), &after) else {
+            continue;
+        };
+        let deciding = deciding(&after);
+        let next = order.len();
+        let entry = *order
+            .entry((kind, s.caller, deciding.map(|d| d.index)))
+            .or_insert(next);
+        let c = changes.entry((kind, entry)).or_insert_with(|| Change {
+            caller: s.caller.clone(),
+            event_names: Vec::new(),
+            succeeded: 0,
+            denied: 0,
+            last_seen: None,
+            now: now.as_ref().map(|d| d.outcome),
+            proposed: after.outcome,
+            statement: deciding.map(|d| StatementRef {
+                sid: d.sid.clone(),
+                index: d.index,
+            }),
+            evidence: deciding.map(|d| d.conditions.clone()).unwrap_or_default(),
+            now_statement: now.as_ref().filter(|_| kind == Kind::Gain).and_then(|d| {
+                d.deciding().first().map(|s| StatementRef {
+                    sid: s.sid.clone(),
+                    index: s.index,
+                })
+            }),
+            uncertain_keys: Vec::new(),
+            line: None,
+            fixes: Vec::new(),
+            requests: Vec::new(),
+        });
+        c.succeeded += s.succeeded;
+        c.denied += s.denied;
+        c.last_seen = c.last_seen.max(s.last_ms);
+        if !c.event_names.iter().any(|e| e == s.event) {
+            c.event_names.push(s.event.to_owned());
+            c.requests.push(req);
+        }
+        if let Some(d) = deciding {
+            for key in uncertain(&d.conditions) {
+                if !c
+                    .uncertain_keys
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(&key))
+                {
+                    c.uncertain_keys.push(key);
+                }
+            }
+        }
+    }
+    out.callers = callers.len() as u64;
+    for ((kind, _), c) in changes {
+        match kind {
+            Kind::Lose => out.lose.push(c),
+            Kind::Undetermined => out.undetermined.push(c),
+            Kind::Gain => out.gain.push(c),
+        }
+    }
+    add_fixes(&mut out, k, &observed, ids);
+    out
+}
+
+/// Where a shape goes, if its decision changes.
+fn classify(s: &Shape<'_>, now: Option<&Decision>, after: &Decision) -> Option<Kind> {
+    let now_outcome = now.map(|d| d.outcome);
+    let denied_now = now.is_some_and(|d| d.explicit_deny() == Tri::True);
+    // Successes prove the caller was let in then (by this policy, or a
+    // grant while no Deny matched).
+    let had_access = s.succeeded > 0 || now_outcome == Some(Outcome::Allowed);
+    match after.outcome {
+        Outcome::ExplicitDeny if had_access && !denied_now => Some(Kind::Lose),
+        // No statement allows it any more: a loss of what the key policy
+        // allowed (a grant may still let the caller in).
+        Outcome::ImplicitDeny
+            if now_outcome == Some(Outcome::Allowed)
+                || (s.succeeded > 0
+                    && !matches!(
+                        now_outcome,
+                        Some(Outcome::ImplicitDeny | Outcome::ExplicitDeny)
+                    )) =>
+        {
+            Some(Kind::Lose)
+        }
+        Outcome::Undetermined
+            if had_access && !denied_now && now_outcome != Some(Outcome::Undetermined) =>
+        {
+            Some(Kind::Undetermined)
+        }
+        Outcome::Allowed
+            if matches!(
+                now_outcome,
+                Some(Outcome::ExplicitDeny | Outcome::ImplicitDeny)
+            ) =>
+        {
+            Some(Kind::Gain)
+        }
+        // No Deny any more: the grant the trail shows it succeeding
+        // through lets it in again.
+        Outcome::ImplicitDeny if denied_now && s.succeeded > 0 => Some(Kind::Gain),
+        _ => None,
+    }
+}
+
+/// The proposal's statement that decides a change: the matching Deny of
+/// a loss, the Deny (or else Allow) that hangs on unknown keys, the Allow
+/// of a gain; none when nothing allows the call any more.
+fn deciding(after: &Decision) -> Option<&StatementTrace> {
+    after.deciding().into_iter().next()
+}
+
+/// The keys of `conditions` whose values CloudTrail cannot show.
+fn uncertain(conditions: &[ConditionTrace]) -> Vec<String> {
+    conditions
+        .iter()
+        .filter(|c| c.seen == Seen::Unknown || c.result == Tri::Unknown)
+        .map(|c| c.key.clone())
+        .collect()
+}
+
+/// One fix per Deny statement that losers hit, verified against every
+/// observed caller of the key (their decisions under the proposal) and
+/// the statement's probes.
+fn add_fixes(out: &mut KeyCheck, k: &KeyInput<'_>, observed: &[Observed], ids: &mut FixIds) {
+    let region = arn_part(k.key_arn, 3).unwrap_or_default();
+    let mut by_statement: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, c) in out.lose.iter().enumerate() {
+        if c.proposed == Outcome::ExplicitDeny
+            && let Some(s) = &c.statement
+        {
+            by_statement.entry(s.index).or_default().push(i);
+        }
+    }
+    for (statement, who) in by_statement {
+        let targets: Vec<Target<'_>> = who
+            .iter()
+            .map(|&i| Target {
+                caller: &out.lose[i].caller,
+                fix_caller: blocked_caller_for(&out.lose[i].caller, region),
+                requests: &out.lose[i].requests,
+            })
+            .collect();
+        let (fixes, failures) =
+            statement_fixes(ids, k.key_arn, k.proposed, statement, &targets, observed);
+        let refs: Vec<FixRef> = fixes
+            .iter()
+            .map(|f| FixRef {
+                id: f.id.clone(),
+                kind: f.kind,
+                verified: f.verified,
+            })
+            .collect();
+        for i in who {
+            out.lose[i].fixes.clone_from(&refs);
+        }
+        out.fixes.extend(fixes);
+        out.fix_failures.extend(failures);
+    }
+}

@@ -1,0 +1,359 @@
+//! Proposed key policies, read from what a change is written in: a key
+//! policy document, a Terraform plan (`terraform show -json`), or a
+//! CloudFormation template (JSON or YAML). The kind is told by content,
+//! not by the file name (`docs/preflight.md`).
+//!
+//! Reading yields candidates (one per key policy the file sets, with the
+//! resource it belongs to and the key it names, when it names one);
+//! [`select`] ties them to the keys the trail shows, and
+//! [`Candidate::policy`] resolves what a template leaves to deployment
+//! (`Ref`, `Fn::Sub`, ...) and parses the document. No words beyond error
+//! messages; no I/O but [`read`].
+
+pub mod cloudformation;
+pub mod terraform;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::analysis::diagnosis::request::arn_part;
+use crate::policy::{ParseError, Policy, parse_policy_value};
+
+/// What the proposal file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProposalKind {
+    KeyPolicy,
+    TerraformPlan,
+    CloudFormation,
+}
+
+/// One key policy a proposal sets, not yet tied to a key.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The Terraform address (`aws_kms_key.vault`) or the CloudFormation
+    /// logical id; `None` for a plain key policy.
+    pub resource: Option<String>,
+    /// The key ARN or key id the proposal names, when it knows it (an
+    /// existing key in a Terraform plan).
+    pub key_ref: Option<String>,
+    /// The document as written (a template's intrinsics unresolved).
+    pub document: Value,
+    /// Where the document sits in the file: `Resources.Key.Properties.KeyPolicy`.
+    pub at: String,
+    /// The plan creates the key: no caller can have used it yet.
+    pub creates: bool,
+}
+
+/// A proposal file, read.
+#[derive(Debug, Clone)]
+pub struct Proposal {
+    pub path: PathBuf,
+    pub kind: ProposalKind,
+    /// The file's text, to find a statement's line in.
+    pub text: String,
+    pub candidates: Vec<Candidate>,
+    /// CloudFormation: each parameter's `Default`, used when `--parameter`
+    /// does not give it.
+    pub defaults: BTreeMap<String, String>,
+}
+
+/// Why a proposal cannot be checked. Paths in messages are the file's
+/// `at` (`Resources.Key.Properties.KeyPolicy.Statement[1].Principal.AWS`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposalError {
+    #[error("is not valid JSON: {0}")]
+    Json(String),
+    #[error("is not valid YAML: {0}")]
+    Yaml(String),
+    #[error(
+        "is not a key policy, a Terraform plan or a CloudFormation template\nhint: give a key policy (`{{\"Statement\": [...]}}`), `terraform show -json` output, or a template with `Resources`"
+    )]
+    Unknown,
+    #[error(
+        "{what} sets no KMS key policy{detail}\nhint: it needs `aws_kms_key` (with `policy`) or `aws_kms_key_policy` resources"
+    )]
+    NoTerraformPolicy { what: &'static str, detail: String },
+    #[error(
+        "the template has no `AWS::KMS::Key` with a `KeyPolicy`\nhint: `Resources.NAME.Type` must be `AWS::KMS::Key`, with `Properties.KeyPolicy`"
+    )]
+    NoTemplatePolicy,
+    #[error("`{at}` {reason}")]
+    Malformed { at: String, reason: String },
+    #[error(
+        "`{at}` is not known until apply\nhint: Terraform computes it; check the policy after it is known, or give it as a policy file"
+    )]
+    UnknownUntilApply { at: String },
+    #[error(
+        "`{at}`: {function} of `{name}` cannot be resolved offline\nhint: give it with --parameter {name}=VALUE"
+    )]
+    Unresolved {
+        at: String,
+        function: &'static str,
+        name: String,
+    },
+    #[error(
+        "`{at}`: `{function}` cannot be resolved offline\nhint: write the value in the template, or check the policy as a file"
+    )]
+    Unsupported { at: String, function: String },
+    // The parse error is in the message, not a source: `{:#}` would say it twice.
+    #[error("`{at}`: {error}")]
+    Policy { at: String, error: Box<ParseError> },
+    #[error("the policy does not parse: {0}")]
+    PlainPolicy(Box<ParseError>),
+    #[error(
+        "no resource `{wanted}` sets a key policy; it has {have}\nhint: give one of them to --resource"
+    )]
+    NoSuchResource { wanted: String, have: String },
+    #[error(
+        "{count} resources set key policies ({have}) and the trail cannot tell which key each is\nhint: choose one with --resource, and its key with --key"
+    )]
+    Ambiguous { count: usize, have: String },
+    #[error(
+        "the proposal does not say which key {what} is for, and the trail shows calls to {count} keys\nhint: name the key it belongs to with --key"
+    )]
+    WhichKey { what: String, count: usize },
+}
+
+/// Reads and recognises a proposal file.
+pub fn read(path: &Path) -> anyhow::Result<Proposal> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the proposal `{}`", path.display()))?;
+    let p = recognise(path, text).with_context(|| format!("the proposal `{}`", path.display()))?;
+    Ok(p)
+}
+
+/// Tells the kind from the content and extracts the candidates.
+pub fn recognise(path: &Path, text: String) -> Result<Proposal, ProposalError> {
+    let json_like = text.trim_start().starts_with(['{', '[']);
+    let value: Value = if json_like {
+        serde_json::from_str(&text).map_err(|e| ProposalError::Json(e.to_string()))?
+    } else {
+        cloudformation::yaml_to_json(&text)?
+    };
+    let obj = value.as_object();
+    let has = |k: &str| obj.is_some_and(|o| o.contains_key(k));
+    let (kind, candidates, defaults) = if has("Statement") {
+        let candidate = Candidate {
+            resource: None,
+            key_ref: None,
+            document: value,
+            at: "policy".into(),
+            creates: false,
+        };
+        (ProposalKind::KeyPolicy, vec![candidate], BTreeMap::new())
+    } else if has("format_version")
+        && (has("planned_values") || has("resource_changes") || has("values"))
+    {
+        (
+            ProposalKind::TerraformPlan,
+            terraform::candidates(&value)?,
+            BTreeMap::new(),
+        )
+    } else if has("Resources") {
+        let (c, d) = cloudformation::candidates(&value)?;
+        (ProposalKind::CloudFormation, c, d)
+    } else {
+        return Err(ProposalError::Unknown);
+    };
+    Ok(Proposal {
+        path: path.to_owned(),
+        kind,
+        text,
+        candidates,
+        defaults,
+    })
+}
+
+/// `--parameter NAME=VALUE` values, and what the key's ARN tells.
+pub type Parameters = BTreeMap<String, String>;
+
+impl Candidate {
+    /// The policy, with a template's intrinsics resolved from `params`
+    /// (the user's, then the template's defaults, then the key ARN's
+    /// account, region and partition).
+    pub fn policy(
+        &self,
+        kind: ProposalKind,
+        params: &Parameters,
+        defaults: &Parameters,
+        key_arn: &str,
+    ) -> Result<Policy, ProposalError> {
+        let document = match kind {
+            ProposalKind::CloudFormation => {
+                let mut all = pseudo_parameters(key_arn);
+                all.extend(defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+                all.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
+                cloudformation::resolve(&self.document, &self.at, &all)?
+            }
+            _ => self.document.clone(),
+        };
+        parse_policy_value(&document).map_err(|e| match kind {
+            ProposalKind::KeyPolicy => ProposalError::PlainPolicy(Box::new(e)),
+            _ => ProposalError::Policy {
+                at: self.at.clone(),
+                error: Box::new(e),
+            },
+        })
+    }
+
+    /// What a message calls it.
+    fn name(&self) -> String {
+        self.resource
+            .as_ref()
+            .map_or_else(|| "the policy".to_owned(), |r| format!("`{r}`"))
+    }
+}
+
+/// `AWS::AccountId`, `AWS::Region` and `AWS::Partition` as the key's ARN
+/// shows them (the key lives in the stack's account and region).
+fn pseudo_parameters(key_arn: &str) -> Parameters {
+    let mut out = Parameters::new();
+    for (name, part) in [
+        ("AWS::Partition", 1),
+        ("AWS::Region", 3),
+        ("AWS::AccountId", 4),
+    ] {
+        if key_arn.starts_with("arn:")
+            && let Some(v) = arn_part(key_arn, part)
+        {
+            out.insert(name.to_owned(), v.to_owned());
+        }
+    }
+    out
+}
+
+/// The candidates tied to keys: each one checked against a key the trail
+/// shows, and the ones whose key the trail never shows.
+#[derive(Debug, Default)]
+pub struct Selection {
+    /// (key ARN, index into `Proposal::candidates`).
+    pub checks: Vec<(String, usize)>,
+    /// Candidates naming a key the trail shows no call to, or a key the
+    /// proposal creates.
+    pub unseen: Vec<usize>,
+}
+
+/// Ties candidates to the keys the trail shows calls to (`trail_keys`,
+/// already narrowed by `--key`): by the key ARN or id the proposal names;
+/// a candidate that names none goes to the one key left, if one is.
+/// `resource`: `--resource`, to choose one candidate.
+pub fn select(
+    p: &Proposal,
+    trail_keys: &[String],
+    resource: Option<&str>,
+) -> Result<Selection, ProposalError> {
+    let have = || {
+        p.candidates
+            .iter()
+            .filter_map(|c| c.resource.as_deref())
+            .map(|r| format!("`{r}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let chosen: Vec<usize> = match resource {
+        Some(r) => {
+            let found: Vec<usize> = (0..p.candidates.len())
+                .filter(|&i| p.candidates[i].resource.as_deref() == Some(r))
+                .collect();
+            if found.is_empty() {
+                return Err(ProposalError::NoSuchResource {
+                    wanted: r.to_owned(),
+                    have: have(),
+                });
+            }
+            found
+        }
+        None => (0..p.candidates.len()).collect(),
+    };
+    let mut sel = Selection::default();
+    let mut loose = Vec::new();
+    for i in chosen {
+        if p.candidates[i].creates {
+            sel.unseen.push(i);
+            continue;
+        }
+        match &p.candidates[i].key_ref {
+            Some(r) => match trail_keys.iter().find(|k| names_key(r, k)) {
+                Some(k) => sel.checks.push((k.clone(), i)),
+                None => sel.unseen.push(i),
+            },
+            None => loose.push(i),
+        }
+    }
+    let left: Vec<&String> = trail_keys
+        .iter()
+        .filter(|k| !sel.checks.iter().any(|(c, _)| c == *k))
+        .collect();
+    match (loose.as_slice(), left.as_slice()) {
+        ([], _) | ([_], []) => {}
+        ([i], [k]) => sel.checks.push(((*k).clone(), *i)),
+        ([i], _) => {
+            return Err(ProposalError::WhichKey {
+                what: p.candidates[*i].name(),
+                count: left.len(),
+            });
+        }
+        (many, _) => {
+            return Err(ProposalError::Ambiguous {
+                count: many.len(),
+                have: have(),
+            });
+        }
+    }
+    Ok(sel)
+}
+
+/// A key ARN or bare key id names `key_arn`.
+fn names_key(r: &str, key_arn: &str) -> bool {
+    r == key_arn || key_arn.rsplit_once(":key/").is_some_and(|(_, id)| id == r)
+}
+
+/// The 1-based line of statement `sid` in `text`: the first line that has
+/// `Sid` and the id itself (JSON, YAML, or a policy embedded as a string).
+pub fn sid_line(text: &str, sid: &str) -> Option<usize> {
+    let quoted = [
+        format!("\"{sid}\""),
+        format!("\\\"{sid}\\\""),
+        format!("'{sid}'"),
+    ];
+    text.lines()
+        .position(|l| {
+            let Some(at) = l.find("Sid") else {
+                return false;
+            };
+            let rest = &l[at..];
+            quoted.iter().any(|q| rest.contains(q.as_str()))
+                || rest.split_once(':').is_some_and(|(_, v)| v.trim() == sid)
+        })
+        .map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sid_lines_in_json_yaml_and_embedded_strings() {
+        let json = "{\n  \"Statement\": [\n    {\n      \"Sid\": \"Deny others\",\n";
+        assert_eq!(sid_line(json, "Deny others"), Some(4));
+        let yaml = "Statement:\n  - Sid: Deny others\n  - Sid: 'Keep'\n";
+        assert_eq!(sid_line(yaml, "Deny others"), Some(2));
+        assert_eq!(sid_line(yaml, "Keep"), Some(3));
+        let plan = r#"{"policy": "{\"Sid\":\"Deny others\"}"}"#;
+        assert_eq!(sid_line(plan, "Deny others"), Some(1));
+        assert_eq!(sid_line(yaml, "Deny"), None, "a prefix is not the id");
+    }
+
+    #[test]
+    fn keys_by_arn_or_id() {
+        let k = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd";
+        assert!(names_key("1234abcd", k));
+        assert!(names_key(k, k));
+        assert!(!names_key("1234", k));
+    }
+}

@@ -1,0 +1,568 @@
+//! The `check` report: who a proposed key policy would cut off, in the
+//! four formats `check` writes (table, JSON, Markdown for a pull-request
+//! comment, GitHub Actions annotations). Every word of it is here.
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use serde::Serialize;
+use tabled::builder::Builder;
+
+use super::one_request::outcome_words;
+use super::words::{
+    SHOWN, Style, WIDTH, evidence_line, short_caller, statement_words, table_caller, wrapped,
+};
+use crate::analysis::policies::PolicySource;
+use crate::analysis::preflight::{Change, KeyCheck, Preflight, Verdict};
+use crate::call::fmt_time;
+use crate::cli::CheckFormat;
+use crate::proposal::ProposalKind;
+
+/// Renders `r` in `format`.
+pub fn render(r: &Preflight, format: CheckFormat, w: &mut impl Write) -> std::io::Result<()> {
+    match format {
+        CheckFormat::Json => json(r, w),
+        CheckFormat::Table => text(r, TEXT, w),
+        CheckFormat::Markdown => text(r, MD, w),
+        CheckFormat::Github => github(r, w),
+    }
+}
+
+const TEXT: Style = Style {
+    heading: "",
+    bullet: "  ",
+    code_open: "",
+    code_close: "",
+    markdown: false,
+};
+
+const MD: Style = Style {
+    heading: "### ",
+    bullet: "- ",
+    code_open: "\n  ```diff",
+    code_close: "  ```",
+    markdown: true,
+};
+
+#[derive(Serialize)]
+struct Report<'a> {
+    schema_version: u32,
+    command: &'static str,
+    #[serde(flatten)]
+    check: &'a Preflight,
+}
+
+fn json(r: &Preflight, w: &mut impl Write) -> std::io::Result<()> {
+    let report = Report {
+        schema_version: super::SCHEMA_VERSION,
+        command: "check",
+        check: r,
+    };
+    serde_json::to_writer(&mut *w, &report)?;
+    writeln!(w)
+}
+
+/// `label: text`: [`Style::field`] in text; in Markdown a list item
+/// wrapped at [`WIDTH`] (a pull-request comment is read as source too).
+fn field(st: Style, label: &str, text: &str) -> String {
+    if st.markdown {
+        wrapped(&format!("- **{label}**:"), 2, text)
+    } else {
+        st.field(label, text)
+    }
+}
+
+fn kind_words(k: ProposalKind) -> &'static str {
+    match k {
+        ProposalKind::KeyPolicy => "key policy",
+        ProposalKind::TerraformPlan => "Terraform plan",
+        ProposalKind::CloudFormation => "CloudFormation template",
+    }
+}
+
+/// The answer, in one line.
+fn headline(r: &Preflight) -> String {
+    let count = |f: fn(&KeyCheck) -> usize| r.keys.iter().map(f).sum::<usize>();
+    let lose = count(|k| callers(&k.lose));
+    let undetermined = count(|k| callers(&k.undetermined));
+    let gain = count(|k| callers(&k.gain));
+    let gained = if gain > 0 {
+        format!("; {gain} would gain access")
+    } else {
+        String::new()
+    };
+    match r.verdict {
+        Verdict::Lose => format!(
+            "FAIL: {lose} caller(s) seen in the trail would lose access{}{gained}",
+            if undetermined > 0 {
+                format!(", {undetermined} more undetermined")
+            } else {
+                String::new()
+            }
+        ),
+        Verdict::Undetermined => format!(
+            "UNDETERMINED: no caller seen in the trail loses access for sure; {undetermined} depend(s) on keys CloudTrail cannot show{gained}"
+        ),
+        Verdict::Pass => format!("PASS: no caller seen in the trail loses access{gained}"),
+    }
+}
+
+/// Distinct callers of a list (one caller may be hit by two statements).
+fn callers(list: &[Change]) -> usize {
+    let mut seen: Vec<&crate::call::Caller> = Vec::new();
+    for c in list {
+        if !seen.contains(&&c.caller) {
+            seen.push(&c.caller);
+        }
+    }
+    seen.len()
+}
+
+fn current_words(k: &KeyCheck) -> String {
+    match &k.current {
+        None => "none known (no policy change in the trail, no `--current`, no `--fetch-policy`): \
+                 a caller loses access when the proposal denies what it did successfully"
+            .into(),
+        Some(p) => match p.source {
+            PolicySource::File => {
+                format!("`--current {}`", p.origin.as_deref().unwrap_or_default())
+            }
+            PolicySource::Api => "fetched with kms:GetKeyPolicy".into(),
+            PolicySource::Trail => format!(
+                "the latest the trail shows (event {})",
+                p.event_id.as_deref().unwrap_or("?")
+            ),
+        },
+    }
+}
+
+fn calls_words(c: &Change) -> String {
+    format!(
+        "{} ok, {} denied; last {}",
+        c.succeeded,
+        c.denied,
+        last_seen(c)
+    )
+}
+
+fn text(r: &Preflight, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    let md = st.markdown;
+    if md {
+        writeln!(w, "## denydiff check\n")?;
+        writeln!(w, "**{}**\n", headline(r))?;
+        writeln!(
+            w,
+            "Proposal: `{}` ({})\n",
+            r.proposal.path,
+            kind_words(r.proposal.kind)
+        )?;
+    } else {
+        writeln!(w, "{}", headline(r))?;
+        writeln!(
+            w,
+            "{}\n",
+            wrapped(
+                "proposal: ",
+                10,
+                &format!("{} ({})", r.proposal.path, kind_words(r.proposal.kind))
+            )
+        )?;
+    }
+    for k in &r.keys {
+        key(k, st, w)?;
+    }
+    if r.keys.is_empty() {
+        writeln!(
+            w,
+            "No key of the proposal has calls in the trail: no observed caller to lose.\n"
+        )?;
+    }
+    for u in &r.unseen {
+        let what = u.resource.as_deref().unwrap_or("the policy");
+        let line = match (&u.key_ref, u.creates) {
+            (_, true) => format!("`{what}`: the proposal creates this key, so no caller to lose"),
+            (Some(key), false) => format!(
+                "`{what}` (key `{key}`): the trail shows no call to this key, so no caller to lose"
+            ),
+            (None, false) => {
+                format!("`{what}`: the trail shows no call to its key, so no caller to lose")
+            }
+        };
+        writeln!(w, "{}", item(md, "", &line))?;
+    }
+    if !r.unseen.is_empty() {
+        writeln!(w)?;
+    }
+    let i = &r.inputs;
+    writeln!(
+        w,
+        "{} files read, {} failed; {} KMS calls replayed",
+        i.files_read, i.files_failed, i.kms_calls
+    )?;
+    for f in &r.failures {
+        let line = format!("`{}`: {}", f.source, f.reason.replace('\n', " "));
+        writeln!(w, "{}", item(md, "input failed: ", &line))?;
+    }
+    Ok(())
+}
+
+/// A line of a list: a Markdown item, or text wrapped under `label`.
+fn item(md: bool, label: &str, text: &str) -> String {
+    if md {
+        wrapped(&format!("- {label}"), 2, text)
+    } else {
+        wrapped(label, 2, text)
+    }
+}
+
+fn key(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    let md = st.markdown;
+    let resource = k
+        .resource
+        .as_deref()
+        .map(|r| format!(" (`{r}`)"))
+        .unwrap_or_default();
+    if md {
+        writeln!(w, "{}Key `{}`{resource}\n", st.heading, k.key_arn)?;
+    } else {
+        writeln!(w, "Key {}{resource}", k.key_arn)?;
+    }
+    let facts = [
+        ("in force", current_words(k)),
+        (
+            "replayed",
+            format!(
+                "{} caller(s), {} request shape(s), {} calls",
+                k.callers, k.shapes, k.calls
+            ),
+        ),
+    ];
+    for (label, text) in facts {
+        writeln!(w, "{}", field(st, label, &text))?;
+    }
+    if !k.not_evaluable.is_empty() {
+        let who: Vec<String> = k
+            .not_evaluable
+            .iter()
+            .take(SHOWN)
+            .map(short_caller)
+            .collect();
+        writeln!(
+            w,
+            "{}",
+            field(
+                st,
+                "not replayed",
+                &format!(
+                    "{} caller(s) CloudTrail does not identify: {}",
+                    k.not_evaluable.len(),
+                    who.join("; ")
+                )
+            )
+        )?;
+    }
+    writeln!(w)?;
+    section(k, "Would lose access", &k.lose, st, w)?;
+    section(k, "Undetermined", &k.undetermined, st, w)?;
+    section(k, "Would gain access", &k.gain, st, w)?;
+    if k.lose.is_empty() && k.undetermined.is_empty() && k.gain.is_empty() {
+        writeln!(w, "No caller seen on this key changes decision.\n")?;
+    }
+    fixes(k, st, w)
+}
+
+/// One list, per deciding statement: the statement (and its line), its
+/// evidence, then its callers (a table in text, a list in Markdown).
+fn section(
+    k: &KeyCheck,
+    title: &str,
+    list: &[Change],
+    st: Style,
+    w: &mut impl Write,
+) -> std::io::Result<()> {
+    let gain = std::ptr::eq(list, k.gain.as_slice());
+    for group in by_statement(list) {
+        let first = group[0];
+        let line = first
+            .line
+            .map(|l| format!(", line {l}"))
+            .unwrap_or_default();
+        let what = match &first.statement {
+            Some(s) => format!("{}{line}", statement_words(s)),
+            None if gain => "no Deny of the proposal matches (the grant it used lets it in)".into(),
+            None => "no statement of the proposal allows the call (a grant may still)".into(),
+        };
+        let head = format!("{title}: {what}: {} caller(s)", group.len());
+        if st.markdown {
+            writeln!(w, "**{title}**: {what}: {} caller(s)\n", group.len())?;
+        } else {
+            writeln!(w, "{}", wrapped("", 2, &head))?;
+        }
+        let mut fields = 0;
+        if !gain {
+            for e in &first.evidence {
+                writeln!(w, "{}", field(st, "evidence", &evidence_line(e)))?;
+                fields += 1;
+            }
+        }
+        let mut unknown: Vec<&str> = Vec::new();
+        for key in group.iter().flat_map(|c| &c.uncertain_keys) {
+            if !unknown.contains(&key.as_str()) {
+                unknown.push(key);
+            }
+        }
+        if !unknown.is_empty() {
+            let text = format!("{} (CloudTrail cannot show them)", unknown.join(", "));
+            writeln!(w, "{}", field(st, "hangs on", &text))?;
+            fields += 1;
+        }
+        if st.markdown && fields > 0 {
+            writeln!(w)?;
+        }
+        if st.markdown {
+            callers_list(k, &group, gain, w)?;
+        } else {
+            callers_table(k, &group, gain, w)?;
+        }
+    }
+    Ok(())
+}
+
+/// The entries of `list` per deciding statement, in order of first sight.
+fn by_statement(list: &[Change]) -> Vec<Vec<&Change>> {
+    let mut out: Vec<Vec<&Change>> = Vec::new();
+    for c in list {
+        let id = c.statement.as_ref().map(|s| s.index);
+        match out
+            .iter_mut()
+            .find(|g| g[0].statement.as_ref().map(|s| s.index) == id)
+        {
+            Some(g) => g.push(c),
+            None => out.push(vec![c]),
+        }
+    }
+    out
+}
+
+/// What the policy in force says of the caller.
+fn now_words(c: &Change, gain: bool) -> String {
+    match (&c.now_statement, c.now) {
+        (Some(s), _) if gain => format!("denied by {}", statement_words(s)),
+        (_, Some(o)) => outcome_words(o).to_owned(),
+        (_, None) => "unknown".into(),
+    }
+}
+
+fn last_seen(c: &Change) -> String {
+    c.last_seen.map_or_else(|| "?".into(), fmt_time)
+}
+
+fn callers_table(
+    k: &KeyCheck,
+    group: &[&Change],
+    gain: bool,
+    w: &mut impl Write,
+) -> std::io::Result<()> {
+    let mut b = Builder::default();
+    b.push_record(["caller", "events", "calls", "last seen", "now"]);
+    let shown = group.len().min(SHOWN * 4);
+    for c in &group[..shown] {
+        b.push_record([
+            table_caller(&c.caller, &k.key_arn),
+            c.event_names.join(", "),
+            format!("{} ok, {} denied", c.succeeded, c.denied),
+            last_seen(c),
+            now_words(c, gain),
+        ]);
+    }
+    let mut t = b.build();
+    t.with(tabled::settings::Style::sharp()).with(
+        tabled::settings::Width::wrap(WIDTH)
+            .priority(tabled::settings::peaker::Priority::max(true)),
+    );
+    writeln!(w, "{t}")?;
+    if group.len() > shown {
+        writeln!(
+            w,
+            "... and {} more (all in `--format json`)",
+            group.len() - shown
+        )?;
+    }
+    writeln!(w)
+}
+
+fn callers_list(
+    k: &KeyCheck,
+    group: &[&Change],
+    gain: bool,
+    w: &mut impl Write,
+) -> std::io::Result<()> {
+    let folded = group.len() > SHOWN;
+    if folded {
+        writeln!(w, "<details><summary>{} callers</summary>\n", group.len())?;
+    }
+    for c in group {
+        let line = format!(
+            "- `{}`: {}; {} ok, {} denied, last {}; now {}",
+            table_caller(&c.caller, &k.key_arn),
+            c.event_names.join(", "),
+            c.succeeded,
+            c.denied,
+            last_seen(c),
+            now_words(c, gain)
+        );
+        writeln!(w, "{}", wrapped("", 2, &line))?;
+    }
+    if folded {
+        writeln!(w, "\n</details>")?;
+    }
+    writeln!(w)
+}
+
+fn fixes(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    if k.fixes.is_empty() && k.fix_failures.is_empty() {
+        return Ok(());
+    }
+    if st.markdown {
+        writeln!(
+            w,
+            "**Fixes to the proposal**\n\n<details><summary>{} fix(es), each re-checked against every caller seen and the statement's probes</summary>\n",
+            k.fixes.len()
+        )?;
+    } else {
+        writeln!(
+            w,
+            "Fixes to the proposal (each re-checked against every caller seen and the statement's probes):"
+        )?;
+    }
+    for f in &k.fixes {
+        super::prose::fix(f, st, w)?;
+    }
+    for f in &k.fix_failures {
+        let line = format!(
+            "{}: {}",
+            super::words::fix_kind(f.kind),
+            f.reason.replace('\n', " ")
+        );
+        writeln!(w, "{}", wrapped("  no fix: ", 4, &line))?;
+    }
+    if st.markdown {
+        writeln!(w, "\n</details>")?;
+    }
+    writeln!(w)
+}
+
+/// GitHub Actions workflow commands: `::error` per Deny statement (or
+/// lost Allow) that cuts callers off, `::warning` per undetermined one,
+/// `::notice` for gains; `line=` where the proposal's text shows the Sid.
+fn github(r: &Preflight, w: &mut impl Write) -> std::io::Result<()> {
+    for k in &r.keys {
+        for (level, list) in [
+            ("error", &k.lose),
+            ("warning", &k.undetermined),
+            ("notice", &k.gain),
+        ] {
+            for group in by_statement(list) {
+                annotation(r, k, level, &group, w)?;
+            }
+        }
+    }
+    let line = headline(r);
+    let level = match r.verdict {
+        Verdict::Pass => "notice",
+        Verdict::Undetermined => "warning",
+        Verdict::Lose => "error",
+    };
+    writeln!(w, "::{level} title=denydiff check::{}", escape_data(&line))
+}
+
+fn annotation(
+    r: &Preflight,
+    k: &KeyCheck,
+    level: &str,
+    group: &[&Change],
+    w: &mut impl Write,
+) -> std::io::Result<()> {
+    let first = group[0];
+    let n = group.len();
+    let title = match (&first.statement, level) {
+        (Some(st), "error") => format!(
+            "{} would deny {n} caller(s) seen in the trail",
+            statement_words(st)
+        ),
+        (Some(st), "warning") => format!(
+            "{} may deny {n} caller(s) seen in the trail (undetermined)",
+            statement_words(st)
+        ),
+        (Some(st), _) => format!(
+            "{} would newly allow {n} caller(s) seen in the trail",
+            statement_words(st)
+        ),
+        (None, "error") => {
+            format!("no statement would allow {n} caller(s) seen in the trail any more")
+        }
+        (None, _) => format!("no Deny would refuse {n} caller(s) seen in the trail any more"),
+    };
+    let who: Vec<String> = group
+        .iter()
+        .take(SHOWN)
+        .map(|c| {
+            format!(
+                "{} ({}; {})",
+                short_caller(&c.caller),
+                c.event_names.join(", "),
+                calls_words(c)
+            )
+        })
+        .collect();
+    let more = group.len().saturating_sub(SHOWN);
+    let mut msg = format!("Key {}: {}", k.key_arn, who.join("; "));
+    if more > 0 {
+        let _ = write!(msg, "; and {more} more");
+    }
+    if level == "warning" {
+        let mut keys: Vec<&str> = group
+            .iter()
+            .flat_map(|c| c.uncertain_keys.iter().map(String::as_str))
+            .collect();
+        keys.dedup();
+        let _ = write!(
+            msg,
+            ". It hangs on keys CloudTrail cannot show: {}",
+            keys.join(", ")
+        );
+    }
+    if level == "error"
+        && let Some(f) = first
+            .fixes
+            .iter()
+            .find_map(|id| k.fixes.iter().find(|f| f.id == id.id && f.verified))
+    {
+        let _ = write!(
+            msg,
+            ". Verified fix ({}): {}",
+            super::words::fix_kind(f.kind),
+            f.description
+        );
+    }
+    let line = first.line.map(|l| format!(",line={l}")).unwrap_or_default();
+    writeln!(
+        w,
+        "::{level} file={}{line},title={}::{}",
+        escape_property(&r.proposal.path),
+        escape_property(&title),
+        escape_data(&msg)
+    )
+}
+
+/// A workflow command's message: `%`, CR and LF escaped.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property: also `:` and `,`.
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}

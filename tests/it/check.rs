@@ -1,0 +1,605 @@
+//! `denydiff check`: a proposed key policy replayed against the callers the
+//! trail shows. The trail is the bundled sample (synthetic) up to just
+//! before its `PutKeyPolicy`; the proposals are the sample's policies and
+//! the fixtures in `tests/fixtures/check/` (Terraform plans, CloudFormation
+//! templates, malformed proposals; all synthetic).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::util::{run, stderr, stdout, write};
+
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/sample-logs/incident-2026-11-backup-vault"
+);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/check");
+/// One minute before the sample's `PutKeyPolicy` (2026-11-11T10:42:17Z).
+const BEFORE_CHANGE: &str = "2026-11-11T10:41:00Z";
+
+fn sample(sub: &str) -> String {
+    format!("{SAMPLE}/{sub}")
+}
+
+fn fixture(name: &str) -> String {
+    format!("{FIXTURES}/{name}")
+}
+
+fn expected() -> Value {
+    serde_json::from_slice(&std::fs::read(sample("expected.json")).unwrap()).unwrap()
+}
+
+/// `check --format FORMAT` of `policy` against the sample's trail before
+/// the change on the vault key, with `extra` arguments.
+fn check(policy: &str, format: &str, extra: &[&str]) -> std::process::Output {
+    let logs = sample("AWSLogs");
+    let mut args = vec![
+        "check",
+        "--policy",
+        policy,
+        "--format",
+        format,
+        "--key",
+        "alias/prod-backup-vault",
+        "--until",
+        BEFORE_CHANGE,
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    args.push(&logs);
+    run(&args, b"")
+}
+
+fn check_json(policy: &str, extra: &[&str]) -> (Value, i32) {
+    let out = check(policy, "json", extra);
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}); stderr: {}", stderr(&out)));
+    (v, out.status.code().unwrap())
+}
+
+/// Each entry of `keys[0][list]` as `principal_arn via invoked_by`.
+fn who(v: &Value, list: &str) -> BTreeSet<String> {
+    v["keys"][0][list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let c = &c["caller"];
+            match (c["principal_arn"].as_str(), c["invoked_by"].as_str()) {
+                (Some(p), Some(via)) => format!("{p} via {via}"),
+                (Some(p), None) => p.to_owned(),
+                (None, Some(via)) => format!("service:{via}"),
+                (None, None) => panic!("a caller with no name: {c}"),
+            }
+        })
+        .collect()
+}
+
+/// The sample's callers that the after-change policy blocks (or would,
+/// for the silent one), as `expected.json` names them.
+fn expected_blocked(only_unfixed: bool) -> BTreeSet<String> {
+    let e = expected();
+    let mut out: BTreeSet<String> = e["blocked_by_key_policy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| !only_unfixed || b["fixed_by_policy_fixed"] == false)
+        .map(|b| b["caller"].as_str().unwrap().to_owned())
+        .collect();
+    for s in e["silent_callers"].as_array().unwrap() {
+        assert_eq!(s["new_policy_would_deny"], true);
+        out.insert(s["caller"].as_str().unwrap().to_owned());
+    }
+    out
+}
+
+#[test]
+fn seed_change_fails_and_names_the_backup_callers_with_the_sid() {
+    let (v, code) = check_json(&sample("policies/key-policy-after.json"), &[]);
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["verdict"], "lose");
+    let k = &v["keys"][0];
+    assert_eq!(k["key_arn"], expected()["keys"]["vault"]);
+    // The policy in force at the window's end is CreateKey's, not the
+    // PutKeyPolicy that follows it.
+    assert_eq!(
+        k["current"]["event_id"],
+        expected()["policy_changes"][0]["eventID"]
+    );
+    let losers = who(&v, "lose");
+    assert!(losers.contains("service:backup-storage.amazonaws.com"));
+    assert_eq!(losers, expected_blocked(false));
+    for c in k["lose"].as_array().unwrap() {
+        assert_eq!(
+            c["statement"]["sid"], "Deny actions except Administrator",
+            "{c}"
+        );
+        assert_eq!(c["proposed"], "explicit-deny");
+        assert!(c["succeeded"].as_u64().unwrap() > 0, "seen succeeding: {c}");
+        assert_eq!(c["evidence"][0]["key"], "aws:PrincipalArn");
+    }
+    let fas = k["lose"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["caller"]["invoked_by"] == "backup.amazonaws.com")
+        .unwrap();
+    assert_eq!(fas["caller"]["class"], "forward-access");
+    assert_eq!(fas["event_names"], serde_json::json!(["DescribeKey"]));
+    assert_eq!(
+        fas["succeeded"], 4,
+        "expected.json: 4 DescribeKey before the change"
+    );
+    let admin = "arn:aws:iam::111122223333:user/admin";
+    assert!(!losers.contains(admin), "the admin keeps access");
+    // Words: the table names the Sid and the callers.
+    let table = stdout(&check(
+        &sample("policies/key-policy-after.json"),
+        "table",
+        &[],
+    ));
+    assert!(
+        table.contains("\"Deny actions except Administrator\""),
+        "{table}"
+    );
+    assert!(table.contains("service backup-storage"), "{table}");
+    assert!(table.contains("AWSBackupDefaultServiceRole"), "{table}");
+}
+
+#[test]
+fn seed_fix_names_exactly_what_it_still_blocks() {
+    // key-policy-fixed.json exempts service principals only: the
+    // forward-access callers are still cut off (expected.json says so).
+    let (v, code) = check_json(&sample("policies/key-policy-fixed.json"), &[]);
+    assert_eq!(code, 3, "{v}");
+    let losers = who(&v, "lose");
+    assert!(!losers.contains("service:backup-storage.amazonaws.com"));
+    assert_eq!(losers, expected_blocked(true));
+    assert_eq!(losers.len(), 2, "{losers:?}");
+}
+
+#[test]
+fn the_proposed_fix_is_verified_and_applying_it_passes() {
+    let (v, _) = check_json(&sample("policies/key-policy-after.json"), &[]);
+    let fixes: Vec<&Value> = v["keys"][0]["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["verified"] == true)
+        .collect();
+    assert!(
+        !fixes.is_empty(),
+        "a verified fix: {}",
+        v["keys"][0]["fixes"]
+    );
+    for c in v["keys"][0]["lose"].as_array().unwrap() {
+        let ids: Vec<&str> = c["fixes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap())
+            .collect();
+        assert!(!ids.is_empty(), "each loser points at its fixes: {c}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = expected()["keys"]["vault"].as_str().unwrap().to_owned();
+    for f in fixes {
+        let probe = f["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["subject"] == "probe" && c["probe"] == "unlisted-user")
+            .unwrap_or_else(|| panic!("the unlisted-user probe is checked: {f}"));
+        assert_eq!(probe["after"], "explicit-deny", "{probe}");
+        let name = format!("{}.json", f["id"].as_str().unwrap());
+        let patched = write(dir.path(), &name, f["policy"].to_string().as_bytes());
+        let (again, code) = check_json(&patched, &[]);
+        assert_eq!(code, 0, "{} applied: {again}", f["id"]);
+        assert!(again["keys"][0]["lose"].as_array().unwrap().is_empty());
+        // The patched statement still keeps out a principal it does not list.
+        let req = serde_json::json!({
+            "principal": "arn:aws:iam::111122223333:user/someone-else",
+            "action": "kms:Decrypt",
+            "resource": key,
+        });
+        let req_path = write(dir.path(), "req.json", req.to_string().as_bytes());
+        let out = run(
+            &[
+                "explain",
+                "--policy",
+                &patched,
+                "--request",
+                &req_path,
+                "--format",
+                "json",
+            ],
+            b"",
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "explicit deny: {}",
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn terraform_plan_blocking_and_safe() {
+    let (v, code) = check_json(&fixture("terraform-plan-blocking.json"), &[]);
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["proposal"]["kind"], "terraform-plan");
+    assert_eq!(v["keys"][0]["resource"], "module.backup.aws_kms_key.vault");
+    let losers = who(&v, "lose");
+    assert_eq!(
+        losers,
+        expected_blocked(true),
+        "a Deny that exempts service principals cuts off the forward-access callers"
+    );
+    let unseen = v["unseen"].as_array().unwrap();
+    assert_eq!(unseen.len(), 1, "{unseen:?}");
+    assert_eq!(unseen[0]["resource"], "aws_kms_key.logs");
+    assert_eq!(unseen[0]["creates"], true);
+
+    let (v, code) = check_json(&fixture("terraform-plan-safe.json"), &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        v["keys"][0]["resource"], "module.backup.aws_kms_key_policy.vault",
+        "matched by its bare key id"
+    );
+    assert!(v["keys"][0]["lose"].as_array().unwrap().is_empty());
+    assert!(
+        v["keys"][0]["callers"].as_u64().unwrap() >= 4,
+        "the callers were replayed"
+    );
+}
+
+#[test]
+fn cloudformation_yaml_and_json_blocking_and_safe() {
+    for ext in ["yaml", "json"] {
+        let (v, code) = check_json(&fixture(&format!("cloudformation-blocking.{ext}")), &[]);
+        assert_eq!(code, 3, "{ext}: {v}");
+        assert_eq!(v["proposal"]["kind"], "cloud-formation");
+        assert_eq!(v["keys"][0]["resource"], "VaultKey");
+        assert_eq!(who(&v, "lose"), expected_blocked(false), "{ext}");
+        for c in v["keys"][0]["lose"].as_array().unwrap() {
+            assert_eq!(c["statement"]["sid"], "Deny everyone but the admin");
+        }
+        let (v, code) = check_json(&fixture(&format!("cloudformation-safe.{ext}")), &[]);
+        assert_eq!(code, 0, "{ext}: {v}");
+        // `--parameter` wins over the template's Default: with another
+        // admin, the real admin loses access.
+        let (v, code) = check_json(
+            &fixture(&format!("cloudformation-safe.{ext}")),
+            &["--parameter", "AdminUser=someone-else"],
+        );
+        assert_eq!(code, 3, "{ext}: {v}");
+        assert_eq!(
+            who(&v, "lose"),
+            BTreeSet::from(["arn:aws:iam::111122223333:user/admin".to_owned()])
+        );
+    }
+}
+
+#[test]
+fn an_unresolved_intrinsic_names_its_place_and_a_parameter_resolves_it() {
+    let f = fixture("cloudformation-unresolved.yaml");
+    let out = check(&f, "json", &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("cloudformation-unresolved.yaml"), "{err}");
+    assert!(
+        err.contains(
+            "`Resources.VaultKey.Properties.KeyPolicy.Statement[1].Condition.StringNotEquals.aws:PrincipalArn[1].Fn::GetAtt`"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nhint: give it with --parameter BackupRole.Arn=VALUE"),
+        "{err}"
+    );
+    let role = "arn:aws:iam::111122223333:role/service-role/AWSBackupDefaultServiceRole";
+    let (v, code) = check_json(&f, &["--parameter", &format!("BackupRole.Arn={role}")]);
+    assert_eq!(code, 3, "{v}");
+    let losers = who(&v, "lose");
+    assert!(
+        !losers.contains(&format!("{role} via backup.amazonaws.com")),
+        "now exempt"
+    );
+    assert!(losers.contains("service:backup-storage.amazonaws.com"));
+}
+
+#[test]
+fn a_proposal_that_only_adds_access_passes_and_lists_the_gain() {
+    let (v, code) = check_json(&fixture("adds-access.json"), &[]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["verdict"], "pass");
+    assert!(v["keys"][0]["lose"].as_array().unwrap().is_empty());
+    assert_eq!(
+        who(&v, "gain"),
+        BTreeSet::from(["service:backup-storage.amazonaws.com".to_owned()])
+    );
+    let g = &v["keys"][0]["gain"][0];
+    assert_eq!(g["statement"]["sid"], "Allow AWS Backup to use the key");
+    assert_eq!(g["now"], "implicit-deny");
+    assert_eq!(g["proposed"], "allowed");
+    let md = stdout(&check(&fixture("adds-access.json"), "markdown", &[]));
+    assert!(md.contains("Would gain access"), "{md}");
+    assert!(md.contains("backup-storage"), "{md}");
+}
+
+#[test]
+fn undetermined_only_exits_4_and_org_id_settles_it() {
+    let f = fixture("undetermined-org.json");
+    let (v, code) = check_json(&f, &[]);
+    assert_eq!(code, 4, "{v}");
+    assert!(v["keys"][0]["lose"].as_array().unwrap().is_empty());
+    let u = v["keys"][0]["undetermined"].as_array().unwrap();
+    assert!(!u.is_empty());
+    for c in u {
+        assert_eq!(
+            c["uncertain_keys"],
+            serde_json::json!(["aws:PrincipalOrgID"]),
+            "{c}"
+        );
+    }
+    let github = stdout(&check(&f, "github", &[]));
+    assert!(github.contains("::warning file="), "{github}");
+    assert!(github.contains("aws:PrincipalOrgID"), "{github}");
+    let (v, code) = check_json(&f, &["--org-id", "o-a1b2c3d4e5"]);
+    assert_eq!(
+        code, 0,
+        "the key account's principals are in the organization: {v}"
+    );
+}
+
+#[test]
+fn malformed_proposals_are_errors_naming_the_file() {
+    let cases = [
+        ("invalid.json", "is not valid JSON"),
+        (
+            "bad-operator.json",
+            "unknown condition operator `StringEqualz`",
+        ),
+        (
+            "terraform-plan-no-kms.json",
+            "no `aws_kms_key` or `aws_kms_key_policy` resource",
+        ),
+    ];
+    for (name, reason) in cases {
+        let out = check(&fixture(name), "json", &[]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = stderr(&out);
+        assert!(err.contains(name) && err.contains(reason), "{name}: {err}");
+        assert_eq!(err.matches(reason).count(), 1, "said once: {err}");
+        assert!(out.stdout.is_empty(), "no report: {name}");
+    }
+}
+
+#[test]
+fn a_policy_for_one_of_several_keys_needs_key() {
+    let logs = sample("AWSLogs");
+    let after = sample("policies/key-policy-after.json");
+    let out = run(&["check", "--policy", &after, "--quiet", &logs], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("key-policy-after.json"), "{err}");
+    assert!(err.contains("the trail shows calls to 3 keys"), "{err}");
+    assert!(
+        err.contains("\nhint: name the key it belongs to with --key"),
+        "{err}"
+    );
+}
+
+/// The 1-based line of the first line of `path` that holds `needle`.
+fn line_of(path: &Path, needle: &str) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn github_annotations_point_at_the_sid() {
+    let cases: [(PathBuf, &str); 3] = [
+        (
+            PathBuf::from(sample("policies/key-policy-after.json")),
+            "\"Sid\": \"Deny actions except Administrator\"",
+        ),
+        (
+            PathBuf::from(fixture("cloudformation-blocking.yaml")),
+            "Sid: Deny everyone but the admin",
+        ),
+        (
+            PathBuf::from(fixture("cloudformation-blocking.json")),
+            "\"Sid\": \"Deny everyone but the admin\"",
+        ),
+    ];
+    for (path, needle) in cases {
+        let out = check(path.to_str().unwrap(), "github", &[]);
+        assert_eq!(out.status.code(), Some(3));
+        let text = stdout(&out);
+        let want = format!(
+            "::error file={},line={},title=",
+            path.display(),
+            line_of(&path, needle)
+        );
+        let errors: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("::error file="))
+            .collect();
+        assert_eq!(errors.len(), 1, "one annotation per statement: {text}");
+        assert!(errors[0].starts_with(&want), "{want}\n{text}");
+        assert!(errors[0].contains("backup.amazonaws.com"), "{text}");
+    }
+}
+
+#[test]
+fn markdown_fits_a_pull_request_comment() {
+    let md = stdout(&check(
+        &sample("policies/key-policy-after.json"),
+        "markdown",
+        &[],
+    ));
+    assert!(md.starts_with("## denydiff check"), "{md}");
+    assert!(md.contains("**FAIL"), "{md}");
+    assert!(md.contains("<details>"), "fixes are folded: {md}");
+    let wide: Vec<&str> = md.lines().filter(|l| l.chars().count() > 120).collect();
+    assert!(wide.is_empty(), "lines over 120 columns: {wide:#?}");
+}
+
+#[test]
+fn a_pass_on_a_trail_read_in_part_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = write(dir.path(), "broken.json.gz", b"not gzip");
+    let logs = sample("AWSLogs");
+    let safe = fixture("cloudformation-safe.yaml");
+    let args = [
+        "check",
+        "--policy",
+        &safe,
+        "--format",
+        "json",
+        "--key",
+        "alias/prod-backup-vault",
+        "--until",
+        BEFORE_CHANGE,
+        "--quiet",
+        &logs,
+        &broken,
+    ];
+    let out = run(&args, b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["failures"].as_array().unwrap().len(), 1);
+    // A loss still exits 3 when an input failed.
+    let blocking = fixture("cloudformation-blocking.yaml");
+    let mut args = args;
+    args[2] = &blocking;
+    assert_eq!(run(&args, b"").status.code(), Some(3));
+}
+
+#[test]
+fn current_overrides_the_trails_policy() {
+    let logs = sample("AWSLogs");
+    let after = sample("policies/key-policy-after.json");
+    let before = sample("policies/key-policy-before.json");
+    let args = |current: Option<&str>| {
+        let mut a = vec!["check", "--policy", &after, "--format", "json", "--quiet"];
+        a.extend(["--key", "alias/prod-backup-vault"]);
+        if let Some(c) = current {
+            a.extend(["--current", c]);
+        }
+        a.push(&logs);
+        a.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>()
+    };
+    let run_args = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        let out = run(&refs, b"");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v, out.status.code().unwrap())
+    };
+    // The whole trail: the policy in force is the change itself.
+    let (v, code) = run_args(args(None));
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["keys"][0]["current"]["source"], "trail");
+    let (v, code) = run_args(args(Some(&before)));
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["keys"][0]["current"]["source"], "file");
+    assert_eq!(who(&v, "lose"), expected_blocked(false));
+}
+
+#[test]
+fn without_a_policy_in_force_successes_are_the_evidence() {
+    // The sample's records without its CreateKey and PutKeyPolicy.
+    let mut records = Vec::new();
+    for entry in walkdir::WalkDir::new(sample("AWSLogs")) {
+        let p = entry.unwrap().into_path();
+        if !p.to_string_lossy().ends_with(".json.gz") || p.to_string_lossy().contains("Digest") {
+            continue;
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        records.extend(
+            v["Records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| !matches!(r["eventName"].as_str(), Some("CreateKey" | "PutKeyPolicy")))
+                .cloned(),
+        );
+    }
+    assert!(records.len() > 100);
+    let dir = tempfile::tempdir().unwrap();
+    let trail = write(
+        dir.path(),
+        "trail.json",
+        serde_json::json!({ "Records": records })
+            .to_string()
+            .as_bytes(),
+    );
+    let after = sample("policies/key-policy-after.json");
+    let args = [
+        "check",
+        "--policy",
+        &after,
+        "--format",
+        "json",
+        "--quiet",
+        "--key",
+        "alias/prod-backup-vault",
+        "--until",
+        BEFORE_CHANGE,
+        &trail,
+    ];
+    let out = run(&args, b"");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{v}");
+    assert!(v["keys"][0]["current"].is_null());
+    assert_eq!(who(&v, "lose"), expected_blocked(false));
+    for c in v["keys"][0]["lose"].as_array().unwrap() {
+        assert!(c["now"].is_null(), "{c}");
+        assert!(c["succeeded"].as_u64().unwrap() > 0);
+    }
+    let table = stdout(&run(&[&args[..4], &["table"], &args[5..]].concat(), b""));
+    assert!(table.contains("none known"), "{table}");
+}
+
+#[test]
+fn dropping_an_allow_cuts_off_what_it_allowed_but_not_grants() {
+    // The account-root statement replaced by one for the admin alone.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "Admin only", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:user/admin"},
+        "Action": "kms:*", "Resource": "*"}]});
+    let p = write(dir.path(), "admin-only.json", policy.to_string().as_bytes());
+    let (v, code) = check_json(&p, &[]);
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(
+        who(&v, "lose"),
+        expected_blocked(true),
+        "the roles the root statement let in; backup-storage's grant still works"
+    );
+    for c in v["keys"][0]["lose"].as_array().unwrap() {
+        assert!(c["statement"].is_null(), "{c}");
+        assert_eq!(c["now"], "allowed");
+        assert_eq!(c["proposed"], "implicit-deny");
+    }
+    let github = stdout(&check(&p, "github", &[]));
+    let error = github
+        .lines()
+        .find(|l| l.starts_with("::error file="))
+        .unwrap();
+    assert!(!error.contains(",line="), "no Sid, no line: {error}");
+    assert!(
+        error.contains("no statement would allow 2 caller(s)"),
+        "{error}"
+    );
+}
