@@ -35,6 +35,26 @@ pub enum Command {
     /// offline. `--resume` continues an interrupted fetch without fetching
     /// again what the file already has.
     Fetch(Box<FetchArgs>),
+    /// Print a shell completion script (`source <(denydiff completions bash)`)
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `denydiff man > denydiff.1`
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +134,12 @@ pub struct AnalyzeArgs {
     /// Write the report to this file instead of standard output
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
+
+    /// Replace account ids, IAM names, access key ids, IP addresses, key
+    /// ids, resource names, encryption-context values and e-mail addresses
+    /// with stable pseudonyms (any format), for a report that leaves the company
+    #[arg(long)]
+    pub redact: bool,
 
     /// The key policy in force (a JSON document); it overrides the trail's.
     ///
@@ -240,6 +266,8 @@ pub enum Format {
     Table,
     Json,
     Markdown,
+    /// One self-contained page (inline styles and SVG, no scripts)
+    Html,
 }
 
 /// An organization id as AWS writes it: `o-` and 10 to 32 lowercase

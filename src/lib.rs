@@ -53,6 +53,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Analyze(args) => cmd::analyze::run(&Settings::from_args(*args)?),
         Command::Explain(args) => cmd::explain::run(&args),
         Command::Fetch(args) => cmd::fetch::run(&settings::FetchSettings::from_args(*args)?),
+        Command::Completions(args) => cmd::completions::completions(args.shell),
+        Command::Man => cmd::completions::man(),
     }
 }
 

@@ -14,8 +14,8 @@ use crate::{ExitStatus, analysis, call, policy, report, source};
 
 pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
     let (collected, policies) = read_trail(&s.trail, s.policy.as_ref())?;
-    let analysis = analysis::analyze(collected, &policies, &s.analysis)?;
-    write_report(s, &analysis)?;
+    let mut analysis = analysis::analyze(collected, &policies, &s.analysis)?;
+    write_report(s, &mut analysis)?;
     Ok(if analysis.failures.is_empty() {
         ExitStatus::Ok
     } else {
@@ -175,17 +175,33 @@ fn policies(
     Ok(set)
 }
 
-fn write_report(s: &Settings, analysis: &analysis::Analysis) -> anyhow::Result<()> {
+/// Writes the report to `--output` or stdout. Styles reach a terminal
+/// only: anstream drops them for a file, a pipe, `NO_COLOR`. With
+/// `--redact`, the analysis is rewritten first and the rendered document
+/// passes the same rewriting again (see `report::redact`).
+fn write_report(s: &Settings, analysis: &mut analysis::Analysis) -> anyhow::Result<()> {
+    let mut redactor = s.redact.then(|| report::redact::Redactor::redact(analysis));
+    let mut render = |w: &mut dyn Write| -> std::io::Result<()> {
+        let mut w = w;
+        match &mut redactor {
+            None => report::render_with(analysis, s.format, false, &mut w),
+            Some(r) => {
+                let mut buf = Vec::new();
+                report::render_with(analysis, s.format, true, &mut buf)?;
+                w.write_all(r.text(&String::from_utf8_lossy(&buf)).as_bytes())
+            }
+        }
+    };
     if let Some(path) = &s.output {
         let file = std::fs::File::create(path)
             .with_context(|| format!("creating `{}`", path.display()))?;
-        let mut w = std::io::BufWriter::new(file);
-        report::render(analysis, s.format, &mut w)?;
+        let mut w = std::io::BufWriter::new(anstream::StripStream::new(file));
+        render(&mut w).with_context(|| format!("writing `{}`", path.display()))?;
         w.flush()
             .with_context(|| format!("writing `{}`", path.display()))?;
     } else {
-        let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-        report::render(analysis, s.format, &mut w)?;
+        let mut w = std::io::BufWriter::new(anstream::AutoStream::auto(std::io::stdout().lock()));
+        render(&mut w)?;
         w.flush()?;
     }
     Ok(())

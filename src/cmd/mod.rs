@@ -2,5 +2,6 @@
 //! (source -> collect -> analysis -> report) and returns the exit status.
 
 pub mod analyze;
+pub mod completions;
 pub mod explain;
 pub mod fetch;

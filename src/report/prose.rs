@@ -173,7 +173,7 @@ fn blocked(b: &Blocked, w: &mut impl Write) -> std::io::Result<()> {
 }
 
 /// A decision as the reports spell it (as in the JSON).
-fn outcome_words(o: Outcome) -> &'static str {
+pub(super) fn outcome_words(o: Outcome) -> &'static str {
     match o {
         Outcome::Allowed => "allowed",
         Outcome::ExplicitDeny => "explicit-deny",

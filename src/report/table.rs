@@ -32,7 +32,7 @@ pub(super) const HEADER: [&str; 7] = ["caller", "event", "ok", "denied", "state"
 pub(super) const ROWS: usize = 20;
 
 /// Shortens `s` to `n` characters, with an ellipsis in the middle.
-fn fit(s: &str, n: usize) -> String {
+pub(super) fn fit(s: &str, n: usize) -> String {
     let count = s.chars().count();
     if count <= n {
         return s.to_owned();

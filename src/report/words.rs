@@ -75,6 +75,18 @@ pub(super) fn short_caller(c: &Caller) -> String {
     format!("{} {who}", c.class.as_str())
 }
 
+/// A caller with its full principal ARN (the HTML report's tables and
+/// tooltips: the JSON and HTML keep ARNs whole).
+pub(super) fn full_caller(c: &Caller) -> String {
+    let who = match (&c.principal_arn, &c.invoked_by) {
+        (Some(p), Some(via)) => format!("{p} via {via}"),
+        (Some(p), None) => p.clone(),
+        (None, Some(via)) => via.clone(),
+        (None, None) => c.account_id.clone().unwrap_or_else(|| "?".into()),
+    };
+    format!("{} {who}", c.class.as_str())
+}
+
 pub(super) fn classes(by_class: &BTreeMap<CallerClass, u64>) -> String {
     by_class
         .iter()
