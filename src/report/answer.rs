@@ -10,7 +10,7 @@ use super::words::{
     verified_words,
 };
 use crate::analysis::Analysis;
-use crate::analysis::causes::{Cause, ChangeKind, ChangeRef};
+use crate::analysis::causes::{BlockingStatement, Cause, ChangeKind, ChangeRef};
 use crate::analysis::diagnosis::State;
 use crate::analysis::diagnosis::fixes::{CheckSubject, ProposedFix};
 use crate::call::fmt_time;
@@ -46,7 +46,7 @@ pub(super) fn kind_words(k: ChangeKind) -> &'static str {
 
 /// The causes, answer first; a line that says so when there are none.
 pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Result<()> {
-    writeln!(w, "{}{}\n", st.heading, headline(a))?;
+    writeln!(w, "{}\n", st.head(&headline(a)))?;
     for c in &a.causes {
         cause(c, st, w)?;
     }
@@ -156,7 +156,11 @@ pub(super) fn no_patch_note(c: &Cause) -> Option<String> {
 }
 
 fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
-    let state = state_word(c.state);
+    let paint = match c.state {
+        State::Ongoing => anstyle::AnsiColor::Red.on_default().bold(),
+        State::Resolved => anstyle::AnsiColor::Green.on_default().bold(),
+    };
+    let state = st.paint(paint, state_word(c.state));
     writeln!(w, "{}{} {state}: {}", st.bullet, c.id, kind_words(c.change))?;
     writeln!(w, "{}", st.field("key", &c.key_arn))?;
     writeln!(w, "{}", st.field("change", &change_words(&c.event)))?;
@@ -176,13 +180,7 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         }
     }
     for b in &c.blocking {
-        let head = format!(
-            "{} caller(s) by {}: {}",
-            b.callers.len(),
-            statement_words(&b.statement),
-            classes(&b.by_class)
-        );
-        writeln!(w, "{}", st.field(blocks, &head))?;
+        writeln!(w, "{}", st.field(blocks, &blocking_head(b)))?;
         for caller in b.callers.iter().take(SHOWN) {
             writeln!(w, "{}", st.item(&short_caller(caller)))?;
         }
@@ -207,6 +205,16 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         writeln!(w, "{}", st.field("note", &note))?;
     }
     writeln!(w)
+}
+
+/// `3 caller(s) by statement 1 ("Sid"): 1 service-principal, 2 forward-access`.
+pub(super) fn blocking_head(b: &BlockingStatement) -> String {
+    format!(
+        "{} caller(s) by {}: {}",
+        b.callers.len(),
+        statement_words(&b.statement),
+        classes(&b.by_class)
+    )
 }
 
 /// When an ongoing cause has no fix at all.

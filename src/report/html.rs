@@ -16,8 +16,8 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use super::answer::{
-    NO_FIX, best_fix, blocks_word, change_words, fix_line, fix_what, headline, kind_words,
-    no_patch_note, other_fixes, state_word, statement_changes,
+    NO_FIX, best_fix, blocking_head, blocks_word, change_words, fix_line, fix_what, headline,
+    kind_words, no_patch_note, other_fixes, state_word, statement_changes,
 };
 use super::prose::{outcome_words, unexplained_words};
 use super::verdict_lines::{evidence_words, kind_words as verdict_kind, reason_words};
@@ -119,10 +119,11 @@ pub(super) fn render(a: &Analysis, redacted: bool, w: &mut impl Write) -> std::i
     let mut out = String::with_capacity(64 * 1024);
     head("denydiff report", &mut out);
     if redacted {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "<p class=\"banner\"><strong>{}</strong></p>",
             esc(super::redact::NOTICE)
-        ));
+        );
     }
     out.push_str("<h1>denydiff report</h1>");
     let _ = write!(out, "<p class=\"summary\">{}</p>", esc(&super::summary(a)));
@@ -158,9 +159,9 @@ pub(super) fn render(a: &Analysis, redacted: bool, w: &mut impl Write) -> std::i
 pub(super) fn text_page(title: &str, text: &str, w: &mut impl Write) -> std::io::Result<()> {
     let mut out = String::new();
     head(title, &mut out);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<h1>{}</h1><pre>{}</pre></body></html>\n",
+        "<h1>{}</h1><pre>{}</pre></body></html>",
         esc(title),
         esc(text)
     );
@@ -238,13 +239,7 @@ fn cause(c: &Cause, out: &mut String) {
         field(out, blocks, &list);
     }
     for b in &c.blocking {
-        let head = format!(
-            "{} caller(s) by {}: {}",
-            b.callers.len(),
-            statement_words(&b.statement),
-            classes(&b.by_class)
-        );
-        let mut list = esc(&head).into_owned();
+        let mut list = esc(&blocking_head(b)).into_owned();
         caller_list(&b.callers, &mut list);
         field(out, blocks, &list);
     }
@@ -252,7 +247,14 @@ fn cause(c: &Cause, out: &mut String) {
         field(out, "resolved", &words(&change_words(r)));
     }
     if let Some(f) = best_fix(c) {
-        let link = format!("<a href=\"#{}\">{}</a>", esc(&f.id), words(&fix_line(f)));
+        let whole = fix_line(f);
+        let rest = whole.strip_prefix(f.id.as_str()).unwrap_or(&whole);
+        let link = format!(
+            "<a href=\"#{}\">{}</a>{}",
+            esc(&f.id),
+            esc(&f.id),
+            words(rest)
+        );
         field(out, "fix", &link);
         let others = other_fixes(c, f);
         if !others.is_empty() {
@@ -306,7 +308,7 @@ fn groups(a: &Analysis, key: &str, out: &mut String) {
         let _ = write!(
             out,
             "<tr><td><code>{}</code></td><td class=\"nw\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+             <td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"nw\">{}</td></tr>",
             esc(&full_caller(&g.caller)),
             esc(&g.event_name),
             g.succeeded,
@@ -574,9 +576,9 @@ fn fix(f: &ProposedFix, out: &mut String) {
         let _ = writeln!(out, "{}", esc(line));
     }
     if lines.len() > POLICY_LINES {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "... {} more lines (the whole document is in <code>--format json</code>)\n",
+            "... {} more lines (the whole document is in <code>--format json</code>)",
             lines.len() - POLICY_LINES
         );
     }

@@ -25,6 +25,7 @@ pub fn render(x: &Explanation, format: Format, w: &mut impl Write) -> std::io::R
                 code_open: "",
                 code_close: "",
                 markdown: false,
+                color: false,
             },
             w,
         ),
@@ -41,6 +42,7 @@ pub fn render(x: &Explanation, format: Format, w: &mut impl Write) -> std::io::R
                 code_open: "\n  ```diff",
                 code_close: "  ```",
                 markdown: true,
+                color: false,
             };
             text(x, st, w)
         }

@@ -79,7 +79,7 @@ impl Redactor {
         let n = *n;
         let p = match kind {
             "account" => format!("{n:012}"),
-            "key" => format!("00000000-0000-4000-8000-{n:012}"),
+            "key" => format!("00000000-0000-0000-0000-{n:012}"),
             "mrk" => format!("mrk-{n:032}"),
             "ip" => ipv4(n),
             "ip6" => format!("2001:db8::{n:x}"),
@@ -279,7 +279,7 @@ impl Redactor {
                     self.name(kind, id)
                 });
             }
-            ("kms", ["alias", "aws", ..]) => return resource.to_owned(),
+            ("kms", ["alias", "aws", ..]) | (_, []) => return resource.to_owned(),
             (_, [single]) if matches!(*single, "root" | "*") => return resource.to_owned(),
             (_, [single]) => out.push(self.segment("resource", single)),
             (_, [kind, names @ ..]) => {
@@ -308,7 +308,6 @@ impl Redactor {
                     out.push(self.segment(prefix, name));
                 }
             }
-            (_, []) => return resource.to_owned(),
         }
         out.join(&sep.to_string())
     }

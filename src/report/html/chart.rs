@@ -13,7 +13,7 @@ use crate::analysis::Analysis;
 use crate::analysis::timeline::Series;
 use crate::call::fmt_time;
 use crate::report::table::fit;
-use crate::report::words::{full_caller, short_caller};
+use crate::report::words::{full_caller, table_caller};
 
 /// Lanes drawn one per caller; the rest are summed into one more.
 pub(super) const LANES: usize = 12;
@@ -119,18 +119,18 @@ fn failed(s: &Series) -> Vec<u64> {
 /// The lanes of a key: callers with failures first, then by calls; past
 /// [`LANES`], one summed lane. Returns the lanes and how many callers the
 /// last one sums (0: none summed).
-fn lanes(series: &[&Series]) -> (Vec<Lane>, usize) {
+fn lanes(series: &[&Series], key: &str) -> (Vec<Lane>, usize) {
     let total = |s: &Series| -> u64 { s.succeeded.iter().chain(&failed(s)).sum() };
     let mut order: Vec<(&Series, u64, u64)> = series
         .iter()
         .map(|s| (*s, failed(s).iter().sum::<u64>(), total(s)))
         .collect();
-    order.sort_by(|a, b| (b.1 > 0, b.2).cmp(&(a.1 > 0, a.2)));
+    order.sort_by_key(|&(_, failed, total)| std::cmp::Reverse((failed > 0, total)));
     let mut out: Vec<Lane> = order
         .iter()
         .take(LANES)
         .map(|(s, _, _)| Lane {
-            label: short_caller(&s.caller),
+            label: table_caller(&s.caller, key),
             title: full_caller(&s.caller),
             ok: s.succeeded.clone(),
             bad: failed(s),
@@ -180,7 +180,7 @@ pub(super) fn figure(a: &Analysis, key: &str, out: &mut String) {
     let buckets = series.iter().map(|s| s.succeeded.len()).max().unwrap_or(0);
     let marks = marks(a, key);
     let (from, to) = domain(start, buckets, width_ms, &marks);
-    let (lanes, summed) = lanes(&series);
+    let (lanes, summed) = lanes(&series, key);
     #[allow(clippy::cast_precision_loss)]
     let x = |t: i64| LEFT + (t - from) as f64 / (to - from) as f64 * (WIDTH - LEFT - RIGHT);
     #[allow(clippy::cast_precision_loss)]
@@ -219,7 +219,7 @@ pub(super) fn figure(a: &Analysis, key: &str, out: &mut String) {
         );
     }
     out.push_str("</svg>");
-    caption(a, lanes.len() - usize::from(summed > 0), summed, out);
+    caption(a, key, lanes.len() - usize::from(summed > 0), summed, out);
     out.push_str("</figure>");
 }
 
@@ -235,10 +235,9 @@ fn draw_lane(
     let class = if others { "series others" } else { "series" };
     let _ = write!(
         out,
-        "<g class=\"{class}\" data-caller=\"{}\"><title>{}</title>\
+        "<g class=\"{class}\"><title>{}</title>\
          <text class=\"who\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
          <line class=\"lane\" x1=\"{LEFT}\" x2=\"{:.1}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>",
-        esc(&lane.title),
         esc(&lane.title),
         LEFT - 8.0,
         y + 4.0,
@@ -305,7 +304,7 @@ fn axis(from: i64, to: i64, x: &impl Fn(i64) -> f64, height: f64, out: &mut Stri
     }
 }
 
-fn caption(a: &Analysis, drawn: usize, summed: usize, out: &mut String) {
+fn caption(a: &Analysis, key: &str, drawn: usize, summed: usize, out: &mut String) {
     let width = crate::report::verdict_lines::width_words(a.bucket_seconds);
     let _ = write!(
         out,
@@ -322,5 +321,10 @@ fn caption(a: &Analysis, drawn: usize, summed: usize, out: &mut String) {
     } else {
         let _ = write!(out, "One lane per caller ({drawn}).");
     }
+    let _ = write!(
+        out,
+        " {}.",
+        esc(&crate::report::table::legend(key).replace('\n', " "))
+    );
     out.push_str("</figcaption>");
 }
