@@ -22,7 +22,8 @@ use super::answer::{
 use super::prose::{outcome_words, unexplained_words};
 use super::verdict_lines::{evidence_words, kind_words as verdict_kind, reason_words};
 use super::words::{
-    classes, evidence_line, fix_kind, full_caller, statement_words, subject_words, verified_words,
+    SHOWN, classes, evidence_line, fix_kind, full_caller, statement_words, subject_words,
+    verified_words,
 };
 use crate::analysis::Analysis;
 use crate::analysis::causes::Cause;
@@ -193,10 +194,25 @@ fn field(out: &mut String, label: &str, html: &str) {
     let _ = write!(out, "<dt>{}</dt><dd>{html}</dd>", esc(label));
 }
 
+/// The first few callers, the next ones up to [`ROWS`] folded: the
+/// answer stays one screen with 10,000 callers.
 fn caller_list(callers: &[Caller], out: &mut String) {
+    let item = |c: &Caller| format!("<li><code>{}</code></li>", esc(&full_caller(c)));
     out.push_str("<ul class=\"callers\">");
-    for c in callers.iter().take(ROWS) {
-        let _ = write!(out, "<li><code>{}</code></li>", esc(&full_caller(c)));
+    for c in callers.iter().take(SHOWN) {
+        out.push_str(&item(c));
+    }
+    out.push_str("</ul>");
+    if callers.len() <= SHOWN {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<details><summary>{} more caller(s)</summary><ul class=\"callers\">",
+        callers.len() - SHOWN
+    );
+    for c in callers.iter().take(ROWS).skip(SHOWN) {
+        out.push_str(&item(c));
     }
     if callers.len() > ROWS {
         let _ = write!(
@@ -205,7 +221,7 @@ fn caller_list(callers: &[Caller], out: &mut String) {
             callers.len() - ROWS
         );
     }
-    out.push_str("</ul>");
+    out.push_str("</ul></details>");
 }
 
 fn cause(c: &Cause, out: &mut String) {
@@ -329,7 +345,7 @@ fn groups(a: &Analysis, key: &str, out: &mut String) {
         .groups
         .iter()
         .filter(|g| g.key_arn == key && !g.denied_messages.is_empty())
-        .take(super::words::SHOWN)
+        .take(SHOWN)
         .collect();
     if !messages.is_empty() {
         out.push_str("<details><summary>What AWS said when it denied</summary>");

@@ -185,13 +185,6 @@ pub(super) fn figure(a: &Analysis, key: &str, out: &mut String) {
     let x = |t: i64| LEFT + (t - from) as f64 / (to - from) as f64 * (WIDTH - LEFT - RIGHT);
     #[allow(clippy::cast_precision_loss)]
     let height = TOP + LANE * lanes.len() as f64 + BOTTOM;
-    let max = lanes
-        .iter()
-        .flat_map(|l| l.ok.iter().chain(&l.bad))
-        .copied()
-        .max()
-        .unwrap_or(1)
-        .max(1);
     let _ = write!(
         out,
         "<figure><svg class=\"timeline\" role=\"img\" viewBox=\"0 0 {WIDTH} {height}\" \
@@ -202,7 +195,7 @@ pub(super) fn figure(a: &Analysis, key: &str, out: &mut String) {
         #[allow(clippy::cast_precision_loss)]
         let y = TOP + LANE * i as f64 + LANE / 2.0;
         let others = summed > 0 && i == lanes.len() - 1;
-        draw_lane(lane, others, y, max, (start, width_ms), &x, out);
+        draw_lane(lane, others, y, (start, width_ms), &x, out);
     }
     for (n, m) in marks.iter().enumerate() {
         let Some(t) = m.time_ms else { continue };
@@ -227,7 +220,6 @@ fn draw_lane(
     lane: &Lane,
     others: bool,
     y: f64,
-    max: u64,
     (start, width_ms): (i64, i64),
     x: &impl Fn(i64) -> f64,
     out: &mut String,
@@ -244,6 +236,16 @@ fn draw_lane(
         esc(&fit(&lane.label, 44)),
         WIDTH - RIGHT,
     );
+    // Each lane to its own peak: one caller's 1 call beside 10,000 summed
+    // ones would not show otherwise (the counts are in the tooltips).
+    let max = lane
+        .ok
+        .iter()
+        .chain(&lane.bad)
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let half = LANE / 2.0 - 2.0;
     #[allow(clippy::cast_precision_loss)]
     let h = |v: u64| (v as f64 / max as f64 * half).max(1.5);
@@ -309,14 +311,14 @@ fn caption(a: &Analysis, key: &str, drawn: usize, summed: usize, out: &mut Strin
     let _ = write!(
         out,
         "<figcaption>Calls per {width}: succeeded above each caller's line, failed (denied or \
-         refused by the key's state) below; the numbered lines are the key's changes (listed \
-         below). "
+         refused by the key's state) below, each lane scaled to its own peak (the counts are in \
+         the tooltips); the numbered lines are the key's changes (listed below). "
     );
     if summed > 0 {
         let _ = write!(
             out,
             "The {drawn} callers with failures or the most calls have a lane each; the other \
-             {summed} callers are summed in the last lane (every caller is in `--format json`)."
+             {summed} callers are summed in the last lane (every caller is in <code>--format json</code>)."
         );
     } else {
         let _ = write!(out, "One lane per caller ({drawn}).");
