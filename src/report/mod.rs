@@ -48,11 +48,6 @@ pub fn render_with(
     }
 }
 
-/// A text report as an HTML page (`explain --format html`).
-fn text_page(title: &str, text: &str, w: &mut impl Write) -> std::io::Result<()> {
-    html::text_page(title, text, w)
-}
-
 /// One line that says what was read.
 fn summary(a: &Analysis) -> String {
     let i = &a.inputs;

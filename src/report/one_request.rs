@@ -32,7 +32,7 @@ pub fn render(x: &Explanation, format: Format, w: &mut impl Write) -> std::io::R
         Format::Html => {
             let mut buf = Vec::new();
             render(x, Format::Table, &mut buf)?;
-            super::text_page("denydiff explain", &String::from_utf8_lossy(&buf), w)
+            super::html::text_page("denydiff explain", &String::from_utf8_lossy(&buf), w)
         }
         Format::Markdown => {
             writeln!(w, "# denydiff explain\n")?;

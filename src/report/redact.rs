@@ -31,6 +31,7 @@ use crate::analysis::Analysis;
 use crate::analysis::causes::{Cause, ChangeRef};
 use crate::analysis::diagnosis::fixes::{CheckSubject, ProposedFix};
 use crate::analysis::diagnosis::{Blocked, StatementRef};
+use crate::analysis::groups::Contrast;
 use crate::analysis::verdicts::Reason;
 use crate::call::Caller;
 use crate::policy::{ConditionTrace, Seen};
@@ -347,6 +348,20 @@ impl Redactor {
             .chain(a.trail_changes.iter().filter_map(|t| t.event_id.as_ref()))
             .chain(a.policies.iter().filter_map(|p| p.event_id.as_ref()))
             .chain(a.causes.iter().filter_map(|c| c.event.event_id.as_ref()))
+            .chain(
+                a.causes
+                    .iter()
+                    .filter_map(|c| c.resolved_by.as_ref()?.event_id.as_ref()),
+            )
+            .chain(a.blocked.iter().flat_map(|b| {
+                let resolved = b.resolved_by.as_ref().and_then(|p| p.event_id.as_ref());
+                b.policy.event_id.iter().chain(resolved)
+            }))
+            .chain(a.policy_errors.iter().filter_map(|e| e.event_id.as_ref()))
+            .chain(a.groups.iter().filter_map(|g| match &g.contrast {
+                Some(Contrast::WentSilent { after_event_id, .. }) => after_event_id.as_ref(),
+                _ => None,
+            }))
             .chain(
                 a.verdicts
                     .iter()

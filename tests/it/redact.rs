@@ -141,6 +141,11 @@ fn no_original_value_survives_in_any_format_and_pseudonyms_agree() {
     let json = report(file, "json");
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["redacted"], true);
+    // Event ids name events, not the company: kept, so AWS support can find them.
+    let plain: Value = serde_json::from_str(&plain).unwrap();
+    assert!(plain.get("redacted").is_none());
+    assert_eq!(v["causes"][0]["event_id"], plain["causes"][0]["event_id"]);
+    assert!(v["causes"][0]["event_id"].is_string());
     let blocked = v["blocked"].as_array().unwrap();
     assert_eq!(blocked.len(), 2, "{blocked:#?}");
     let fixes = v["causes"][0]["fixes"].as_array().unwrap();
