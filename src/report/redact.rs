@@ -11,7 +11,7 @@
 //!
 //! Replaced: account ids, IAM user, role, group and session names (and
 //! their paths), access key and unique ids (`AKIA...`, `AROA...`), IPv4
-//! and IPv6 addresses, KMS key ids and alias names, S3 bucket and object
+//! and IPv6 addresses, organization, VPC and VPC endpoint ids, KMS key ids and alias names, S3 bucket and object
 //! names, other ARNs' resource names, trail names, encryption-context
 //! values, e-mail addresses, and local file paths (to their file name).
 //! Kept: partitions, services, regions, AWS service principals
@@ -82,6 +82,8 @@ impl Redactor {
             "account" => format!("{n:012}"),
             "key" => format!("00000000-0000-0000-0000-{n:012}"),
             "mrk" => format!("mrk-{n:032}"),
+            "o" => format!("o-{n:010}"),
+            "vpc" | "vpce" => format!("{kind}-{n:017x}"),
             "ip" => ipv4(n),
             "ip6" => format!("2001:db8::{n:x}"),
             "email" => format!("user-{n}@example.com"),
@@ -216,6 +218,9 @@ impl Redactor {
         }
         if let Some(n) = unique_id_len(rest) {
             let kind = unique_id_kind(&rest[..4]);
+            return Some((i + n, self.name(kind, &rest[..n])));
+        }
+        if let Some((kind, n)) = prefixed_id(rest) {
             return Some((i + n, self.name(kind, &rest[..n])));
         }
         let run = rest
@@ -756,6 +761,33 @@ fn is_uuid(s: &str) -> bool {
         })
 }
 
+/// An organization id (`o-` and 10 to 32 lower-case letters or digits),
+/// a VPC or VPC endpoint id (`vpc-`, `vpce-` and 8 or 17 hex digits): its
+/// kind and length.
+fn prefixed_id(s: &str) -> Option<(&'static str, usize)> {
+    let (kind, body, ok): (&'static str, &str, fn(usize, u8) -> bool) =
+        if let Some(b) = s.strip_prefix("vpce-") {
+            ("vpce", b, |n, c| {
+                (n == 8 || n == 17) && c.is_ascii_hexdigit()
+            })
+        } else if let Some(b) = s.strip_prefix("vpc-") {
+            ("vpc", b, |n, c| {
+                (n == 8 || n == 17) && c.is_ascii_hexdigit()
+            })
+        } else if let Some(b) = s.strip_prefix("o-") {
+            ("o", b, |n, c| {
+                (10..=32).contains(&n) && (c.is_ascii_lowercase() || c.is_ascii_digit())
+            })
+        } else {
+            return None;
+        };
+    let n = body.bytes().take_while(u8::is_ascii_alphanumeric).count();
+    body.bytes()
+        .take(n)
+        .all(|c| ok(n, c))
+        .then_some((kind, s.len() - body.len() + n))
+}
+
 /// IAM unique ids and access key ids: a known four-letter prefix, then
 /// upper-case letters and digits (16 or more).
 fn unique_id_len(s: &str) -> Option<usize> {
@@ -802,6 +834,7 @@ mod tests {
         let text = "User: arn:aws:sts::111122223333:assumed-role/AppRole/alice@corp.example is not \
                     authorized on arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab \
                     from 203.0.113.77 and 2a01:4f8::1 with AKIAIOSFODNN7EXAMPLE via backup.amazonaws.com; \
+                    vpce-1a2b3c4d in o-a1b2c3d4e5; \
                     bob@corp.example.com; s3://acme-secrets/x; arn:aws:iam::aws:policy/AdministratorAccess; \
                     arn:aws:iam::111122223333:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup";
         let once = r.text(text);
@@ -815,6 +848,8 @@ mod tests {
             "AKIAIOSFODNN7EXAMPLE",
             "bob@corp",
             "acme-secrets",
+            "vpce-1a2b3c4d",
+            "o-a1b2c3d4e5",
         ] {
             assert!(!once.contains(gone), "`{gone}` in {once}");
         }
