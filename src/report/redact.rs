@@ -11,7 +11,7 @@
 //!
 //! Replaced: account ids, IAM user, role, group and session names (and
 //! their paths), access key and unique ids (`AKIA...`, `AROA...`), IPv4
-//! and IPv6 addresses, organization, VPC and VPC endpoint ids, KMS key ids and alias names, S3 bucket and object
+//! and IPv6 addresses, organization, VPC, VPC endpoint and instance ids, KMS key ids and alias names, S3 bucket and object
 //! names, other ARNs' resource names, trail names, encryption-context
 //! values, e-mail addresses, and local file paths (to their file name).
 //! Kept: partitions, services, regions, AWS service principals
@@ -75,7 +75,7 @@ impl Redactor {
             "key" => format!("00000000-0000-0000-0000-{n:012}"),
             "mrk" => format!("mrk-{n:032}"),
             "o" => format!("o-{n:010}"),
-            "vpc" | "vpce" => format!("{kind}-{n:017x}"),
+            "vpc" | "vpce" | "i" => format!("{kind}-{n:017x}"),
             "ip" => ipv4(n),
             "ip6" => format!("2001:db8::{n:x}"),
             "email" => format!("user-{n}@example.com"),
@@ -407,30 +407,29 @@ fn is_uuid(s: &str) -> bool {
 }
 
 /// An organization id (`o-` and 10 to 32 lower-case letters or digits),
-/// a VPC or VPC endpoint id (`vpc-`, `vpce-` and 8 or 17 hex digits): its
-/// kind and length.
+/// a VPC, VPC endpoint or EC2 instance id (`vpc-`, `vpce-`, `i-` and 8 or
+/// 17 hex digits; an instance's role session names it): its kind and
+/// length.
 fn prefixed_id(s: &str) -> Option<(&'static str, usize)> {
-    let (kind, body, ok): (&'static str, &str, fn(usize, u8) -> bool) =
-        if let Some(b) = s.strip_prefix("vpce-") {
-            ("vpce", b, |n, c| {
-                (n == 8 || n == 17) && c.is_ascii_hexdigit()
-            })
-        } else if let Some(b) = s.strip_prefix("vpc-") {
-            ("vpc", b, |n, c| {
-                (n == 8 || n == 17) && c.is_ascii_hexdigit()
-            })
-        } else if let Some(b) = s.strip_prefix("o-") {
-            ("o", b, |n, c| {
-                (10..=32).contains(&n) && (c.is_ascii_lowercase() || c.is_ascii_digit())
-            })
-        } else {
-            return None;
-        };
+    /// A prefix, the kind it names, and whether a body of length `n` may
+    /// hold a byte.
+    type Shape = (&'static str, &'static str, fn(usize, u8) -> bool);
+    fn hex(n: usize, c: u8) -> bool {
+        (n == 8 || n == 17) && c.is_ascii_hexdigit()
+    }
+    fn org(n: usize, c: u8) -> bool {
+        (10..=32).contains(&n) && (c.is_ascii_lowercase() || c.is_ascii_digit())
+    }
+    const SHAPES: [Shape; 4] = [
+        ("vpce-", "vpce", hex),
+        ("vpc-", "vpc", hex),
+        ("i-", "i", hex),
+        ("o-", "o", org),
+    ];
+    let (prefix, kind, ok) = SHAPES.iter().find(|(p, ..)| s.starts_with(p))?;
+    let body = &s[prefix.len()..];
     let n = body.bytes().take_while(u8::is_ascii_alphanumeric).count();
-    body.bytes()
-        .take(n)
-        .all(|c| ok(n, c))
-        .then_some((kind, s.len() - body.len() + n))
+    (n > 0 && body.bytes().take(n).all(|c| ok(n, c))).then_some((*kind, prefix.len() + n))
 }
 
 /// IAM unique ids and access key ids: a known four-letter prefix, then
@@ -479,7 +478,7 @@ mod tests {
         let text = "User: arn:aws:sts::111122223333:assumed-role/AppRole/alice@corp.example is not \
                     authorized on arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab \
                     from 203.0.113.77 and 2a01:4f8::1 with AKIAIOSFODNN7EXAMPLE via backup.amazonaws.com; \
-                    vpce-1a2b3c4d in o-a1b2c3d4e5; \
+                    vpce-1a2b3c4d in o-a1b2c3d4e5 for 111122223333:aws:ec2-infrastructure:i-81e2f56c; \
                     bob@corp.example.com; s3://acme-secrets/x; arn:aws:iam::aws:policy/AdministratorAccess; \
                     arn:aws:iam::111122223333:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup";
         let once = r.text(text);
@@ -495,6 +494,7 @@ mod tests {
             "acme-secrets",
             "vpce-1a2b3c4d",
             "o-a1b2c3d4e5",
+            "i-81e2f56c",
         ] {
             assert!(!once.contains(gone), "`{gone}` in {once}");
         }

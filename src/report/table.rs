@@ -45,15 +45,12 @@ pub(super) fn fit(s: &str, n: usize) -> String {
 
 /// What the short names of a key's table mean.
 pub(super) fn legend(key: &str) -> String {
-    let account = key.split(':').nth(4).unwrap_or("?");
-    super::words::wrapped(
-        "",
-        0,
-        &format!(
-            "fas: forward access (a service calling for the principal); slr: service-linked role; \
-             service: a service principal; names without @ are of account {account} (the key's)"
-        ),
-    )
+    let abbreviations =
+        "fas: forward access; slr: service-linked role; service: a service principal";
+    match key.split(':').nth(4).filter(|a| !a.is_empty()) {
+        Some(account) => format!("({abbreviations}; no @account: the key's, {account})"),
+        None => format!("({abbreviations})"),
+    }
 }
 
 /// One row of a key's block.

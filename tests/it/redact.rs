@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::util::{run, stdout};
+use crate::util::{run, shared, stdout};
 use crate::verdicts::{ACCT, KEY, Trail, user};
 
 const PARTNER: &str = "444455556666";
@@ -173,4 +173,39 @@ fn no_original_value_survives_in_any_format_and_pseudonyms_agree() {
     }
     // The same input gives the same pseudonyms again.
     assert_eq!(report(file, "json"), json);
+}
+
+/// The 12-digit words of `text`: account ids.
+fn accounts(text: &str) -> std::collections::BTreeSet<&str> {
+    let b = text.as_bytes();
+    let mut out = std::collections::BTreeSet::new();
+    let mut i = 0;
+    while i < b.len() {
+        let n = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let before = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+        let after = b.get(i + n).is_none_or(|c| !c.is_ascii_alphanumeric());
+        if n == 12 && before && after {
+            out.insert(&text[i..i + n]);
+        }
+        i += n.max(1);
+    }
+    out
+}
+
+#[test]
+fn no_account_of_the_real_samples_survives() {
+    let Some(dir) = shared("real-samples") else {
+        return;
+    };
+    let dir = dir.to_str().unwrap();
+    let plain = stdout(&run(&["analyze", "-q", "--format", "json", dir], b""));
+    let found = accounts(&plain);
+    assert!(found.len() > 5, "the samples name accounts: {found:?}");
+    for format in ["json", "table", "markdown", "html"] {
+        let out = run(&["analyze", "-q", "--redact", "--format", format, dir], b"");
+        let text = stdout(&out);
+        assert!(text.len() > 1000, "{format}: a report");
+        let left: Vec<&&str> = found.iter().filter(|a| text.contains(**a)).collect();
+        assert!(left.is_empty(), "{format}: accounts left {left:?}");
+    }
 }

@@ -71,7 +71,7 @@ fn markdown_fits_120_columns_and_folds_the_details() {
     assert!(opened >= 3, "{opened} folded sections");
     assert_eq!(opened, md.matches("</details>").count());
     assert!(
-        md.contains("are of account 111122223333 (the key's)"),
+        md.contains("no @account: the key's, 111122223333)"),
         "the account legend"
     );
 }

@@ -323,10 +323,6 @@ fn caption(a: &Analysis, key: &str, drawn: usize, summed: usize, out: &mut Strin
     } else {
         let _ = write!(out, "One lane per caller ({drawn}).");
     }
-    let _ = write!(
-        out,
-        " {}.",
-        esc(&crate::report::table::legend(key).replace('\n', " "))
-    );
+    let _ = write!(out, " {}", esc(&crate::report::table::legend(key)));
     out.push_str("</figcaption>");
 }
