@@ -43,6 +43,26 @@ pub enum Command {
     /// loses access, 3 some would, 4 only undetermined ones remain, 1 none
     /// loses but some input failed, 2 error (a bad proposal).
     Check(Box<CheckArgs>),
+    /// Print a shell completion script (`source <(denydiff completions bash)`)
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `denydiff man > denydiff.1`
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// The shells `completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +197,12 @@ pub struct AnalyzeArgs {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<std::path::PathBuf>,
 
+    /// Replace account ids, IAM names, access key ids, IP addresses, key
+    /// ids, resource names, encryption-context values and e-mail addresses
+    /// with stable pseudonyms (any format), for a report that leaves the company
+    #[arg(long)]
+    pub redact: bool,
+
     /// The key policy in force (a JSON document); it overrides the trail's.
     ///
     /// It applies to the keys selected with `--key`; without `--key`, the
@@ -302,6 +328,8 @@ pub enum Format {
     Table,
     Json,
     Markdown,
+    /// One self-contained page (inline styles and SVG, no scripts)
+    Html,
 }
 
 /// An organization id as AWS writes it: `o-` and 10 to 32 lowercase

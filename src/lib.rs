@@ -56,6 +56,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Explain(args) => cmd::explain::run(&args),
         Command::Fetch(args) => cmd::fetch::run(&settings::FetchSettings::from_args(*args)?),
         Command::Check(args) => cmd::check::run(&settings::CheckSettings::from_args(*args)?),
+        Command::Completions(args) => cmd::completions::completions(args.shell),
+        Command::Man => cmd::completions::man(),
     }
 }
 

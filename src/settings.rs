@@ -22,6 +22,8 @@ pub struct Settings {
     pub trail: TrailSettings,
     pub format: Format,
     pub output: Option<PathBuf>,
+    /// `--redact`: pseudonyms for names, ids and addresses.
+    pub redact: bool,
     /// `--policy`: the path and the parsed document.
     pub policy: Option<(PathBuf, Policy)>,
     /// `--key`, `--baseline`, `--incident`, as the analysis needs them.
@@ -198,7 +200,7 @@ impl Settings {
         let trail = TrailSettings::from_args(a.trail)?;
         let format = match (a.format, &a.output) {
             (Some(f), _) => f,
-            (None, Some(_)) => Format::Json,
+            (None, Some(path)) => format_of(path),
             (None, None) => default_format(),
         };
         let policy = a
@@ -225,6 +227,7 @@ impl Settings {
             trail,
             format,
             output: a.output,
+            redact: a.redact,
             policy,
             analysis,
         })
@@ -248,6 +251,16 @@ impl FetchSettings {
             aws: aws_options(&a.aws),
             query: query(&a.aws, since_ms, until_ms, &a.keys, a.quiet),
         })
+    }
+}
+
+/// The format an `--output` file's extension asks for: `.html`/`.htm`
+/// HTML, `.md` Markdown, anything else JSON.
+fn format_of(path: &Path) -> Format {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html" | "htm") => Format::Html,
+        Some("md") => Format::Markdown,
+        _ => Format::Json,
     }
 }
 

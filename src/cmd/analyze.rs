@@ -11,8 +11,8 @@ use crate::{ExitStatus, analysis, call, policy, report, source};
 
 pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
     let (collected, policies) = read_trail(&s.trail, s.policy.as_ref())?;
-    let analysis = analysis::analyze(collected, &policies, &s.analysis)?;
-    write_report(s, &analysis)?;
+    let mut analysis = analysis::analyze(collected, &policies, &s.analysis)?;
+    write_report(s, &mut analysis)?;
     Ok(if analysis.failures.is_empty() {
         ExitStatus::Ok
     } else {
@@ -162,8 +162,17 @@ fn policies(
     Ok(set)
 }
 
-fn write_report(s: &Settings, analysis: &analysis::Analysis) -> anyhow::Result<()> {
-    super::write_output(s.output.as_deref(), |mut w| {
-        report::render(analysis, s.format, &mut w)
+/// Writes the report to `--output` or stdout. With `--redact`, the
+/// analysis is rewritten first and the rendered document passes the same
+/// rewriting again (see `report::redact`).
+fn write_report(s: &Settings, analysis: &mut analysis::Analysis) -> anyhow::Result<()> {
+    let mut redactor = s.redact.then(|| report::redact::Redactor::redact(analysis));
+    super::write_output(s.output.as_deref(), |mut w| match &mut redactor {
+        None => report::render_with(analysis, s.format, false, &mut w),
+        Some(r) => {
+            let mut buf = Vec::new();
+            report::render_with(analysis, s.format, true, &mut buf)?;
+            w.write_all(r.text(&String::from_utf8_lossy(&buf)).as_bytes())
+        }
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod check;
+pub mod completions;
 pub mod explain;
 pub mod fetch;
 
@@ -26,7 +27,9 @@ pub(crate) fn trail_keys(calls: &[KmsCall]) -> Vec<String> {
         .collect()
 }
 
-/// Writes a report to `output` (a file), or to standard output.
+/// Writes a report to `output` (a file), or to standard output. Styles
+/// reach a terminal only: anstream drops them for a file, a pipe, or
+/// `NO_COLOR`.
 pub(crate) fn write_output(
     output: Option<&Path>,
     render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
@@ -34,12 +37,12 @@ pub(crate) fn write_output(
     if let Some(path) = output {
         let file = std::fs::File::create(path)
             .with_context(|| format!("creating `{}`", path.display()))?;
-        let mut w = std::io::BufWriter::new(file);
-        render(&mut w)?;
+        let mut w = std::io::BufWriter::new(anstream::StripStream::new(file));
+        render(&mut w).with_context(|| format!("writing `{}`", path.display()))?;
         w.flush()
             .with_context(|| format!("writing `{}`", path.display()))?;
     } else {
-        let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut w = std::io::BufWriter::new(anstream::AutoStream::auto(std::io::stdout().lock()));
         render(&mut w)?;
         w.flush()?;
     }

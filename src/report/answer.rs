@@ -10,7 +10,7 @@ use super::words::{
     verified_words,
 };
 use crate::analysis::Analysis;
-use crate::analysis::causes::{Cause, ChangeKind, ChangeRef};
+use crate::analysis::causes::{BlockingStatement, Cause, ChangeKind, ChangeRef};
 use crate::analysis::diagnosis::State;
 use crate::analysis::diagnosis::fixes::{CheckSubject, ProposedFix};
 use crate::call::fmt_time;
@@ -20,7 +20,7 @@ fn time(ms: Option<i64>) -> String {
     ms.map_or_else(|| "an unknown time".into(), fmt_time)
 }
 
-fn change_words(c: &ChangeRef) -> String {
+pub(super) fn change_words(c: &ChangeRef) -> String {
     let name = c.event_name.as_deref().unwrap_or("a change");
     let by = c
         .actor
@@ -33,7 +33,7 @@ fn change_words(c: &ChangeRef) -> String {
     format!("{name}{by} at {}{id}", time(c.time_ms))
 }
 
-fn kind_words(k: ChangeKind) -> &'static str {
+pub(super) fn kind_words(k: ChangeKind) -> &'static str {
     match k {
         ChangeKind::PolicyChange => "key policy changed",
         ChangeKind::PolicyInForce => "key policy in force (given or fetched)",
@@ -46,6 +46,15 @@ fn kind_words(k: ChangeKind) -> &'static str {
 
 /// The causes, answer first; a line that says so when there are none.
 pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    writeln!(w, "{}\n", st.head(&headline(a)))?;
+    for c in &a.causes {
+        cause(c, st, w)?;
+    }
+    Ok(())
+}
+
+/// `Answer: 2 cause(s), 2 ongoing, blocking 4 caller(s) now`.
+pub(super) fn headline(a: &Analysis) -> String {
     let ongoing = a
         .causes
         .iter()
@@ -66,57 +75,99 @@ pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Re
         .collect::<std::collections::HashSet<_>>()
         .len();
     if a.causes.is_empty() {
-        writeln!(
-            w,
-            "{}Answer: no change on a key blocks a caller\n",
-            st.heading
-        )?;
-        return Ok(());
+        return "Answer: no change on a key blocks a caller".into();
     }
-    writeln!(
-        w,
-        "{}Answer: {} cause(s), {ongoing} ongoing, blocking {callers} caller(s) now\n",
-        st.heading,
+    format!(
+        "Answer: {} cause(s), {ongoing} ongoing, blocking {callers} caller(s) now",
         a.causes.len()
-    )?;
-    for c in &a.causes {
-        cause(c, st, w)?;
-    }
-    Ok(())
+    )
 }
 
-fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
-    let state = match c.state {
-        State::Ongoing => "ONGOING".to_owned(),
-        State::Resolved => "RESOLVED".to_owned(),
-    };
-    writeln!(w, "{}{} {state}: {}", st.bullet, c.id, kind_words(c.change))?;
-    writeln!(w, "{}", st.field("key", &c.key_arn))?;
-    writeln!(w, "{}", st.field("change", &change_words(&c.event)))?;
-    if let Some(s) = &c.statements {
-        let list = |v: &[crate::analysis::diagnosis::StatementRef]| {
-            v.iter().map(statement_words).collect::<Vec<_>>().join(", ")
-        };
-        let mut parts = Vec::new();
-        if !s.added.is_empty() {
-            parts.push(format!("added {}", list(&s.added)));
-        }
-        if !s.changed.is_empty() {
-            parts.push(format!("changed {}", list(&s.changed)));
-        }
-        if !s.removed.is_empty() {
-            parts.push(format!("removed {}", list(&s.removed)));
-        }
-        if !parts.is_empty() {
-            writeln!(w, "{}", st.field("policy", &parts.join("; ")))?;
-        }
+/// `ONGOING` or `RESOLVED`.
+pub(super) fn state_word(s: State) -> &'static str {
+    match s {
+        State::Ongoing => "ONGOING",
+        State::Resolved => "RESOLVED",
     }
-    let blocks = match (c.change, c.state) {
+}
+
+/// What a cause did to its callers: `blocks`, `blocked`, `hides`, `hid`.
+pub(super) fn blocks_word(c: &Cause) -> &'static str {
+    match (c.change, c.state) {
         (ChangeKind::TrailChange, State::Ongoing) => "hides",
         (ChangeKind::TrailChange, State::Resolved) => "hid",
         (_, State::Ongoing) => "blocks",
         (_, State::Resolved) => "blocked",
+    }
+}
+
+/// The statements a policy change added, changed and removed, in words.
+pub(super) fn statement_changes(c: &Cause) -> Option<String> {
+    let s = c.statements.as_ref()?;
+    let list = |v: &[crate::analysis::diagnosis::StatementRef]| {
+        v.iter().map(statement_words).collect::<Vec<_>>().join(", ")
     };
+    let mut parts = Vec::new();
+    if !s.added.is_empty() {
+        parts.push(format!("added {}", list(&s.added)));
+    }
+    if !s.changed.is_empty() {
+        parts.push(format!("changed {}", list(&s.changed)));
+    }
+    if !s.removed.is_empty() {
+        parts.push(format!("removed {}", list(&s.removed)));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// The fix to lead with: the smallest verified change first (a patch that
+/// lets nothing else in, then any verified patch, then the restore).
+pub(super) fn best_fix(c: &Cause) -> Option<&ProposedFix> {
+    c.fixes
+        .iter()
+        .find(|f| f.verified && f.kind != FixKind::Restore && f.lets_in.is_empty())
+        .or_else(|| {
+            c.fixes
+                .iter()
+                .find(|f| f.verified && f.kind != FixKind::Restore)
+        })
+        .or_else(|| c.fixes.iter().find(|f| f.verified))
+        .or(c.fixes.first())
+}
+
+/// The note when no patch is safe: the keys it would need.
+pub(super) fn no_patch_note(c: &Cause) -> Option<String> {
+    let verified_patch = c
+        .fixes
+        .iter()
+        .any(|f| f.verified && f.kind != FixKind::Restore);
+    let mut keys: Vec<&str> = Vec::new();
+    for k in c.fix_failures.iter().flat_map(|f| &f.not_in_trail) {
+        if !keys.contains(&k.as_str()) {
+            keys.push(k);
+        }
+    }
+    (!verified_patch && !keys.is_empty()).then(|| {
+        format!(
+            "no safe patch: it needs the caller's `{}`, which CloudTrail does not show",
+            keys.join("`, `")
+        )
+    })
+}
+
+fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    let paint = match c.state {
+        State::Ongoing => anstyle::AnsiColor::Red.on_default().bold(),
+        State::Resolved => anstyle::AnsiColor::Green.on_default().bold(),
+    };
+    let state = st.paint(paint, state_word(c.state));
+    writeln!(w, "{}{} {state}: {}", st.bullet, c.id, kind_words(c.change))?;
+    writeln!(w, "{}", st.field("key", &c.key_arn))?;
+    writeln!(w, "{}", st.field("change", &change_words(&c.event)))?;
+    if let Some(parts) = statement_changes(c) {
+        writeln!(w, "{}", st.field("policy", &parts))?;
+    }
+    let blocks = blocks_word(c);
     if c.blocking.is_empty() {
         let head = format!("{} caller(s): {}", c.callers, classes(&c.by_class));
         writeln!(w, "{}", st.field(blocks, &head))?;
@@ -129,13 +180,7 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         }
     }
     for b in &c.blocking {
-        let head = format!(
-            "{} caller(s) by {}: {}",
-            b.callers.len(),
-            statement_words(&b.statement),
-            classes(&b.by_class)
-        );
-        writeln!(w, "{}", st.field(blocks, &head))?;
+        writeln!(w, "{}", st.field(blocks, &blocking_head(b)))?;
         for caller in b.callers.iter().take(SHOWN) {
             writeln!(w, "{}", st.item(&short_caller(caller)))?;
         }
@@ -147,58 +192,57 @@ fn cause(c: &Cause, st: Style, w: &mut impl Write) -> std::io::Result<()> {
     if let Some(r) = &c.resolved_by {
         writeln!(w, "{}", st.field("resolved", &change_words(r)))?;
     }
-    // The smallest verified change first: a patch that lets nothing else
-    // in, then any verified patch, then the restore.
-    let best = c
-        .fixes
-        .iter()
-        .find(|f| f.verified && f.kind != FixKind::Restore && f.lets_in.is_empty())
-        .or_else(|| {
-            c.fixes
-                .iter()
-                .find(|f| f.verified && f.kind != FixKind::Restore)
-        })
-        .or_else(|| c.fixes.iter().find(|f| f.verified))
-        .or(c.fixes.first());
-    if let Some(f) = best {
+    if let Some(f) = best_fix(c) {
         writeln!(w, "{}", st.field("fix", &fix_line(f)))?;
-        let others: Vec<String> = c
-            .fixes
-            .iter()
-            .filter(|o| o.id != f.id)
-            .map(|o| format!("{} ({}, {})", o.id, fix_kind(o.kind), verified_words(o)))
-            .collect();
+        let others = other_fixes(c, f);
         if !others.is_empty() {
-            writeln!(w, "{}", st.field("also", &others.join(", ")))?;
+            writeln!(w, "{}", st.field("also", &others))?;
         }
     } else if c.state == State::Ongoing && !c.blocking.is_empty() {
-        writeln!(
-            w,
-            "{}",
-            st.field("fix", "none could be made (see the details)")
-        )?;
+        writeln!(w, "{}", st.field("fix", NO_FIX))?;
     }
-    let verified_patch = c
-        .fixes
-        .iter()
-        .any(|f| f.verified && f.kind != FixKind::Restore);
-    let mut keys: Vec<&str> = Vec::new();
-    for k in c.fix_failures.iter().flat_map(|f| &f.not_in_trail) {
-        if !keys.contains(&k.as_str()) {
-            keys.push(k);
-        }
-    }
-    if !verified_patch && !keys.is_empty() {
-        let text = format!(
-            "no safe patch: it needs the caller's `{}`, which CloudTrail does not show",
-            keys.join("`, `")
-        );
-        writeln!(w, "{}", st.field("note", &text))?;
+    if let Some(note) = no_patch_note(c) {
+        writeln!(w, "{}", st.field("note", &note))?;
     }
     writeln!(w)
 }
 
-fn fix_line(f: &ProposedFix) -> String {
+/// `3 caller(s) by statement 1 ("Sid"): 1 service-principal, 2 forward-access`.
+pub(super) fn blocking_head(b: &BlockingStatement) -> String {
+    format!(
+        "{} caller(s) by {}: {}",
+        b.callers.len(),
+        statement_words(&b.statement),
+        classes(&b.by_class)
+    )
+}
+
+/// When an ongoing cause has no fix at all.
+pub(super) const NO_FIX: &str = "none could be made (see the details)";
+
+/// The cause's fixes other than `best`, in one line.
+pub(super) fn other_fixes(c: &Cause, best: &ProposedFix) -> String {
+    c.fixes
+        .iter()
+        .filter(|o| o.id != best.id)
+        .map(|o| format!("{} ({}, {})", o.id, fix_kind(o.kind), verified_words(o)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(super) fn fix_line(f: &ProposedFix) -> String {
+    format!(
+        "{} ({}, {}, unblocks {}): {}",
+        f.id,
+        fix_kind(f.kind),
+        verified_words(f),
+        f.unblocks,
+        fix_what(f)
+    )
+}
+
+/// What a fix changes, and what else it lets in.
+pub(super) fn fix_what(f: &ProposedFix) -> String {
     let what = if f.kind == FixKind::Restore && f.undoes > 1 {
         format!(
             "restore the version before the change (this undoes {} versions, the later ones too)",
@@ -217,18 +261,11 @@ fn fix_line(f: &ProposedFix) -> String {
             _ => None,
         })
         .collect();
-    let lets_in = if lets_in.is_empty() {
-        String::new()
+    if lets_in.is_empty() {
+        what
     } else {
-        format!(" (lets in: {})", lets_in.join(", "))
-    };
-    format!(
-        "{} ({}, {}, unblocks {}): {what}{lets_in}",
-        f.id,
-        fix_kind(f.kind),
-        verified_words(f),
-        f.unblocks
-    )
+        format!("{what} (lets in: {})", lets_in.join(", "))
+    }
 }
 
 #[cfg(test)]

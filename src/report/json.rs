@@ -11,13 +11,17 @@ use crate::analysis::Analysis;
 #[derive(Serialize)]
 struct Report<'a> {
     schema_version: u32,
+    /// `--redact`: names, ids and addresses are pseudonyms.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    redacted: bool,
     #[serde(flatten)]
     analysis: &'a Analysis,
 }
 
-pub(super) fn render(a: &Analysis, w: &mut impl Write) -> std::io::Result<()> {
+pub(super) fn render(a: &Analysis, redacted: bool, w: &mut impl Write) -> std::io::Result<()> {
     let r = Report {
         schema_version: super::SCHEMA_VERSION,
+        redacted,
         analysis: a,
     };
     serde_json::to_writer(&mut *w, &r)?;

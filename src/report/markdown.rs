@@ -7,7 +7,7 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use super::table::{HEADER, row, rows};
-use super::words::short_caller;
+use super::words::{short_caller, wrapped};
 use crate::analysis::Analysis;
 
 /// How Markdown marks headings, bullets and code.
@@ -17,6 +17,7 @@ const MD: super::words::Style = super::words::Style {
     code_open: "\n  ```diff",
     code_close: "  ```",
     markdown: true,
+    color: false,
 };
 
 /// Escapes the characters that would break a Markdown table cell.
@@ -27,7 +28,7 @@ fn cell(s: &str) -> String {
 pub(super) fn render(r: &Analysis, w: &mut impl Write) -> std::io::Result<()> {
     writeln!(w, "# denydiff report\n")?;
     super::answer::render(r, MD, w)?;
-    writeln!(w, "{}\n", super::summary(r))?;
+    writeln!(w, "{}\n", wrapped("", 0, &super::summary(r)))?;
     for key in r.keys() {
         writeln!(w, "## Key `{key}`\n")?;
         let mut b = Builder::default();
@@ -45,8 +46,11 @@ pub(super) fn render(r: &Analysis, w: &mut impl Write) -> std::io::Result<()> {
                 "... and {more} more callers and events (all in `--format json`)\n"
             )?;
         }
+        writeln!(w, "{}\n", super::table::legend(key))?;
+        write!(w, "{}", MD.fold("Timeline, verdicts and what AWS said"))?;
         super::verdict_lines::render_key(r, key, MD, w)?;
         denied_messages(r, key, w)?;
+        write!(w, "{}", MD.unfold())?;
     }
     if r.groups.is_empty() {
         writeln!(w, "No KMS calls found.\n")?;
@@ -70,10 +74,13 @@ fn denied_messages(r: &Analysis, key: &str, w: &mut impl Write) -> std::io::Resu
             short_caller(&g.caller)
         )?;
         for m in &g.denied_messages {
-            writeln!(w, "> {}\n", cell(m))?;
+            // Every line quoted: a quote within 120 columns.
+            let quoted = wrapped("> ", 2, &cell(m)).replace("\n  ", "\n> ");
+            writeln!(w, "{quoted}\n")?;
         }
         if !g.sample_event_ids.is_empty() {
-            writeln!(w, "Sample event IDs: {}\n", g.sample_event_ids.join(", "))?;
+            let ids = g.sample_event_ids.join(", ");
+            writeln!(w, "{}\n", wrapped("Sample event IDs:", 2, &ids))?;
         }
     }
     Ok(())
@@ -85,7 +92,8 @@ fn failures(r: &Analysis, w: &mut impl Write) -> std::io::Result<()> {
     }
     writeln!(w, "## Inputs that failed\n")?;
     for f in &r.failures {
-        writeln!(w, "- `{}`: {}", f.source, cell(&f.reason))?;
+        let line = format!("`{}`: {}", f.source, cell(&f.reason));
+        writeln!(w, "{}", wrapped("- ", 2, &line))?;
     }
     writeln!(w)
 }

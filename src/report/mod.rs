@@ -4,11 +4,13 @@
 //! analysis are its result types only.
 
 mod answer;
+mod html;
 mod json;
 mod markdown;
 pub mod one_request;
 pub mod preflight_report;
 mod prose;
+pub mod redact;
 mod table;
 mod verdict_lines;
 mod words;
@@ -25,10 +27,25 @@ pub const SCHEMA_VERSION: u32 = 2;
 
 /// Renders `a` in `format`.
 pub fn render(a: &Analysis, format: Format, w: &mut impl Write) -> std::io::Result<()> {
+    render_with(a, format, false, w)
+}
+
+/// Renders `a` in `format`; `redacted` (after [`redact::Redactor::redact`])
+/// makes the report say so: a JSON field, a line, a banner.
+pub fn render_with(
+    a: &Analysis,
+    format: Format,
+    redacted: bool,
+    w: &mut impl Write,
+) -> std::io::Result<()> {
+    if redacted && matches!(format, Format::Table | Format::Markdown) {
+        writeln!(w, "{}\n", words::wrapped("", 0, redact::NOTICE))?;
+    }
     match format {
-        Format::Json => json::render(a, w),
+        Format::Json => json::render(a, redacted, w),
         Format::Table => table::render(a, w),
         Format::Markdown => markdown::render(a, w),
+        Format::Html => html::render(a, redacted, w),
     }
 }
 

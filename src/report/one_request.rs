@@ -4,11 +4,11 @@
 
 use std::io::Write;
 
-use super::prose::fix;
+use super::prose::{fix, outcome_words};
 use super::words::{Style, evidence_line};
 use crate::analysis::explanation::Explanation;
 use crate::cli::Format;
-use crate::policy::{Effect, Outcome, Tri};
+use crate::policy::{Effect, Tri};
 
 /// Writes the explanation in `format`.
 pub fn render(x: &Explanation, format: Format, w: &mut impl Write) -> std::io::Result<()> {
@@ -25,9 +25,15 @@ pub fn render(x: &Explanation, format: Format, w: &mut impl Write) -> std::io::R
                 code_open: "",
                 code_close: "",
                 markdown: false,
+                color: false,
             },
             w,
         ),
+        Format::Html => {
+            let mut buf = Vec::new();
+            render(x, Format::Table, &mut buf)?;
+            super::html::text_page("denydiff explain", &String::from_utf8_lossy(&buf), w)
+        }
         Format::Markdown => {
             writeln!(w, "# denydiff explain\n")?;
             let st = Style {
@@ -36,19 +42,10 @@ pub fn render(x: &Explanation, format: Format, w: &mut impl Write) -> std::io::R
                 code_open: "\n  ```diff",
                 code_close: "  ```",
                 markdown: true,
+                color: false,
             };
             text(x, st, w)
         }
-    }
-}
-
-/// `explicit-deny` and friends, as the JSON spells them.
-pub fn outcome_words(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Allowed => "allowed",
-        Outcome::ExplicitDeny => "explicit-deny",
-        Outcome::ImplicitDeny => "implicit-deny",
-        Outcome::Undetermined => "undetermined",
     }
 }
 

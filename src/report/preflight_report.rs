@@ -8,7 +8,7 @@ use std::io::Write;
 use serde::Serialize;
 use tabled::builder::Builder;
 
-use super::one_request::outcome_words;
+use super::prose::outcome_words;
 use super::words::{
     SHOWN, Style, WIDTH, evidence_line, short_caller, statement_words, table_caller, wrapped,
 };
@@ -34,6 +34,7 @@ const TEXT: Style = Style {
     code_open: "",
     code_close: "",
     markdown: false,
+    color: false,
 };
 
 const MD: Style = Style {
@@ -42,6 +43,7 @@ const MD: Style = Style {
     code_open: "\n  ```diff",
     code_close: "  ```",
     markdown: true,
+    color: false,
 };
 
 #[derive(Serialize)]

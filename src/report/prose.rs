@@ -63,7 +63,8 @@ pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Re
         if mine.is_empty() && c.fixes.is_empty() {
             continue;
         }
-        writeln!(w, "{}Details of {}\n", st.heading, c.id)?;
+        writeln!(w, "{}\n", st.head(&format!("Details of {}", c.id)))?;
+        write!(w, "{}", st.fold("Blocked callers, evidence and fixes"))?;
         for b in mine.iter().take(SHOWN) {
             blocked(b, w)?;
         }
@@ -97,12 +98,13 @@ pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Re
             }
         }
         writeln!(w)?;
+        write!(w, "{}", st.unfold())?;
     }
     if !a.unexplained.is_empty() {
         writeln!(
             w,
-            "{}Failures the key policy does not explain\n",
-            st.heading
+            "{}\n",
+            st.head("Failures the key policy does not explain")
         )?;
         for u in a.unexplained.iter().take(SHOWN * 2) {
             let n = if u.denied > 0 {
@@ -173,7 +175,7 @@ fn blocked(b: &Blocked, w: &mut impl Write) -> std::io::Result<()> {
 }
 
 /// A decision as the reports spell it (as in the JSON).
-fn outcome_words(o: Outcome) -> &'static str {
+pub(super) fn outcome_words(o: Outcome) -> &'static str {
     match o {
         Outcome::Allowed => "allowed",
         Outcome::ExplicitDeny => "explicit-deny",
@@ -237,7 +239,13 @@ pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Re
     writeln!(w, "{}", st.code_open)?;
     let lines: Vec<&str> = f.diff.lines().collect();
     for line in lines.iter().take(60) {
-        writeln!(w, "    {line}")?;
+        let paint = match line.as_bytes().first() {
+            Some(b'+') if !line.starts_with("+++") => anstyle::AnsiColor::Green.on_default(),
+            Some(b'-') if !line.starts_with("---") => anstyle::AnsiColor::Red.on_default(),
+            Some(b'@') => anstyle::AnsiColor::Cyan.on_default(),
+            _ => anstyle::Style::new(),
+        };
+        writeln!(w, "    {}", st.paint(paint, line))?;
     }
     if lines.len() > 60 {
         writeln!(

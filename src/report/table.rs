@@ -20,6 +20,7 @@ pub(super) const TEXT: super::words::Style = super::words::Style {
     code_open: "",
     code_close: "",
     markdown: false,
+    color: true,
 };
 
 /// The columns of a key's block, shared with the Markdown report. Under
@@ -32,7 +33,7 @@ pub(super) const HEADER: [&str; 7] = ["caller", "event", "ok", "denied", "state"
 pub(super) const ROWS: usize = 20;
 
 /// Shortens `s` to `n` characters, with an ellipsis in the middle.
-fn fit(s: &str, n: usize) -> String {
+pub(super) fn fit(s: &str, n: usize) -> String {
     let count = s.chars().count();
     if count <= n {
         return s.to_owned();
@@ -40,6 +41,16 @@ fn fit(s: &str, n: usize) -> String {
     let head: String = s.chars().take(n / 2).collect();
     let tail: String = s.chars().skip(count - (n - n / 2 - 1)).collect();
     format!("{head}…{tail}")
+}
+
+/// What the short names of a key's table mean.
+pub(super) fn legend(key: &str) -> String {
+    let abbreviations =
+        "fas: forward access; slr: service-linked role; service: a service principal";
+    match key.split(':').nth(4).filter(|a| !a.is_empty()) {
+        Some(account) => format!("({abbreviations}; no @account: the key's, {account})"),
+        None => format!("({abbreviations})"),
+    }
 }
 
 /// One row of a key's block.
@@ -68,7 +79,7 @@ pub(super) fn rows<'a>(a: &'a Analysis, key: &str) -> (Vec<&'a Group>, usize) {
 pub(super) fn render(a: &Analysis, w: &mut impl Write) -> std::io::Result<()> {
     super::answer::render(a, TEXT, w)?;
     for key in a.keys() {
-        writeln!(w, "== Key {key}\n")?;
+        writeln!(w, "{}\n", TEXT.head(&format!("Key {key}")))?;
         let mut b = Builder::default();
         b.push_record(HEADER);
         let (shown, more) = rows(a, key);
@@ -84,7 +95,7 @@ pub(super) fn render(a: &Analysis, w: &mut impl Write) -> std::io::Result<()> {
                 "... and {more} more callers and events (all in `--format json`)"
             )?;
         }
-        writeln!(w)?;
+        writeln!(w, "{}\n", legend(key))?;
         super::verdict_lines::render_key(a, key, TEXT, w)?;
     }
     if a.groups.is_empty() {

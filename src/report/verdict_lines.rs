@@ -184,7 +184,7 @@ fn spark(s: &Series) -> (String, String) {
     (sparkline(&s.succeeded, max), sparkline(&bad, max))
 }
 
-fn width_words(seconds: i64) -> String {
+pub(super) fn width_words(seconds: i64) -> String {
     match seconds {
         s if s % 86_400 == 0 => format!("{} d", s / 86_400),
         s if s % 3_600 == 0 => format!("{} h", s / 3_600),

@@ -75,6 +75,18 @@ pub(super) fn short_caller(c: &Caller) -> String {
     format!("{} {who}", c.class.as_str())
 }
 
+/// A caller with its full principal ARN (the HTML report's tables and
+/// tooltips: the JSON and HTML keep ARNs whole).
+pub(super) fn full_caller(c: &Caller) -> String {
+    let who = match (&c.principal_arn, &c.invoked_by) {
+        (Some(p), Some(via)) => format!("{p} via {via}"),
+        (Some(p), None) => p.clone(),
+        (None, Some(via)) => via.clone(),
+        (None, None) => c.account_id.clone().unwrap_or_else(|| "?".into()),
+    };
+    format!("{} {who}", c.class.as_str())
+}
+
 pub(super) fn classes(by_class: &BTreeMap<CallerClass, u64>) -> String {
     by_class
         .iter()
@@ -111,8 +123,11 @@ pub(super) struct Style {
     pub bullet: &'static str,
     pub code_open: &'static str,
     pub code_close: &'static str,
-    /// Markdown: fields as a nested list, no wrapping (the viewer wraps).
+    /// Markdown: fields as a nested list item, long sections in `<details>`.
     pub markdown: bool,
+    /// Styles (bold headings, the state, diff lines) for a terminal; the
+    /// writer drops them elsewhere (`anstream`).
+    pub color: bool,
 }
 
 impl Style {
@@ -120,10 +135,43 @@ impl Style {
     /// list item in Markdown.
     pub(super) fn field(self, label: &str, text: &str) -> String {
         if self.markdown {
-            format!("  - **{label}**: {text}")
+            // Continuation lines indented: the same list item in GFM.
+            wrapped(&format!("  - **{label}**:"), 4, text)
         } else {
             wrapped(&format!("  {:<10}", format!("{label}:")), 12, text)
         }
+    }
+
+    /// `text` in `style` when styles are on.
+    pub(super) fn paint(self, style: anstyle::Style, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// A heading line: bold on a terminal.
+    pub(super) fn head(self, text: &str) -> String {
+        self.paint(
+            anstyle::Style::new().bold(),
+            &format!("{}{text}", self.heading),
+        )
+    }
+
+    /// Opens a folded section in Markdown (GitHub renders `<details>`;
+    /// the blank line lets Markdown inside it render); nothing in text.
+    pub(super) fn fold(self, summary: &str) -> String {
+        if self.markdown {
+            format!("<details><summary>{summary}</summary>\n\n")
+        } else {
+            String::new()
+        }
+    }
+
+    /// Closes what [`Self::fold`] opened.
+    pub(super) fn unfold(self) -> &'static str {
+        if self.markdown { "</details>\n\n" } else { "" }
     }
 
     /// One entry of a list under a field.
