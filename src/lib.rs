@@ -14,6 +14,8 @@ pub mod cmd;
 pub mod collect;
 pub mod event;
 pub mod policy;
+pub mod queries;
+pub mod reduced_table;
 pub mod report;
 pub mod settings;
 pub mod source;
@@ -53,6 +55,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Analyze(args) => cmd::analyze::run(&Settings::from_args(*args)?),
         Command::Explain(args) => cmd::explain::run(&args),
         Command::Fetch(args) => cmd::fetch::run(&settings::FetchSettings::from_args(*args)?),
+        Command::Sql(args) => cmd::sql::run(&settings::SqlSettings::from_args(&args)?),
     }
 }
 

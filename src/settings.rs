@@ -10,9 +10,10 @@ use anyhow::{Context, bail};
 
 use crate::analysis::Options as AnalysisOptions;
 use crate::analysis::timeline::Range;
-use crate::cli::{AnalyzeArgs, AwsArgs, FetchArgs, Format, TrailArgs};
+use crate::cli::{AnalyzeArgs, AwsArgs, FetchArgs, Format, SqlArgs, SqlEngine, TrailArgs};
 use crate::collect::Filters;
 use crate::policy::{Policy, parse_policy};
+use crate::queries::{Engine, Selection};
 use crate::source::aws::AwsOptions;
 use crate::source::remote::{Query, Remote};
 
@@ -22,6 +23,8 @@ pub struct Settings {
     pub trail: TrailSettings,
     pub format: Format,
     pub output: Option<PathBuf>,
+    /// `--export-calls`: where to write the reduced table.
+    pub export_calls: Option<PathBuf>,
     /// `--policy`: the path and the parsed document.
     pub policy: Option<(PathBuf, Policy)>,
     /// `--key`, `--baseline`, `--incident`, as the analysis needs them.
@@ -46,6 +49,8 @@ pub struct TrailSettings {
     pub query: Query,
     /// `--org-id`.
     pub org_id: Option<String>,
+    /// Keep the reduced table's rows (`analyze --export-calls`).
+    pub keep_rows: bool,
 }
 
 /// A resolved `fetch` invocation.
@@ -149,13 +154,18 @@ impl TrailSettings {
             },
             quiet: a.quiet,
             org_id: a.org_id,
+            keep_rows: false,
         })
     }
 }
 
 impl Settings {
     pub fn from_args(a: AnalyzeArgs) -> anyhow::Result<Self> {
-        let trail = TrailSettings::from_args(a.trail)?;
+        let mut trail = TrailSettings::from_args(a.trail)?;
+        if let Some(p) = &a.export_calls {
+            crate::reduced_table::TableFormat::of_path(p)?;
+            trail.keep_rows = true;
+        }
         let format = match (a.format, &a.output) {
             (Some(f), _) => f,
             (None, Some(_)) => Format::Json,
@@ -185,6 +195,7 @@ impl Settings {
             trail,
             format,
             output: a.output,
+            export_calls: a.export_calls,
             policy,
             analysis,
         })
@@ -208,6 +219,39 @@ impl FetchSettings {
             aws: aws_options(&a.aws),
             query: query(&a.aws, since_ms, until_ms, &a.keys, a.quiet),
         })
+    }
+}
+
+/// A resolved `sql` invocation.
+#[derive(Debug)]
+pub struct SqlSettings {
+    pub engine: Engine,
+    pub selection: Selection,
+}
+
+impl SqlSettings {
+    pub fn from_args(a: &SqlArgs) -> anyhow::Result<Self> {
+        let (since_ms, until_ms) = window(a.since.as_deref(), a.until.as_deref())?;
+        let engine = match a.engine {
+            SqlEngine::Spark => Engine::Spark,
+            SqlEngine::Athena => Engine::Athena,
+            SqlEngine::Trino => Engine::Trino,
+            SqlEngine::CloudtrailLake => Engine::CloudtrailLake,
+        };
+        let selection = Selection {
+            since_ms,
+            until_ms,
+            keys: a.keys.clone(),
+            accounts: a.accounts.clone(),
+            regions: a.regions.clone(),
+            input: a.input.clone().unwrap_or_default(),
+            output: a.output.clone().unwrap_or_default(),
+            table: a
+                .event_data_store
+                .clone()
+                .unwrap_or_else(|| a.table.clone()),
+        };
+        Ok(Self { engine, selection })
     }
 }
 

@@ -10,10 +10,14 @@ use crate::analysis::policies::{KeyPolicy, PolicyError, PolicySet, PolicySource}
 use crate::collect::{self, Collected, Collector};
 use crate::policy::Policy;
 use crate::settings::{Settings, TrailSettings};
-use crate::{ExitStatus, analysis, call, policy, report, source};
+use crate::{ExitStatus, analysis, call, policy, reduced_table, report, source};
 
 pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
-    let (collected, policies) = read_trail(&s.trail, s.policy.as_ref())?;
+    let (mut collected, policies) = read_trail(&s.trail, s.policy.as_ref())?;
+    if let Some(path) = &s.export_calls {
+        let rows = std::mem::take(&mut collected.rows);
+        reduced_table::write(path, &rows, collected.horizon_ms)?;
+    }
     let analysis = analysis::analyze(collected, &policies, &s.analysis)?;
     write_report(s, &analysis)?;
     Ok(if analysis.failures.is_empty() {
@@ -32,6 +36,9 @@ pub fn read_trail(
     policy_file: Option<&(PathBuf, Policy)>,
 ) -> anyhow::Result<(Collected, PolicySet)> {
     let mut collector = Collector::new(s.filters.clone());
+    if s.keep_rows {
+        collector.keep_rows();
+    }
     source::files::read_paths(&s.paths, &mut collector, s.threads, s.strict, !s.quiet);
     if !s.remotes.is_empty() {
         source::remote::fetch(&s.remotes, &s.aws, &s.query, &mut |item| {

@@ -1,4 +1,5 @@
 //! Local inputs: files, directories (recursively) and `-` for stdin.
+//! Reduced tables (Parquet, CSV) are read by `source::table_file`.
 //!
 //! A directory walk reads files whose names look like logs (`.json`,
 //! `.json.gz`, `.jsonl`, `.ndjson`, `.gz`) and skips, counting them, the
@@ -24,6 +25,7 @@ use walkdir::WalkDir;
 use crate::collect::Collector;
 use crate::source::decode::decode;
 use crate::source::fast::{self, Fast};
+use crate::source::table_file::{self, Table};
 
 /// Path components of CloudTrail deliveries that are not event records.
 const NOT_EVENTS: &[&str] = &[
@@ -33,8 +35,9 @@ const NOT_EVENTS: &[&str] = &[
 ];
 
 /// File name endings read during a directory walk.
-/// (`.gz` takes in `.json.gz`, `.jsonl.gz` and `.ndjson.gz`.)
-const LOG_ENDINGS: &[&str] = &[".json", ".jsonl", ".ndjson", ".gz"];
+/// (`.gz` takes in `.json.gz`, `.jsonl.gz` and `.ndjson.gz`; `.parquet` and
+/// `.csv` are reduced tables, `source::table_file`.)
+const LOG_ENDINGS: &[&str] = &[".json", ".jsonl", ".ndjson", ".gz", ".parquet", ".csv"];
 
 /// Files decoded in parallel before they are handed on, in order (while the
 /// next chunk is decoded).
@@ -51,6 +54,8 @@ enum Entry {
 /// One input, read.
 enum Done {
     File(String, Fast),
+    /// A reduced table, or why it is not one.
+    Table(String, Result<Table, String>),
     Entry(Entry),
 }
 
@@ -116,6 +121,8 @@ fn hand_on(d: Done, out: &mut Collector) {
     match d {
         Done::File(name, Fast::Items(items)) => out.add_items(&name, items),
         Done::File(name, Fast::General(result)) => out.add(&name, result),
+        Done::Table(name, Ok(table)) => table_file::hand_on(&name, &table, out),
+        Done::Table(name, Err(why)) => out.failed(&name, why),
         Done::Entry(Entry::Stdin) => read_stdin(out),
         Done::Entry(Entry::Skipped) => out.skipped(),
         Done::Entry(Entry::Failed(at, why)) => out.failed(&at, why),
@@ -135,20 +142,29 @@ fn read(e: &Entry) -> Done {
     match e {
         Entry::File(path) => {
             let name = path_name(path);
-            READ_BUF.with(|cell| {
+            let read = READ_BUF.with(|cell| {
                 let mut buf = cell.borrow_mut();
                 buf.clear();
                 // Through `Take`: `File::read_to_end` asks the size first
                 // (statx and lseek), two system calls too many per small file.
                 let read = File::open(path).and_then(|f| f.take(u64::MAX).read_to_end(&mut buf));
                 let done = match read {
-                    Ok(_) => Done::File(name, fast::decode(&buf)),
-                    Err(err) => Done::Entry(Entry::Failed(name, err.to_string())),
+                    Ok(_) => match table_file::format_of(&name, &buf) {
+                        // Read after the buffer is let go: polars works on
+                        // this pool, which may start another file's read on
+                        // this thread meanwhile.
+                        Some(format) => Err((format, std::mem::take(&mut *buf))),
+                        None => Ok(Done::File(name.clone(), fast::decode(&buf))),
+                    },
+                    Err(err) => Ok(Done::Entry(Entry::Failed(name.clone(), err.to_string()))),
                 };
                 if buf.capacity() > KEEP {
                     *buf = Vec::new();
                 }
                 done
+            });
+            read.unwrap_or_else(|(format, bytes)| {
+                Done::Table(name, table_file::read(&bytes, format))
             })
         }
         Entry::Stdin => Done::Entry(Entry::Stdin),

@@ -13,6 +13,7 @@ mod fix_kinds;
 mod grants;
 mod parallel;
 mod real_samples;
+mod reduced_table;
 mod remote;
 mod trail_scope;
 mod util;
