@@ -11,7 +11,9 @@
 use std::path::Path;
 
 use anyhow::Context;
-use polars::prelude::{Column, CsvWriter, DataFrame, ParquetWriter, PolarsResult, SerWriter};
+use polars::prelude::{Column, DataFrame, PolarsResult};
+use polars_io::SerWriter;
+use polars_io::prelude::{CsvWriter, ParquetWriter};
 use serde_json::value::RawValue;
 
 use crate::event::{Event, Identity, Issuer, Resource, SessionContext};
@@ -291,10 +293,10 @@ pub enum TableFormat {
 impl TableFormat {
     /// `.parquet` or `.csv` (any case); anything else is not a table name.
     pub fn of_name(name: &str) -> Option<Self> {
-        let lower = name.to_ascii_lowercase();
-        if lower.ends_with(".parquet") {
+        let ext = Path::new(name).extension()?.to_str()?;
+        if ext.eq_ignore_ascii_case("parquet") {
             Some(TableFormat::Parquet)
-        } else if lower.ends_with(".csv") {
+        } else if ext.eq_ignore_ascii_case("csv") {
             Some(TableFormat::Csv)
         } else {
             None
@@ -303,7 +305,7 @@ impl TableFormat {
 }
 
 /// The rows as a polars frame, every column a string.
-pub fn frame(rows: &[Row]) -> PolarsResult<DataFrame> {
+pub fn table_frame(rows: &[Row]) -> PolarsResult<DataFrame> {
     let columns = COLUMNS
         .iter()
         .enumerate()
@@ -331,9 +333,9 @@ impl TableFormat {
 /// by its name).
 pub fn write(path: &Path, rows: &[Row], horizon_ms: Option<i64>) -> anyhow::Result<()> {
     let format = TableFormat::of_path(path)?;
-    let mut df = frame(rows).context("building the table")?;
+    let mut df = table_frame(rows).context("building the table")?;
     if let Some(t) = horizon_ms {
-        df.vstack_mut(&frame(&[horizon_row(t)])?)?;
+        df.vstack_mut(&table_frame(&[horizon_row(t)])?)?;
     }
     let file =
         std::fs::File::create(path).with_context(|| format!("creating `{}`", path.display()))?;

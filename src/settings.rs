@@ -49,8 +49,6 @@ pub struct TrailSettings {
     pub query: Query,
     /// `--org-id`.
     pub org_id: Option<String>,
-    /// Keep the reduced table's rows (`analyze --export-calls`).
-    pub keep_rows: bool,
 }
 
 /// A resolved `fetch` invocation.
@@ -154,17 +152,15 @@ impl TrailSettings {
             },
             quiet: a.quiet,
             org_id: a.org_id,
-            keep_rows: false,
         })
     }
 }
 
 impl Settings {
     pub fn from_args(a: AnalyzeArgs) -> anyhow::Result<Self> {
-        let mut trail = TrailSettings::from_args(a.trail)?;
+        let trail = TrailSettings::from_args(a.trail)?;
         if let Some(p) = &a.export_calls {
             crate::reduced_table::TableFormat::of_path(p)?;
-            trail.keep_rows = true;
         }
         let format = match (a.format, &a.output) {
             (Some(f), _) => f,

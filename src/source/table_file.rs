@@ -11,6 +11,7 @@
 use std::io::Cursor;
 
 use polars::prelude::*;
+use polars_io::prelude::*;
 
 use crate::collect::Collector;
 use crate::reduced_table::{self, COLUMNS, TableFormat};
@@ -53,7 +54,7 @@ pub fn read(bytes: &[u8], format: TableFormat) -> Result<Table, String> {
             .finish()
             .map_err(|e| format!("not a readable CSV table: {}", first_line(&e)))?,
     };
-    check(df).map(Table)
+    check(&df).map(Table)
 }
 
 fn first_line(e: &PolarsError) -> String {
@@ -62,7 +63,7 @@ fn first_line(e: &PolarsError) -> String {
 
 /// Every column of the contract, each a string (or all null); extra columns
 /// are left out.
-fn check(df: DataFrame) -> Result<DataFrame, String> {
+fn check(df: &DataFrame) -> Result<DataFrame, String> {
     let mut columns = Vec::with_capacity(COLUMNS.len());
     for name in COLUMNS {
         let Ok(c) = df.column(name) else {
@@ -104,10 +105,10 @@ pub fn hand_on(source: &str, table: &Table, out: &mut Collector) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reduced_table::{Row, frame, horizon_row};
+    use crate::reduced_table::{Row, horizon_row, table_frame};
 
     fn parquet(rows: &[Row]) -> Vec<u8> {
-        let mut df = frame(rows).unwrap();
+        let mut df = table_frame(rows).unwrap();
         let mut buf = Vec::new();
         ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
         buf

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use polars::prelude::*;
+use polars_io::prelude::*;
 use serde_json::Value;
 
 use crate::util::{analyze_json, gen_corpus, run, shared, stderr, stdout};
@@ -198,7 +199,10 @@ fn tables_that_break_the_contract_are_failed_inputs() {
     std::fs::write(&version, header + "\n").unwrap();
     // A row of another version: the file is read, the row is an invalid record.
     let books = assert_failed_input(&version, "`denydiff_table_version` is `2`");
-    assert_eq!((books["records"].as_u64(), books["records_invalid"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (books["records"].as_u64(), books["records_invalid"].as_u64()),
+        (Some(1), Some(1))
+    );
 }
 
 /// The Python with pyspark, sqlglot and duckdb, or `None` (test skips)
