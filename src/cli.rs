@@ -206,7 +206,8 @@ pub struct TrailArgs {
     /// (the LookupEvents API).
     ///
     /// Gzipped or plain `{"Records":[...]}`, S3-export trees, JSON arrays, NDJSON,
-    /// and `aws cloudtrail lookup-events` output (or JSON Lines of its items).
+    /// `aws cloudtrail lookup-events` output (or JSON Lines of its items), and
+    /// reduced tables (`.parquet`, a directory of parts, `.csv`; `denydiff sql`).
     #[arg(required_unless_present = "lookup", value_name = "PATH")]
     pub paths: Vec<String>,
 

@@ -283,7 +283,7 @@ pub(crate) fn header(engine: &str, sel: &Selection, then: &str) -> String {
     };
     format!(
         "-- denydiff reduced table, version {VERSION} (docs/reduced-table.md), for {engine}.\n\
-         -- One row per KMS record and trail change, and one horizon row.\n\
+         -- One row per KMS record and trail change, and horizon rows.\n\
          -- Then: {then}\n\
          --   denydiff analyze{again} TABLE\n"
     )

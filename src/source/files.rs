@@ -36,7 +36,8 @@ const NOT_EVENTS: &[&str] = &[
 
 /// File name endings read during a directory walk.
 /// (`.gz` takes in `.json.gz`, `.jsonl.gz` and `.ndjson.gz`; `.parquet` and
-/// `.csv` are reduced tables, `source::table_file`.)
+/// `.csv` are reduced tables, `source::table_file`, and a walk skips a
+/// `.csv` that is not one.)
 const LOG_ENDINGS: &[&str] = &[".json", ".jsonl", ".ndjson", ".gz", ".parquet", ".csv"];
 
 /// Files decoded in parallel before they are handed on, in order (while the
@@ -46,9 +47,18 @@ const CHUNK: usize = 64;
 /// One input, found and not yet read.
 enum Entry {
     Stdin,
-    File(PathBuf),
+    File(PathBuf, Found),
     Skipped,
     Failed(String, String),
+}
+
+/// How a file was found: named, it is read whatever it holds; found by a
+/// walk, a `.csv` that is not a reduced table is skipped (a directory may
+/// hold other CSV files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Named,
+    Walked,
 }
 
 /// One input, read.
@@ -126,7 +136,7 @@ fn hand_on(d: Done, out: &mut Collector) {
         Done::Entry(Entry::Stdin) => read_stdin(out),
         Done::Entry(Entry::Skipped) => out.skipped(),
         Done::Entry(Entry::Failed(at, why)) => out.failed(&at, why),
-        Done::Entry(Entry::File(_)) => unreachable!("files are read"),
+        Done::Entry(Entry::File(..)) => unreachable!("files are read"),
     }
 }
 
@@ -140,7 +150,7 @@ const KEEP: usize = 16 << 20;
 
 fn read(e: &Entry) -> Done {
     match e {
-        Entry::File(path) => {
+        Entry::File(path, found) => {
             let name = path_name(path);
             let read = READ_BUF.with(|cell| {
                 let mut buf = cell.borrow_mut();
@@ -149,6 +159,9 @@ fn read(e: &Entry) -> Done {
                 // (statx and lseek), two system calls too many per small file.
                 let read = File::open(path).and_then(|f| f.take(u64::MAX).read_to_end(&mut buf));
                 let done = match read {
+                    Ok(_) if *found == Found::Walked && table_file::is_other_csv(&name, &buf) => {
+                        Ok(Done::Entry(Entry::Skipped))
+                    }
                     Ok(_) => match table_file::format_of(&name, &buf) {
                         // Read after the buffer is let go: polars works on
                         // this pool, which may start another file's read on
@@ -194,7 +207,7 @@ fn entries(paths: &[String]) -> Vec<Entry> {
             Err(e) => out.push(Entry::Failed(path.display().to_string(), e.to_string())),
             Ok(m) if m.is_dir() => walk(path, &mut out),
             Ok(_) if is_not_events(path) => out.push(Entry::Skipped),
-            Ok(_) => out.push(Entry::File(path.to_owned())),
+            Ok(_) => out.push(Entry::File(path.to_owned(), Found::Named)),
         }
     }
     out
@@ -244,7 +257,7 @@ fn walk(root: &Path, out: &mut Vec<Entry>) {
     out.extend(
         found
             .into_iter()
-            .map(|(path, other)| other.unwrap_or(Entry::File(path))),
+            .map(|(path, other)| other.unwrap_or(Entry::File(path, Found::Walked))),
     );
 }
 

@@ -37,6 +37,16 @@ pub fn format_of(name: &str, bytes: &[u8]) -> Option<TableFormat> {
         .then_some(TableFormat::Csv)
 }
 
+/// A `.csv` whose header does not name the contract's first column: some
+/// other CSV file, not a reduced table.
+pub fn is_other_csv(name: &str, bytes: &[u8]) -> bool {
+    let header = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    TableFormat::of_name(name) == Some(TableFormat::Csv)
+        && !header
+            .windows(COLUMNS[0].len())
+            .any(|w| w == COLUMNS[0].as_bytes())
+}
+
 /// Reads and checks a table; the error says what is wrong with the file.
 pub fn read(bytes: &[u8], format: TableFormat) -> Result<Table, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -122,6 +132,16 @@ mod tests {
         assert_eq!(format_of("result", csv), Some(TableFormat::Csv));
         assert_eq!(format_of("x.json", b"{}"), None);
         assert_eq!(format_of("x.json.gz", b"\x1f\x8b"), None);
+    }
+
+    #[test]
+    fn other_csv_files_are_told_apart() {
+        assert!(is_other_csv("report.csv", b"name,count\na,1\n"));
+        assert!(!is_other_csv(
+            "calls.csv",
+            b"\"row_kind\",\"denydiff_table_version\"\n"
+        ));
+        assert!(!is_other_csv("calls.parquet", b"PAR1"));
     }
 
     #[test]

@@ -80,6 +80,35 @@ fn export_and_back_gives_the_direct_analysis_parquet_and_csv() {
 }
 
 #[test]
+fn a_directory_of_parts_is_one_table_and_other_csv_files_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (direct, _) = analyze_json(&[SAMPLE]);
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    let file = parts.join("part-00000.parquet");
+    let out = run(
+        &[
+            "analyze",
+            SAMPLE,
+            "--quiet",
+            "--format",
+            "json",
+            "--export-calls",
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(parts.join("_SUCCESS"), b"").unwrap();
+    std::fs::write(parts.join("report.csv"), b"caller,calls\nalice,3\n").unwrap();
+    let (table, out) = analyze_json(&[parts.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(table["inputs"]["files_read"], 1);
+    assert_eq!(table["inputs"]["files_skipped"], 2);
+    assert_same_analysis(&table, &direct);
+}
+
+#[test]
 fn export_and_back_on_the_real_samples() {
     let Some(real) = shared("real-samples") else {
         return;
