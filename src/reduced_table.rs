@@ -349,14 +349,7 @@ pub fn write(path: &Path, rows: &[Row], horizon_ms: Option<i64>) -> anyhow::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::RawRecord;
-
-    fn ev(json: &str) -> Event {
-        match serde_json::from_str::<RawRecord>(json).unwrap() {
-            RawRecord::Record(e) => *e,
-            RawRecord::Invalid(what) => panic!("invalid: {what}"),
-        }
-    }
+    use crate::event::test_record as ev;
 
     fn round_trip(e: &Event) -> Event {
         let row = row_of(e);

@@ -157,6 +157,39 @@ pub(crate) fn select_list(columns: &[(String, &str)]) -> String {
         .join(",\n  ")
 }
 
+/// A query in two scans (Athena, Trino, Lake): the kept records of
+/// `scope`, then the horizon row, the latest `time` (an expression of the
+/// RFC 3339 text) of the records of `scope` inside the window.
+pub(crate) fn two_scans(d: &dyn Dialect, sel: &Selection, head: &str, scope: &[String]) -> String {
+    let time = d.event_time();
+    let mut records = scope.to_vec();
+    records.push(kept(d, &sel.keys));
+    let mut horizon = scope.to_vec();
+    horizon.extend(in_window(sel, &format!("substr({time}, 1, 19)")));
+    let horizon_where = if horizon.is_empty() {
+        String::new()
+    } else {
+        format!("\nWHERE {}", horizon.join("\n  AND "))
+    };
+    format!(
+        "{head}\
+SELECT
+  {records_list}
+FROM {table}
+WHERE {records_where}
+UNION ALL
+SELECT
+  {horizon_list}
+FROM {table}{horizon_where}
+HAVING max({time}) IS NOT NULL
+",
+        records_list = select_list(&record_columns(d)),
+        horizon_list = select_list(&horizon_columns(d, &format!("max({time})"))),
+        table = sel.table,
+        records_where = records.join("\n  AND "),
+    )
+}
+
 /// The records the table keeps (`reduced_table::keeps`), and `--key`.
 pub(crate) fn kept(d: &dyn Dialect, keys: &[String]) -> String {
     let names = TRAIL_EVENTS

@@ -10,10 +10,7 @@
 //! window (the horizon row). Without the second part (delete it after
 //! `UNION ALL` to scan once) only silence verdicts can end earlier.
 
-use super::{
-    Dialect, Engine, Selection, header, horizon_columns, in_list, kept, quote, record_columns,
-    select_list,
-};
+use super::{Dialect, Engine, Selection, header, in_list, quote, two_scans};
 
 struct Trino;
 
@@ -32,7 +29,6 @@ impl Dialect for Trino {
 }
 
 pub(super) fn query(engine: Engine, sel: &Selection) -> String {
-    let d = Trino;
     let mut scope = partitions(sel);
     if !sel.accounts.is_empty() {
         scope.push(format!("recipientaccountid {}", in_list(&sel.accounts)));
@@ -40,10 +36,6 @@ pub(super) fn query(engine: Engine, sel: &Selection) -> String {
     if !sel.regions.is_empty() {
         scope.push(format!("awsregion {}", in_list(&sel.regions)));
     }
-    let mut records = scope.clone();
-    records.push(kept(&d, &sel.keys));
-    let mut horizon = scope;
-    horizon.extend(super::in_window(sel, "substr(eventtime, 1, 19)"));
     let (name, then) = match engine {
         Engine::Athena => (
             "Athena",
@@ -54,29 +46,7 @@ pub(super) fn query(engine: Engine, sel: &Selection) -> String {
             "`trino --output-format CSV_HEADER -f THIS.sql > calls.csv` and run",
         ),
     };
-    format!(
-        "{head}\
-SELECT
-  {records_list}
-FROM {table}
-WHERE {records_where}
-UNION ALL
-SELECT
-  {horizon_list}
-FROM {table}{horizon_where}
-HAVING max(eventtime) IS NOT NULL
-",
-        head = header(name, sel, then),
-        records_list = select_list(&record_columns(&d)),
-        horizon_list = select_list(&horizon_columns(&d, "max(eventtime)")),
-        table = sel.table,
-        records_where = records.join("\n  AND "),
-        horizon_where = if horizon.is_empty() {
-            String::new()
-        } else {
-            format!("\nWHERE {}", horizon.join("\n  AND "))
-        },
-    )
+    two_scans(&Trino, sel, &header(name, sel, then), &scope)
 }
 
 /// The days read, on the partition column `timestamp` (`yyyy/MM/dd`).
