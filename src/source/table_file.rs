@@ -5,8 +5,8 @@
 //!
 //! A file is a table by its name (`.parquet`, `.csv`) or by its content
 //! (Parquet's `PAR1` magic, or a CSV header that starts with the contract's
-//! first column). It does not know what
-//! the rows mean: `reduced_table` turns them into events.
+//! first column). It does not know what the rows mean: `reduced_table`
+//! turns them into events.
 
 use std::io::Cursor;
 
