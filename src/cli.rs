@@ -47,6 +47,13 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff): `denydiff man > denydiff.1`
     Man,
+    /// Print the query that reduces a trail to denydiff's table where it lives
+    ///
+    /// Spark SQL over the raw S3 export, Athena or Trino over the CloudTrail
+    /// table the Athena user guide creates, or CloudTrail Lake over an event
+    /// data store. `analyze` reads what it writes (Parquet or CSV); see
+    /// docs/reduced-table.md.
+    Sql(SqlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +124,60 @@ fn parse_parameter(s: &str) -> Result<(String, String), String> {
         Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
         _ => Err(format!("`{s}` is not `NAME=VALUE`")),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// Where the query runs
+    #[arg(long, value_enum)]
+    pub engine: SqlEngine,
+
+    /// Spark: the folder that holds the account folders of the S3 export
+    /// (`s3://BUCKET/PREFIX/AWSLogs`, `.../AWSLogs/o-ORGID` for an
+    /// organization trail, or a local copy)
+    #[arg(long, value_name = "LOCATION", required_if_eq("engine", "spark"))]
+    pub input: Option<String>,
+
+    /// Spark: the folder to write the table's Parquet parts to (replaced)
+    #[arg(long, value_name = "LOCATION", required_if_eq("engine", "spark"))]
+    pub output: Option<String>,
+
+    /// Athena or Trino: the CloudTrail table
+    #[arg(long, value_name = "NAME", default_value = "cloudtrail_logs_pp")]
+    pub table: String,
+
+    /// CloudTrail Lake: the event data store id (the end of its ARN)
+    #[arg(long, value_name = "ID", required_if_eq("engine", "cloudtrail-lake"))]
+    pub event_data_store: Option<String>,
+
+    /// Only the days from this time on (RFC 3339, or a date)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+
+    /// Only the days up to this time (RFC 3339, or a date: the end of that day)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+
+    /// Only records that may concern this key (key ARN, key id, alias; repeatable)
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
+
+    /// Only this account (repeatable)
+    #[arg(long = "account", value_name = "ID")]
+    pub accounts: Vec<String>,
+
+    /// Only this region (repeatable)
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+}
+
+/// `denydiff sql --engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqlEngine {
+    Spark,
+    Athena,
+    Trino,
+    CloudtrailLake,
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +278,12 @@ pub struct AnalyzeArgs {
     /// The incident period for the before/after contrast, `FROM..TO` (default: from each caller's change on)
     #[arg(long, value_name = "FROM..TO")]
     pub incident: Option<String>,
+
+    /// Also write the reduced table of the trail read (`.parquet` or `.csv`):
+    /// every KMS record and trail change, before `--since/--until` and `--key`
+    /// (docs/reduced-table.md). `analyze` reads it back like the trail
+    #[arg(long, value_name = "FILE")]
+    pub export_calls: Option<std::path::PathBuf>,
 }
 
 /// The trail to read and how: shared by the commands that read one.
@@ -227,7 +294,8 @@ pub struct TrailArgs {
     /// (the LookupEvents API).
     ///
     /// Gzipped or plain `{"Records":[...]}`, S3-export trees, JSON arrays, NDJSON,
-    /// and `aws cloudtrail lookup-events` output (or JSON Lines of its items).
+    /// `aws cloudtrail lookup-events` output (or JSON Lines of its items), and
+    /// reduced tables (`.parquet`, a directory of parts, `.csv`; `denydiff sql`).
     #[arg(required_unless_present = "lookup", value_name = "PATH")]
     pub paths: Vec<String>,
 

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::call::{self, Interner, KmsCall, LIFECYCLE_EVENTS, Outcome, parse_uuid};
 use crate::event::{Event, RawRecord};
+use crate::reduced_table;
 use crate::source::decode::{DecodeError, Decoded};
 
 /// What the user asked to keep.
@@ -167,6 +168,10 @@ pub struct Collected {
     /// What `--since/--until`, `--event-name` and `--key` left out, so that
     /// a filter that leaves nothing can say what was there.
     pub left_out: LeftOut,
+    /// With [`Collector::keep_rows`]: the reduced table's row of every
+    /// record kept (`reduced_table::keeps`), duplicates dropped, before
+    /// `--since/--until`, `--key` and `--event-name`.
+    pub rows: Vec<reduced_table::Row>,
 }
 
 /// The KMS calls the filters left out: how many, their time span, and the
@@ -212,6 +217,8 @@ pub struct Collector {
     call_file: Vec<u32>,
     /// Every trail's scope changes, to scope `out.trail_changes`.
     trail_scopes: Vec<ScopeChange>,
+    /// Whether to keep each kept record's row in `out.rows`.
+    keep_rows: bool,
     out: Collected,
 }
 
@@ -221,6 +228,12 @@ impl Collector {
             filters,
             ..Self::default()
         }
+    }
+
+    /// Keeps the reduced table's row of every record kept, for
+    /// `--export-calls`.
+    pub fn keep_rows(&mut self) {
+        self.keep_rows = true;
     }
 
     /// True once any input (or record) has failed.
@@ -275,6 +288,39 @@ impl Collector {
             }
         }
         self.note_invalid(source, &invalid);
+        self.close_file(source, &before);
+    }
+
+    /// Takes one reduced table (`source::table_file`): its rows as the
+    /// records they stand for, or why a row is none (counted invalid).
+    pub fn add_rows(
+        &mut self,
+        source: &str,
+        rows: impl IntoIterator<Item = Result<Event, String>>,
+    ) {
+        let before = self.snapshot();
+        self.out.inputs.files_read += 1;
+        let mut bad: Option<(usize, String)> = None;
+        let mut bad_rows = 0u64;
+        for (i, row) in rows.into_iter().enumerate() {
+            self.out.inputs.records += 1;
+            match row {
+                Ok(ev) => self.record(&ev),
+                Err(why) => {
+                    bad_rows += 1;
+                    bad.get_or_insert((i + 1, why));
+                }
+            }
+        }
+        self.out.inputs.records_invalid += bad_rows;
+        if let Some((row, why)) = bad {
+            let more = if bad_rows > 1 {
+                format!(" (and {} more rows)", bad_rows - 1)
+            } else {
+                String::new()
+            };
+            self.fail(source, format!("row {row}: {why}{more}"));
+        }
         self.close_file(source, &before);
     }
 
@@ -359,6 +405,9 @@ impl Collector {
         if self.is_duplicate(ev.event_id.as_deref().map(DedupKey::of)) {
             self.out.inputs.duplicates_dropped += 1;
             return;
+        }
+        if self.keep_rows && reduced_table::keeps(ev) {
+            self.out.rows.push(reduced_table::row_of(ev));
         }
         self.note_horizon(ev);
         if !call::is_kms(ev) {

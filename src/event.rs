@@ -411,15 +411,21 @@ pub(crate) mod lenient {
     }
 }
 
+/// A record from its JSON text, for tests.
+#[cfg(test)]
+pub(crate) fn test_record(json: &str) -> Event {
+    match serde_json::from_str::<RawRecord>(json).unwrap() {
+        RawRecord::Record(e) => *e,
+        RawRecord::Invalid(what) => panic!("invalid: {what}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ev(json: &str) -> Event {
-        match serde_json::from_str::<RawRecord>(json).unwrap() {
-            RawRecord::Record(e) => *e,
-            RawRecord::Invalid(what) => panic!("invalid: {what}"),
-        }
+        test_record(json)
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub mod collect;
 pub mod event;
 pub mod policy;
 pub mod proposal;
+pub mod queries;
+pub mod reduced_table;
 pub mod report;
 pub mod settings;
 pub mod source;
@@ -58,6 +60,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Check(args) => cmd::check::run(&settings::CheckSettings::from_args(*args)?),
         Command::Completions(args) => cmd::completions::completions(args.shell),
         Command::Man => cmd::completions::man(),
+        Command::Sql(args) => cmd::sql::run(&settings::SqlSettings::from_args(&args)?),
     }
 }
 

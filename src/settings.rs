@@ -10,9 +10,12 @@ use anyhow::{Context, bail};
 
 use crate::analysis::Options as AnalysisOptions;
 use crate::analysis::timeline::Range;
-use crate::cli::{AnalyzeArgs, AwsArgs, CheckArgs, CheckFormat, FetchArgs, Format, TrailArgs};
+use crate::cli::{
+    AnalyzeArgs, AwsArgs, CheckArgs, CheckFormat, FetchArgs, Format, SqlArgs, SqlEngine, TrailArgs,
+};
 use crate::collect::Filters;
 use crate::policy::{Policy, parse_policy};
+use crate::queries::{Engine, Selection};
 use crate::source::aws::AwsOptions;
 use crate::source::remote::{Query, Remote};
 
@@ -24,6 +27,8 @@ pub struct Settings {
     pub output: Option<PathBuf>,
     /// `--redact`: pseudonyms for names, ids and addresses.
     pub redact: bool,
+    /// `--export-calls`: where to write the reduced table.
+    pub export_calls: Option<PathBuf>,
     /// `--policy`: the path and the parsed document.
     pub policy: Option<(PathBuf, Policy)>,
     /// `--key`, `--baseline`, `--incident`, as the analysis needs them.
@@ -198,6 +203,9 @@ impl TrailSettings {
 impl Settings {
     pub fn from_args(a: AnalyzeArgs) -> anyhow::Result<Self> {
         let trail = TrailSettings::from_args(a.trail)?;
+        if let Some(p) = &a.export_calls {
+            crate::reduced_table::TableFormat::of_path(p)?;
+        }
         let format = match (a.format, &a.output) {
             (Some(f), _) => f,
             (None, Some(path)) => format_of(path),
@@ -228,6 +236,7 @@ impl Settings {
             format,
             output: a.output,
             redact: a.redact,
+            export_calls: a.export_calls,
             policy,
             analysis,
         })
@@ -261,6 +270,39 @@ fn format_of(path: &Path) -> Format {
         Some("html" | "htm") => Format::Html,
         Some("md") => Format::Markdown,
         _ => Format::Json,
+    }
+}
+
+/// A resolved `sql` invocation.
+#[derive(Debug)]
+pub struct SqlSettings {
+    pub engine: Engine,
+    pub selection: Selection,
+}
+
+impl SqlSettings {
+    pub fn from_args(a: &SqlArgs) -> anyhow::Result<Self> {
+        let (since_ms, until_ms) = window(a.since.as_deref(), a.until.as_deref())?;
+        let engine = match a.engine {
+            SqlEngine::Spark => Engine::Spark,
+            SqlEngine::Athena => Engine::Athena,
+            SqlEngine::Trino => Engine::Trino,
+            SqlEngine::CloudtrailLake => Engine::CloudtrailLake,
+        };
+        let selection = Selection {
+            since_ms,
+            until_ms,
+            keys: a.keys.clone(),
+            accounts: a.accounts.clone(),
+            regions: a.regions.clone(),
+            input: a.input.clone().unwrap_or_default(),
+            output: a.output.clone().unwrap_or_default(),
+            table: a
+                .event_data_store
+                .clone()
+                .unwrap_or_else(|| a.table.clone()),
+        };
+        Ok(Self { engine, selection })
     }
 }
 

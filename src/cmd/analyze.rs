@@ -7,10 +7,18 @@ use crate::analysis::policies::{KeyPolicy, PolicyError, PolicySet, PolicySource}
 use crate::collect::{self, Collected, Collector};
 use crate::policy::Policy;
 use crate::settings::{Settings, TrailSettings};
-use crate::{ExitStatus, analysis, call, policy, report, source};
+use crate::{ExitStatus, analysis, call, policy, reduced_table, report, source};
 
 pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
-    let (collected, policies) = read_trail(&s.trail, s.policy.as_ref())?;
+    let mut collector = Collector::new(s.trail.filters.clone());
+    if s.export_calls.is_some() {
+        collector.keep_rows();
+    }
+    let (mut collected, policies) = read_trail_into(&s.trail, s.policy.as_ref(), collector)?;
+    if let Some(path) = &s.export_calls {
+        let rows = std::mem::take(&mut collected.rows);
+        reduced_table::write(path, &rows, collected.horizon_ms)?;
+    }
     let mut analysis = analysis::analyze(collected, &policies, &s.analysis)?;
     write_report(s, &mut analysis)?;
     Ok(if analysis.failures.is_empty() {
@@ -28,7 +36,16 @@ pub fn read_trail(
     s: &TrailSettings,
     policy_file: Option<&(PathBuf, Policy)>,
 ) -> anyhow::Result<(Collected, PolicySet)> {
-    let mut collector = Collector::new(s.filters.clone());
+    read_trail_into(s, policy_file, Collector::new(s.filters.clone()))
+}
+
+/// [`read_trail`] into a collector set up by the caller (`--export-calls`
+/// keeps the rows).
+fn read_trail_into(
+    s: &TrailSettings,
+    policy_file: Option<&(PathBuf, Policy)>,
+    mut collector: Collector,
+) -> anyhow::Result<(Collected, PolicySet)> {
     source::files::read_paths(&s.paths, &mut collector, s.threads, s.strict, !s.quiet);
     if !s.remotes.is_empty() {
         source::remote::fetch(&s.remotes, &s.aws, &s.query, &mut |item| {

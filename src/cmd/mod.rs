@@ -6,6 +6,7 @@ pub mod check;
 pub mod completions;
 pub mod explain;
 pub mod fetch;
+pub mod sql;
 
 use std::io::Write;
 use std::path::Path;

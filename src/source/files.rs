@@ -1,4 +1,5 @@
 //! Local inputs: files, directories (recursively) and `-` for stdin.
+//! Reduced tables (Parquet, CSV) are read by `source::table_file`.
 //!
 //! A directory walk reads files whose names look like logs (`.json`,
 //! `.json.gz`, `.jsonl`, `.ndjson`, `.gz`) and skips, counting them, the
@@ -24,6 +25,7 @@ use walkdir::WalkDir;
 use crate::collect::Collector;
 use crate::source::decode::decode;
 use crate::source::fast::{self, Fast};
+use crate::source::table_file::{self, Table};
 
 /// Path components of CloudTrail deliveries that are not event records.
 const NOT_EVENTS: &[&str] = &[
@@ -33,8 +35,10 @@ const NOT_EVENTS: &[&str] = &[
 ];
 
 /// File name endings read during a directory walk.
-/// (`.gz` takes in `.json.gz`, `.jsonl.gz` and `.ndjson.gz`.)
-const LOG_ENDINGS: &[&str] = &[".json", ".jsonl", ".ndjson", ".gz"];
+/// (`.gz` takes in `.json.gz`, `.jsonl.gz` and `.ndjson.gz`; `.parquet` and
+/// `.csv` are reduced tables, `source::table_file`, and a walk skips a
+/// `.csv` that is not one.)
+const LOG_ENDINGS: &[&str] = &[".json", ".jsonl", ".ndjson", ".gz", ".parquet", ".csv"];
 
 /// Files decoded in parallel before they are handed on, in order (while the
 /// next chunk is decoded).
@@ -43,14 +47,25 @@ const CHUNK: usize = 64;
 /// One input, found and not yet read.
 enum Entry {
     Stdin,
-    File(PathBuf),
+    File(PathBuf, Found),
     Skipped,
     Failed(String, String),
+}
+
+/// How a file was found: named, it is read whatever it holds; found by a
+/// walk, a `.csv` that is not a reduced table is skipped (a directory may
+/// hold other CSV files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Named,
+    Walked,
 }
 
 /// One input, read.
 enum Done {
     File(String, Fast),
+    /// A reduced table, or why it is not one.
+    Table(String, Result<Table, String>),
     Entry(Entry),
 }
 
@@ -116,10 +131,12 @@ fn hand_on(d: Done, out: &mut Collector) {
     match d {
         Done::File(name, Fast::Items(items)) => out.add_items(&name, items),
         Done::File(name, Fast::General(result)) => out.add(&name, result),
+        Done::Table(name, Ok(table)) => table_file::hand_on(&name, &table, out),
+        Done::Table(name, Err(why)) => out.failed(&name, why),
         Done::Entry(Entry::Stdin) => read_stdin(out),
         Done::Entry(Entry::Skipped) => out.skipped(),
         Done::Entry(Entry::Failed(at, why)) => out.failed(&at, why),
-        Done::Entry(Entry::File(_)) => unreachable!("files are read"),
+        Done::Entry(Entry::File(..)) => unreachable!("files are read"),
     }
 }
 
@@ -133,22 +150,34 @@ const KEEP: usize = 16 << 20;
 
 fn read(e: &Entry) -> Done {
     match e {
-        Entry::File(path) => {
+        Entry::File(path, found) => {
             let name = path_name(path);
-            READ_BUF.with(|cell| {
+            let read = READ_BUF.with(|cell| {
                 let mut buf = cell.borrow_mut();
                 buf.clear();
                 // Through `Take`: `File::read_to_end` asks the size first
                 // (statx and lseek), two system calls too many per small file.
                 let read = File::open(path).and_then(|f| f.take(u64::MAX).read_to_end(&mut buf));
                 let done = match read {
-                    Ok(_) => Done::File(name, fast::decode(&buf)),
-                    Err(err) => Done::Entry(Entry::Failed(name, err.to_string())),
+                    Ok(_) if *found == Found::Walked && table_file::is_other_csv(&name, &buf) => {
+                        Ok(Done::Entry(Entry::Skipped))
+                    }
+                    Ok(_) => match table_file::format_of(&name, &buf) {
+                        // Read after the buffer is let go: polars works on
+                        // this pool, which may start another file's read on
+                        // this thread meanwhile.
+                        Some(format) => Err((format, std::mem::take(&mut *buf))),
+                        None => Ok(Done::File(name.clone(), fast::decode(&buf))),
+                    },
+                    Err(err) => Ok(Done::Entry(Entry::Failed(name.clone(), err.to_string()))),
                 };
                 if buf.capacity() > KEEP {
                     *buf = Vec::new();
                 }
                 done
+            });
+            read.unwrap_or_else(|(format, bytes)| {
+                Done::Table(name, table_file::read(&bytes, format))
             })
         }
         Entry::Stdin => Done::Entry(Entry::Stdin),
@@ -178,7 +207,7 @@ fn entries(paths: &[String]) -> Vec<Entry> {
             Err(e) => out.push(Entry::Failed(path.display().to_string(), e.to_string())),
             Ok(m) if m.is_dir() => walk(path, &mut out),
             Ok(_) if is_not_events(path) => out.push(Entry::Skipped),
-            Ok(_) => out.push(Entry::File(path.to_owned())),
+            Ok(_) => out.push(Entry::File(path.to_owned(), Found::Named)),
         }
     }
     out
@@ -228,7 +257,7 @@ fn walk(root: &Path, out: &mut Vec<Entry>) {
     out.extend(
         found
             .into_iter()
-            .map(|(path, other)| other.unwrap_or(Entry::File(path))),
+            .map(|(path, other)| other.unwrap_or(Entry::File(path, Found::Walked))),
     );
 }
 

@@ -14,3 +14,4 @@ pub mod lookup;
 pub mod remote;
 pub mod s3;
 pub mod scan;
+pub mod table_file;

@@ -17,6 +17,7 @@ mod html_report;
 mod parallel;
 mod real_samples;
 mod redact;
+mod reduced_table;
 mod remote;
 mod stalls;
 mod terminal;

@@ -1,0 +1,129 @@
+//! Spark SQL over the raw S3 export (`AWSLogs/...` gzipped JSON), runnable
+//! with `spark-sql -f`: a view over the log files with an explicit schema
+//! (the JSON fields declared `STRING` keep their raw JSON text: Spark's JSON
+//! reader writes a nested value into a string field as its text), pruned to
+//! the accounts, regions and days asked for; then, per file, its kept
+//! records and its horizon, written as Parquet.
+//!
+//! One pass: each file is one row (`multiLine`), so a file's kept records
+//! (`filter`) and its latest time in the window (`array_max`) come from the
+//! same read. That gives one horizon row per file, of which the analysis
+//! keeps the latest.
+
+use super::{
+    Dialect, Selection, day_globs, days, header, horizon_columns, kept, quote, record_columns,
+};
+
+struct Spark;
+
+impl Dialect for Spark {
+    fn field(&self, path: &str) -> String {
+        format!("r.{path}")
+    }
+    fn contains(&self, text: &str, token: &str) -> String {
+        format!("instr({text}, {token}) > 0")
+    }
+    fn string_type(&self) -> &'static str {
+        "STRING"
+    }
+}
+
+/// The fields read, as Spark's schema of one record.
+const RECORD_SCHEMA: &str = "eventVersion: STRING, eventTime: STRING, eventID: STRING,
+    eventSource: STRING, eventName: STRING, awsRegion: STRING, recipientAccountId: STRING,
+    userIdentity: STRUCT<type: STRING, arn: STRING, accountId: STRING, principalId: STRING,
+      invokedBy: STRING, userName: STRING,
+      sessionContext: STRUCT<sessionIssuer: STRUCT<type: STRING, arn: STRING, accountId: STRING>>>,
+    sourceIPAddress: STRING, vpcEndpointId: STRING, errorCode: STRING, errorMessage: STRING,
+    requestParameters: STRING, responseElements: STRING, additionalEventData: STRING,
+    resources: STRING";
+
+pub(super) fn query(sel: &Selection) -> String {
+    let d = Spark;
+    let record = named_struct(&record_columns(&d));
+    let in_window = super::in_window(sel, "substr(r.eventTime, 1, 19)").unwrap_or("true".into());
+    let horizon = named_struct(&horizon_columns(&d, "t"));
+    format!(
+        "{head}\
+CREATE OR REPLACE TEMPORARY VIEW denydiff_raw (Records ARRAY<STRUCT<
+    {RECORD_SCHEMA}>>)
+USING json
+OPTIONS (path '{path}', multiLine 'true', mode 'FAILFAST');
+
+INSERT OVERWRITE DIRECTORY '{output}' USING parquet
+SELECT inline(concat(
+  transform(filter(Records, r -> {kept}), r -> {record}),
+  transform(
+    filter(array(array_max(transform(filter(Records, r -> {in_window}), r -> r.eventTime))),
+      t -> t IS NOT NULL),
+    t -> {horizon})))
+FROM denydiff_raw;
+",
+        head = header(
+            "Spark SQL",
+            sel,
+            "copy the Parquet parts here (or read them where they are) and run"
+        ),
+        path = quote(&glob(sel)),
+        output = quote(&sel.output),
+        kept = kept(&d, &sel.keys).replace('\n', "\n    "),
+    )
+}
+
+/// `named_struct('column', expr, ...)`.
+fn named_struct(columns: &[(String, &str)]) -> String {
+    let fields: Vec<String> = columns.iter().map(|(e, c)| format!("'{c}', {e}")).collect();
+    format!("named_struct(\n      {})", fields.join(",\n      "))
+}
+
+/// The log files to read: `INPUT/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`,
+/// each part a `{a,b}` choice when given.
+fn glob(sel: &Selection) -> String {
+    let choice = |v: &[String], all: &str| match v {
+        [] => all.to_owned(),
+        [one] => one.clone(),
+        many => format!("{{{}}}", many.join(",")),
+    };
+    let day_part = days(sel).map_or_else(
+        || "*/*/*".to_owned(),
+        |(a, b)| choice(&day_globs(a, b), "*/*/*"),
+    );
+    format!(
+        "{}/{}/CloudTrail/{}/{}/*.json.gz",
+        sel.input.trim_end_matches('/'),
+        choice(&sel.accounts, "*"),
+        choice(&sel.regions, "*"),
+        day_part
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_prunes_accounts_regions_and_days() {
+        let day = |d: &str| {
+            chrono::DateTime::parse_from_rfc3339(d)
+                .unwrap()
+                .timestamp_millis()
+        };
+        let sel = Selection {
+            input: "s3://b/AWSLogs/".into(),
+            accounts: vec!["111122223333".into()],
+            regions: vec!["eu-west-1".into(), "us-east-1".into()],
+            since_ms: Some(day("2026-11-10T05:00:00Z")),
+            until_ms: Some(day("2026-11-11T23:59:59Z")),
+            ..Selection::default()
+        };
+        assert_eq!(
+            glob(&sel),
+            "s3://b/AWSLogs/111122223333/CloudTrail/{eu-west-1,us-east-1}/{2026/11/10,2026/11/11}/*.json.gz"
+        );
+        let q = query(&sel);
+        assert!(
+            q.contains("substr(r.eventTime, 1, 19) >= '2026-11-10T05:00:00'"),
+            "{q}"
+        );
+    }
+}

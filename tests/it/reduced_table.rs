@@ -1,0 +1,392 @@
+//! The reduced table (`docs/reduced-table.md`): `--export-calls` and back
+//! gives the direct analysis (Parquet and CSV, the sample and the real
+//! samples); the Spark query run for real (pyspark, local mode) over the
+//! sample and a `gen_corpus.py` tree, and the Athena query run for real in
+//! DuckDB over a table with the Athena CloudTrail schema, give the local
+//! analysis; the Trino and Lake queries parse as Trino SQL with sqlglot;
+//! tables that break the contract fail as inputs, naming file and column.
+//!
+//! The engines run in the Python that `.ci/run` exports as
+//! `DENYDIFF_ENGINES_PYTHON` (pyspark, sqlglot, duckdb); without it those
+//! tests skip, and fail under `CI=true`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+use polars_io::prelude::*;
+use serde_json::Value;
+
+use crate::util::{analyze_json, gen_corpus, run, shared, stderr, stdout};
+
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/sample-logs/incident-2026-11-backup-vault/AWSLogs"
+);
+
+/// The contract's columns, in order (`reduced_table::COLUMNS`).
+use denydiff::reduced_table::COLUMNS;
+
+/// The report without what names or counts inputs: `inputs`,
+/// `inputs_per_file` and `failures` name files and count every record read
+/// (a table holds only the kept ones), so only the calls kept and left out
+/// are compared of the books.
+fn essence(v: &Value) -> Value {
+    let mut v = v.clone();
+    let o = v.as_object_mut().unwrap();
+    let inputs = o.remove("inputs").unwrap();
+    o.remove("inputs_per_file");
+    o.remove("failures");
+    o.insert("kms_calls".into(), inputs["kms_calls"].clone());
+    o.insert("outside_filters".into(), inputs["outside_filters"].clone());
+    v
+}
+
+/// Asserts that two reports agree on everything but their inputs, and that
+/// there was something to agree on.
+fn assert_same_analysis(table: &Value, direct: &Value) {
+    assert!(direct["inputs"]["kms_calls"].as_u64() > Some(0), "{direct}");
+    let (t, d) = (essence(table), essence(direct));
+    if t != d {
+        let o = t.as_object().unwrap();
+        let differ: Vec<&String> = o
+            .keys()
+            .filter(|k| t[k.as_str()] != d[k.as_str()])
+            .collect();
+        panic!("the analyses differ in {differ:?}");
+    }
+}
+
+/// `analyze ARGS --export-calls FILE`, then `analyze FILE`: both reports.
+fn round_trip(args: &[&str], file: &Path) -> (Value, Value) {
+    let file = file.to_str().unwrap();
+    let mut all = args.to_vec();
+    all.extend(["--export-calls", file]);
+    let (direct, out) = analyze_json(&all);
+    assert!(Path::new(file).exists(), "{}", stderr(&out));
+    let (table, out) = analyze_json(&[file]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    (table, direct)
+}
+
+#[test]
+fn export_and_back_gives_the_direct_analysis_parquet_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["calls.parquet", "calls.csv"] {
+        let (table, direct) = round_trip(&[SAMPLE], &dir.path().join(name));
+        assert_same_analysis(&table, &direct);
+        assert!(table["blocked"].as_array().is_some_and(|b| !b.is_empty()));
+    }
+}
+
+#[test]
+fn a_directory_of_parts_is_one_table_and_other_csv_files_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (direct, _) = analyze_json(&[SAMPLE]);
+    let parts = dir.path().join("parts");
+    std::fs::create_dir(&parts).unwrap();
+    let file = parts.join("part-00000.parquet");
+    let out = run(
+        &[
+            "analyze",
+            SAMPLE,
+            "--quiet",
+            "--format",
+            "json",
+            "--export-calls",
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(parts.join("_SUCCESS"), b"").unwrap();
+    std::fs::write(parts.join("report.csv"), b"caller,calls\nalice,3\n").unwrap();
+    let (table, out) = analyze_json(&[parts.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(table["inputs"]["files_read"], 1);
+    assert_eq!(table["inputs"]["files_skipped"], 2);
+    assert_same_analysis(&table, &direct);
+}
+
+#[test]
+fn export_and_back_on_the_real_samples() {
+    let Some(real) = shared("real-samples") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["real.parquet", "real.csv"] {
+        let (table, direct) = round_trip(&[real.to_str().unwrap()], &dir.path().join(name));
+        assert_same_analysis(&table, &direct);
+    }
+}
+
+#[test]
+fn a_window_given_again_cuts_the_export_as_it_cut_the_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("calls.parquet");
+    let window = ["--since", "2026-11-11T10:00:00Z", "--until", "2026-11-11"];
+    let mut args = window.to_vec();
+    args.push(SAMPLE);
+    let (_, direct) = round_trip(&args, &file);
+    let mut again = window.to_vec();
+    again.push(file.to_str().unwrap());
+    let (table, _) = analyze_json(&again);
+    assert_same_analysis(&table, &direct);
+}
+
+/// A good export of the sample, as a polars frame, and its path.
+fn sample_frame(dir: &Path) -> (DataFrame, PathBuf) {
+    let file = dir.join("good.parquet");
+    let out = run(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            SAMPLE,
+            "--export-calls",
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let df = ParquetReader::new(std::fs::File::open(&file).unwrap())
+        .finish()
+        .unwrap();
+    let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+    assert_eq!(names, COLUMNS.to_vec());
+    (df, file)
+}
+
+fn write_parquet(path: &Path, df: &mut DataFrame) {
+    ParquetWriter::new(std::fs::File::create(path).unwrap())
+        .finish(df)
+        .unwrap();
+}
+
+/// `analyze FILE` (and with `--strict`): exit 1 with a report naming the
+/// file and `what`; exit 2 without one. Returns the report's books.
+fn assert_failed_input(file: &Path, what: &str) -> Value {
+    let f = file.to_str().unwrap();
+    let (v, out) = analyze_json(&[f]);
+    assert_eq!(out.status.code(), Some(1), "{f}: {}", stderr(&out));
+    let failure = &v["failures"][0];
+    assert_eq!(failure["source"], f);
+    let reason = failure["reason"].as_str().unwrap();
+    assert!(reason.contains(what), "{f}: {reason}");
+    assert!(stderr(&out).contains(f), "{}", stderr(&out));
+    let strict = run(&["analyze", "--format", "json", "--strict", f], b"");
+    assert_eq!(strict.status.code(), Some(2), "{}", stderr(&strict));
+    assert!(stderr(&strict).contains(what), "{}", stderr(&strict));
+    assert!(stdout(&strict).is_empty());
+    v["inputs"].clone()
+}
+
+/// [`assert_failed_input`] for a file that is no table at all.
+fn assert_failed_file(file: &Path, what: &str) {
+    let books = assert_failed_input(file, what);
+    assert_eq!(books["files_failed"], 1, "{books}");
+    assert_eq!(books["records"], 0, "{books}");
+}
+
+#[test]
+fn tables_that_break_the_contract_are_failed_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (df, good) = sample_frame(dir.path());
+
+    let missing = dir.path().join("missing.parquet");
+    write_parquet(&missing, &mut df.drop("event_time").unwrap());
+    assert_failed_file(&missing, "column `event_time` is missing");
+
+    let wrong = dir.path().join("wrong.parquet");
+    let mut typed = df.clone();
+    let numbers = Column::new("recipient_account_id".into(), vec![7i64; df.height()]);
+    typed.with_column(numbers).unwrap();
+    write_parquet(&wrong, &mut typed);
+    assert_failed_file(&wrong, "column `recipient_account_id` is `i64`");
+
+    let csv = dir.path().join("missing.csv");
+    std::fs::write(
+        &csv,
+        "denydiff_table_version,row_kind,event_id\n1,record,e\n",
+    )
+    .unwrap();
+    assert_failed_file(&csv, "column `event_time` is missing");
+
+    let empty = dir.path().join("empty.parquet");
+    std::fs::write(&empty, b"").unwrap();
+    assert_failed_file(&empty, "empty file");
+
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = dir.path().join("truncated.parquet");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    assert_failed_file(&cut, "not a readable Parquet file");
+
+    let version = dir.path().join("version.csv");
+    let mut header = COLUMNS.join(",");
+    header.push_str("\n2,record");
+    header.push_str(&",".repeat(COLUMNS.len() - 2));
+    std::fs::write(&version, header + "\n").unwrap();
+    // A row of another version: the file is read, the row is an invalid record.
+    let books = assert_failed_input(&version, "`denydiff_table_version` is `2`");
+    assert_eq!(
+        (books["records"].as_u64(), books["records_invalid"].as_u64()),
+        (Some(1), Some(1))
+    );
+}
+
+/// The Python with pyspark, sqlglot and duckdb, or `None` (test skips)
+/// outside CI.
+fn engines_python() -> Option<String> {
+    if let Ok(p) = std::env::var("DENYDIFF_ENGINES_PYTHON") {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "DENYDIFF_ENGINES_PYTHON is not set: .ci/run must install pyspark, sqlglot and duckdb"
+    );
+    eprintln!(
+        "skipping: DENYDIFF_ENGINES_PYTHON is not set (a python with pyspark, sqlglot, duckdb)"
+    );
+    None
+}
+
+fn script(name: &str) -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/engines/").to_owned() + name
+}
+
+fn python(py: &str, args: &[&str]) -> Output {
+    let out = Command::new(py).args(args).output().expect("python runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// `denydiff sql ARGS` into `file`.
+fn sql(args: &[&str], file: &Path) -> String {
+    let mut all = vec!["sql"];
+    all.extend_from_slice(args);
+    let out = run(&all, b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(file, &out.stdout).unwrap();
+    file.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn spark_reduces_the_sample_and_a_corpus_to_the_local_analysis() {
+    let Some(py) = engines_python() else { return };
+    let Some((_corpus, logs, truth)) = gen_corpus("2", "15", "200") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let at = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
+    let window = ["--since", "2026-11-11T10:00:00Z", "--until", "2026-11-11"];
+    let mut day_args = vec!["--engine", "spark", "--input", SAMPLE, "--output"];
+    let day_out = at("sample-day");
+    day_args.push(&day_out);
+    day_args.extend(window);
+    let runs = [
+        (SAMPLE.to_owned(), at("sample")),
+        (logs.to_str().unwrap().to_owned(), at("corpus")),
+    ];
+    let mut files = Vec::new();
+    for (i, (input, output)) in runs.iter().enumerate() {
+        let args = ["--engine", "spark", "--input", input, "--output", output];
+        files.push(sql(&args, &dir.path().join(format!("q{i}.sql"))));
+    }
+    files.push(sql(&day_args, &dir.path().join("day.sql")));
+    let mut py_args = vec![script("spark_sql.py")];
+    py_args.extend(files);
+    python(&py, &py_args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let mut tables = Vec::new();
+    for (input, output) in &runs {
+        let (table, out) = analyze_json(&[output]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let (direct, _) = analyze_json(&[input]);
+        assert_same_analysis(&table, &direct);
+        tables.push(table);
+    }
+    // Every KMS event the generator wrote is a call of the table.
+    assert_eq!(tables[1]["inputs"]["kms_calls"], truth["kms_events"]);
+
+    // The window: the days read, cut again by analyze, equal the local run
+    // over the same days' files.
+    let mut again: Vec<&str> = window.to_vec();
+    again.push(&day_out);
+    let (table, _) = analyze_json(&again);
+    let day = format!("{SAMPLE}/111122223333/CloudTrail/eu-west-1/2026/11/11");
+    let mut local: Vec<&str> = window.to_vec();
+    local.push(&day);
+    let (direct, _) = analyze_json(&local);
+    assert_same_analysis(&table, &direct);
+}
+
+#[test]
+fn the_athena_query_run_in_duckdb_gives_the_local_analysis() {
+    let Some(py) = engines_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let q = sql(&["--engine", "athena"], &dir.path().join("athena.sql"));
+    let csv = dir.path().join("athena-result.csv");
+    python(
+        &py,
+        &[
+            &script("athena_duckdb.py"),
+            SAMPLE,
+            &q,
+            csv.to_str().unwrap(),
+        ],
+    );
+    let (table, out) = analyze_json(&[csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (direct, _) = analyze_json(&[SAMPLE]);
+    assert_same_analysis(&table, &direct);
+}
+
+#[test]
+fn every_trino_dialect_query_parses_and_selects_the_contract() {
+    let Some(py) = engines_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let filters = [
+        "--since",
+        "2026-11-10",
+        "--until",
+        "2026-11-12",
+        "--key",
+        "alias/prod-backup-vault",
+        "--account",
+        "111122223333",
+        "--region",
+        "eu-west-1",
+    ];
+    let mut files = Vec::new();
+    for (engine, extra) in [
+        ("athena", vec![]),
+        ("trino", vec!["--table", "hive.logs.cloudtrail"]),
+        // AWS writes a store's id bare in `FROM`; its hyphens are Lake's
+        // own token, which no Trino grammar parses: an id without them here.
+        (
+            "cloudtrail-lake",
+            vec!["--event-data-store", "EXAMPLEf8524e8f8bd1"],
+        ),
+    ] {
+        let mut args = vec!["--engine", engine];
+        args.extend(extra);
+        args.extend(filters);
+        files.push(sql(&args, &dir.path().join(format!("{engine}.sql"))));
+    }
+    let mut args = vec![script("parse_trino.py")];
+    args.extend(files.iter().cloned());
+    let out = python(&py, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let listed = stdout(&out);
+    let lines: Vec<&str> = listed.lines().collect();
+    // Each query's two SELECTs (records, horizon).
+    assert_eq!(lines.len(), 2 * files.len(), "{listed}");
+    for line in lines {
+        let cols: Vec<&str> = line.split('\t').skip(1).collect();
+        assert_eq!(cols, COLUMNS.to_vec(), "{line}");
+    }
+}
