@@ -190,6 +190,12 @@ impl Redactor {
                 return Some((i + 5 + n, format!("s3://{p}")));
             }
         }
+        if let Some(name) = rest.strip_prefix("alias/") {
+            let n = alias_len(name);
+            if n > 0 {
+                return Some((i + 6 + n, format!("alias/{}", self.alias(&name[..n]))));
+            }
+        }
         let word_end = |n: usize| {
             s.as_bytes()
                 .get(i + n)
@@ -278,6 +284,10 @@ impl Redactor {
                 });
             }
             ("kms", ["alias", "aws", ..]) | (_, []) => return resource.to_owned(),
+            ("kms", ["alias", ..]) => {
+                let name = &resource["alias/".len()..];
+                return format!("alias/{}", self.alias(name));
+            }
             (_, [single]) if matches!(*single, "root" | "*") => return resource.to_owned(),
             (_, [single]) => out.push(self.segment("resource", single)),
             (_, [kind, names @ ..]) => {
@@ -308,6 +318,16 @@ impl Redactor {
             }
         }
         out.join(&sep.to_string())
+    }
+
+    /// An alias name (after `alias/`), replaced whole, unless AWS's own
+    /// (`aws/...`, the aliases of AWS managed keys).
+    fn alias(&mut self, name: &str) -> String {
+        if name.starts_with("aws/") {
+            name.to_owned()
+        } else {
+            self.name("alias", name)
+        }
     }
 
     /// One name of a resource path, unless AWS's or denydiff's own.
@@ -398,6 +418,15 @@ fn arn_len(s: &str) -> usize {
     s[..end].trim_end_matches('.').len()
 }
 
+/// How far an alias name (after `alias/`) runs: letters, digits, `/`,
+/// `_` and `-`, without a trailing `/`.
+fn alias_len(s: &str) -> usize {
+    let n = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-')))
+        .unwrap_or(s.len());
+    s[..n].trim_end_matches('/').len()
+}
+
 fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.bytes().enumerate().all(|(i, c)| match i {
@@ -480,6 +509,7 @@ mod tests {
                     from 203.0.113.77 and 2a01:4f8::1 with AKIAIOSFODNN7EXAMPLE via backup.amazonaws.com; \
                     vpce-1a2b3c4d in o-a1b2c3d4e5 for 111122223333:aws:ec2-infrastructure:i-81e2f56c; \
                     bob@corp.example.com; s3://acme-secrets/x; arn:aws:iam::aws:policy/AdministratorAccess; \
+                    alias/prod-vault, arn:aws:kms:eu-west-1:111122223333:alias/prod-vault, alias/aws/backup; \
                     arn:aws:iam::111122223333:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup";
         let once = r.text(text);
         for gone in [
@@ -495,6 +525,7 @@ mod tests {
             "vpce-1a2b3c4d",
             "o-a1b2c3d4e5",
             "i-81e2f56c",
+            "prod-vault",
         ] {
             assert!(!once.contains(gone), "`{gone}` in {once}");
         }
@@ -503,6 +534,9 @@ mod tests {
             "arn:aws:iam::aws:policy/AdministratorAccess",
             "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup",
             "kms:eu-west-1",
+            "alias/aws/backup",
+            // One alias, one pseudonym, bare or in an ARN.
+            "alias/alias-1, arn:aws:kms:eu-west-1:000000000001:alias/alias-1,",
         ] {
             assert!(once.contains(kept), "`{kept}` not in {once}");
         }

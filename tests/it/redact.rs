@@ -209,3 +209,69 @@ fn no_account_of_the_real_samples_survives() {
         assert!(left.is_empty(), "{format}: accounts left {left:?}");
     }
 }
+
+/// The bundled sample (real record shapes, a synthetic incident).
+fn sample_trail() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sample-logs/incident-2026-11-backup-vault/AWSLogs"
+    )
+    .to_owned()
+}
+
+#[test]
+fn alias_names_get_pseudonyms_and_aws_aliases_stay() {
+    let trail = sample_trail();
+    let alias = "alias/prod-backup-vault";
+    let plain = stdout(&run(
+        &["analyze", "--key", alias, "--format", "json", &trail],
+        b"",
+    ));
+    assert!(
+        plain.contains(alias),
+        "the unredacted report names the alias"
+    );
+    for format in ["json", "table", "markdown", "html"] {
+        let args = [
+            "analyze", "--redact", "--key", alias, "--format", format, &trail,
+        ];
+        let text = stdout(&run(&args, b""));
+        assert!(
+            !text.contains("prod-backup-vault"),
+            "{format}: the alias survives"
+        );
+        // The page lists no verdict for a key without events.
+        let named = format == "html" || text.contains("alias/alias-1");
+        assert!(named, "{format}: no `alias/alias-1`");
+    }
+    // The filters' failure quotes `--key`: redacted too.
+    let args = [
+        "analyze",
+        "--redact",
+        "--key",
+        alias,
+        "--since",
+        "2027-01-01",
+        "--format",
+        "json",
+    ];
+    let out = run(&[&args[..], &[trail.as_str()]].concat(), b"");
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let reason = v["failures"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("`--key alias/alias-1`"), "{reason}");
+    assert!(!stdout(&out).contains("prod-backup-vault"));
+    // AWS managed keys' aliases say which service; they are kept.
+    let args = [
+        "analyze",
+        "--redact",
+        "--key",
+        "alias/aws/backup",
+        "--format",
+        "json",
+    ];
+    let text = stdout(&run(&[&args[..], &[trail.as_str()]].concat(), b""));
+    assert!(
+        text.contains("\"alias/aws/backup\""),
+        "`alias/aws/backup` is gone"
+    );
+}
