@@ -7,7 +7,10 @@
 //! that shorten names (`role/x@account`, a cell cut to 34 characters) only
 //! ever see pseudonyms. Then the rendered document goes through the same
 //! rewriting ([`Redactor::text`]) as a net for anything the first pass
-//! did not reach; pseudonyms pass through it unchanged.
+//! did not reach, and every original value the first pass named is
+//! replaced wherever it stands as a whole token (`net`): a user's name
+//! has no shape, so an AWS message quoting it is only caught there.
+//! Pseudonyms pass through unchanged.
 //!
 //! Replaced: account ids, IAM user, role, group and session names (and
 //! their paths), access key and unique ids (`AKIA...`, `AROA...`), IPv4
@@ -32,6 +35,8 @@ addresses, key ids, resource names, encryption-context values and e-mail address
 replaced by stable pseudonyms; service principals, actions, condition keys, operators and \
 error codes are kept";
 
+mod conditions;
+mod net;
 mod walk;
 
 /// The prefix of condition keys whose values are encryption context.
@@ -48,6 +53,9 @@ pub struct Redactor {
     /// Encryption-context values and their pseudonyms, in order.
     context: Vec<(String, String)>,
     memo: HashMap<String, String>,
+    /// Set once the analysis is rewritten: from then on [`Self::text`]
+    /// also replaces every original value already named ([`net::Net`]).
+    net: Option<net::Net>,
 }
 
 impl Redactor {
@@ -56,7 +64,15 @@ impl Redactor {
         let mut r = Self::default();
         r.gather(a);
         r.analysis(a);
+        r.seal();
         r
+    }
+
+    /// Turns the net on: what the analysis named is now known, and the
+    /// memo of the first pass (made without the net) is dropped.
+    fn seal(&mut self) {
+        self.memo.clear();
+        self.net = Some(net::Net::new(self.names.iter(), self.names.len()));
     }
 
     /// The pseudonym of `value` as a `kind`, made on first sight.
@@ -106,6 +122,14 @@ impl Redactor {
             out = self.emails(&out);
         }
         out = self.scan(&out);
+        if let Some(net) = &self.net {
+            if net.size != self.names.len() {
+                self.net = Some(net::Net::new(self.names.iter(), self.names.len()));
+            }
+            if let Some(net) = &self.net {
+                out = net.apply(&out);
+            }
+        }
         if s.len() < 512 {
             self.memo.insert(s.to_owned(), out.clone());
         }
@@ -337,6 +361,7 @@ impl Redactor {
             "" | "*" | "service-role" | "aws-service-role" | "aws-reserved"
         ) || s.ends_with(".amazonaws.com")
             || s.starts_with("AWSServiceRoleFor")
+            || is_region(s)
             || s.starts_with("denydiff-probe");
         if aws {
             s.to_owned()
@@ -427,6 +452,22 @@ fn alias_len(s: &str) -> usize {
     s[..n].trim_end_matches('/').len()
 }
 
+/// A region's code (`us-west-2`, `us-gov-east-1`, `eu-isoe-west-1`): AWS's
+/// word, in IAM Identity Center roles' paths (`aws-reserved/sso.amazonaws.com/us-west-2/`).
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    parts.len() >= 3
+        && words[0].len() == 2
+        && words
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|c| c.is_ascii_digit())
+}
+
 fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.bytes().enumerate().all(|(i, c)| match i {
@@ -509,6 +550,7 @@ mod tests {
                     from 203.0.113.77 and 2a01:4f8::1 with AKIAIOSFODNN7EXAMPLE via backup.amazonaws.com; \
                     vpce-1a2b3c4d in o-a1b2c3d4e5 for 111122223333:aws:ec2-infrastructure:i-81e2f56c; \
                     bob@corp.example.com; s3://acme-secrets/x; arn:aws:iam::aws:policy/AdministratorAccess; \
+                    arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/us-west-2/AWSReservedSSO_Admin_0123; \
                     alias/prod-vault, arn:aws:kms:eu-west-1:111122223333:alias/prod-vault, alias/aws/backup; \
                     arn:aws:iam::111122223333:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup";
         let once = r.text(text);
@@ -535,6 +577,7 @@ mod tests {
             "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup",
             "kms:eu-west-1",
             "alias/aws/backup",
+            "aws-reserved/sso.amazonaws.com/us-west-2/role-2",
             // One alias, one pseudonym, bare or in an ARN.
             "alias/alias-1, arn:aws:kms:eu-west-1:000000000001:alias/alias-1,",
         ] {

@@ -53,6 +53,11 @@ fn role(name: &str, account: &str, session: &str) -> Value {
 /// A trail whose key policy is the root delegation at 00:00, and that
 /// plus `deny` from 02:00.
 pub(crate) fn deny_added(deny: &Value) -> Trail {
+    deny_added_by(deny, "admin")
+}
+
+/// [`deny_added`], the policies put by IAM user `admin`.
+fn deny_added_by(deny: &Value, admin: &str) -> Trail {
     let root = json!({"Sid": "Root", "Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{ACCT}:root")}, "Action": "kms:*", "Resource": "*"});
     let mut t = Trail::default();
@@ -63,7 +68,7 @@ pub(crate) fn deny_added(deny: &Value) -> Trail {
             hour,
             "kms.amazonaws.com",
             "PutKeyPolicy",
-            user("admin"),
+            user(admin),
             req,
             None,
         );
@@ -274,4 +279,70 @@ fn alias_names_get_pseudonyms_and_aws_aliases_stay() {
         text.contains("\"alias/aws/backup\""),
         "`alias/aws/backup` is gone"
     );
+}
+
+/// What the conditions of [`named_in_conditions`] name: none has a shape
+/// of its own, the condition key says what it is.
+const IN_CONDITIONS: [&str; 8] = [
+    "carol.ops",
+    "zeta-squad",
+    "444455556666",
+    "vpc-0a1b2c3d",
+    "vpce-0a1b2c3d4e5f60718",
+    "o-zz9secretorg",
+    "AROAQWERTYUIOPASDFGH:deploy-bot",
+    "tenant-omega",
+];
+
+/// SYNTHETIC: a Deny whose conditions name a user (who also put the
+/// policy, so the same name is in an ARN), a tag value, an account, a VPC,
+/// a VPC endpoint, an organization, a role session and an encryption
+/// context value; a role succeeds at 01:00 and is denied at 03:00.
+#[test]
+fn names_inside_conditions_get_pseudonyms_in_every_format() {
+    let deny = json!({"Sid": "OnlyTheTeam", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+        "Resource": "*", "Condition": {
+            "StringNotEquals": {"aws:username": ["carol.ops"], "aws:PrincipalTag/team": ["zeta-squad"],
+                                "aws:PrincipalAccount": "444455556666", "aws:SourceVpc": "vpc-0a1b2c3d",
+                                "aws:PrincipalOrgID": "o-zz9secretorg",
+                                "aws:userid": "AROAQWERTYUIOPASDFGH:deploy-bot"},
+            "StringNotEqualsIfExists": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718",
+                                        "kms:EncryptionContext:tenant": "tenant-omega"}}});
+    let mut t = deny_added_by(&deny, "carol.ops");
+    let who = role("payments-batch", ACCT, "batch");
+    // Only the last net knows this one is a name: it is a user's elsewhere.
+    let msg =
+        "User: is not authorized to perform: kms:Decrypt with an explicit deny (ask carol.ops)";
+    decrypt_then_denied(&mut t, &who, &json!({"tenant": "tenant-sigma"}), msg);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("synthetic-trail.json");
+    std::fs::write(&file, json!({"Records": t.records}).to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let plain = stdout(&run(&["analyze", "--format", "json", file], b""));
+    for s in IN_CONDITIONS {
+        assert!(plain.contains(s), "the unredacted report lacks `{s}`");
+    }
+    for format in ["json", "table", "markdown", "html"] {
+        let text = report(file, format);
+        for s in IN_CONDITIONS
+            .iter()
+            .chain(&["deploy-bot", "zz9secretorg", "tenant-sigma"])
+        {
+            assert!(!text.contains(s), "`{s}` survives in the {format} report");
+        }
+        // The condition and the ARN name the user alike.
+        for same in ["aws:username", "user/user-1"] {
+            assert!(text.contains(same), "{format}: no `{same}`");
+        }
+        let user = [
+            "[user-1]",
+            "&quot;user-1&quot;",
+            "\\\"user-1\\\"",
+            "\"user-1\"",
+        ];
+        assert!(
+            user.iter().any(|u| text.contains(u)),
+            "{format}: no `user-1` value"
+        );
+    }
 }
