@@ -14,7 +14,7 @@
 //!
 //! Replaced: account ids, IAM user, role, group and session names (and
 //! their paths), access key and unique ids (`AKIA...`, `AROA...`), IPv4
-//! and IPv6 addresses, organization, VPC, VPC endpoint and instance ids, KMS key ids and alias names, S3 bucket and object
+//! and IPv6 addresses and CIDR blocks (as one unit), organization, VPC, VPC endpoint and instance ids, KMS key ids and alias names, S3 bucket and object
 //! names, other ARNs' resource names, trail names, encryption-context
 //! values, e-mail addresses, and local file paths (to their file name).
 //! Kept: partitions, services, regions, AWS service principals
@@ -248,6 +248,14 @@ impl Redactor {
         let run = rest
             .find(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))
             .unwrap_or(rest.len());
+        if let Some(n) = cidr_len(rest, run).filter(|&n| word_end(n)) {
+            let block = &rest[..n];
+            // Everything: no address, nothing to hide.
+            if block == "0.0.0.0/0" {
+                return Some((i + n, block.to_owned()));
+            }
+            return Some((i + n, self.name("cidr", block)));
+        }
         let cand = rest[..run].trim_end_matches(['.', ':']);
         if cand.contains(':') && cand.parse::<Ipv6Addr>().is_ok() {
             return Some((i + cand.len(), self.name("ip6", cand)));
@@ -398,6 +406,21 @@ fn quoted_forms(value: &str, p: &str) -> [(String, String); 4] {
         (format!("`{value}`"), format!("`{p}`")),
         (html(&format!("`{value}`")), format!("`{p}`")),
     ]
+}
+
+/// The length of the CIDR block `s` starts with, its address being
+/// `s[..run]`: replaced as one unit (`cidr-N`), so that no address
+/// pseudonym reads as inside or outside a range it is not.
+fn cidr_len(s: &str, run: usize) -> Option<usize> {
+    let mask = s[run..].strip_prefix('/')?;
+    let digits = mask.bytes().take_while(u8::is_ascii_digit).count();
+    let bits: u32 = mask.get(..digits)?.parse().ok()?;
+    let addr = &s[..run];
+    let v4 = addr.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+        && addr.parse::<Ipv4Addr>().is_ok()
+        && bits <= 32;
+    let v6 = addr.contains(':') && addr.parse::<Ipv6Addr>().is_ok() && bits <= 128;
+    (v4 || v6).then_some(run + 1 + digits)
 }
 
 /// `192.0.2.N`, then the other documentation ranges (RFC 5737), then `ip-N`.
@@ -551,6 +574,7 @@ mod tests {
                     vpce-1a2b3c4d in o-a1b2c3d4e5 for 111122223333:aws:ec2-infrastructure:i-81e2f56c; \
                     bob@corp.example.com; s3://acme-secrets/x; arn:aws:iam::aws:policy/AdministratorAccess; \
                     arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/us-west-2/AWSReservedSSO_Admin_0123; \
+                    10.0.0.0/8 from 10.1.2.3, 2a01:4f8:abcd::/48, 0.0.0.0/0, 10.0.0.0/8; \
                     alias/prod-vault, arn:aws:kms:eu-west-1:111122223333:alias/prod-vault, alias/aws/backup; \
                     arn:aws:iam::111122223333:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup";
         let once = r.text(text);
@@ -568,6 +592,11 @@ mod tests {
             "o-a1b2c3d4e5",
             "i-81e2f56c",
             "prod-vault",
+            "10.0.0.0",
+            "10.1.2.3",
+            "2a01:4f8:abcd",
+            "/8",
+            "/48",
         ] {
             assert!(!once.contains(gone), "`{gone}` in {once}");
         }
@@ -577,6 +606,8 @@ mod tests {
             "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup",
             "kms:eu-west-1",
             "alias/aws/backup",
+            // A block is one unit, the same each time; an address is an address.
+            "cidr-1 from 192.0.2.2, cidr-2, 0.0.0.0/0, cidr-1;",
             "aws-reserved/sso.amazonaws.com/us-west-2/role-2",
             // One alias, one pseudonym, bare or in an ARN.
             "alias/alias-1, arn:aws:kms:eu-west-1:000000000001:alias/alias-1,",

@@ -346,3 +346,45 @@ fn names_inside_conditions_get_pseudonyms_in_every_format() {
         );
     }
 }
+
+/// SYNTHETIC: a Deny for calls from outside two CIDR blocks; the role
+/// calls from 172.16.0.5, outside both, so the Deny matches.
+#[test]
+fn a_cidr_block_is_one_unit_and_no_address_reads_as_inside_it() {
+    let deny = json!({"Sid": "OfficeOnly", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+        "Resource": "*", "Condition": {"NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8", "2a02:6b8:abcd::/48"]}}});
+    let mut t = deny_added(&deny);
+    let who = role("payments-batch", ACCT, "batch");
+    let msg = "User: is not authorized to perform: kms:Decrypt with an explicit deny";
+    decrypt_then_denied(&mut t, &who, &json!({}), msg);
+    for r in &mut t.records {
+        r["sourceIPAddress"] = json!("172.16.0.5");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("synthetic-trail.json");
+    std::fs::write(&file, json!({"Records": t.records}).to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let plain = stdout(&run(&["analyze", "--format", "table", file], b""));
+    assert!(
+        plain.contains("[10.0.0.0/8, 2a02:6b8:abcd::/48]: seen `172.16.0.5` -> true"),
+        "{plain}"
+    );
+    for format in ["json", "table", "markdown", "html"] {
+        let text = report(file, format);
+        for s in ["10.0.0.0", "172.16.0.5", "2a02:6b8:abcd", "/8", "/48"] {
+            assert!(!text.contains(s), "`{s}` survives in the {format} report");
+        }
+        assert!(
+            text.contains("cidr-1") && text.contains("cidr-2"),
+            "{format}"
+        );
+    }
+    // The evidence still reads true: an address outside blocks that are
+    // no addresses (an address pseudonym with the block's mask, `192.0.2.1/8`
+    // beside `seen 192.0.2.2`, said the opposite).
+    let table = report(file, "table");
+    let line = table.lines().find(|l| l.contains("evidence: NotIpAddress"));
+    let line = line.expect("an evidence line");
+    assert!(line.contains("[cidr-1, cidr-2]: seen `192.0.2."), "{line}");
+    assert!(line.ends_with("-> true"), "{line}");
+}
