@@ -78,7 +78,7 @@ impl Redactor {
     /// A fix's diff of two pretty-printed policies: each line as text,
     /// except the values of a condition key that names someone, which the
     /// key (on the same line, or opening the list the line is in) says.
-    pub(super) fn diff(&mut self, d: &str) -> String {
+    pub(super) fn fix_diff(&mut self, d: &str) -> String {
         let mut out = String::with_capacity(d.len());
         let mut list_key: Option<String> = None;
         for line in d.split_inclusive('\n') {
@@ -164,7 +164,7 @@ mod tests {
                     \"aws:PrincipalTag/team\": \"zeta-squad\",\n+  \"aws:PrincipalAccount\": \"123456789012\",\n  \
                     \"aws:PrincipalOrgPaths\": \"o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*\",\n \
                     \"Sid\": \"carol.ops-only\"\n";
-        let out = r.diff(diff);
+        let out = r.fix_diff(diff);
         for gone in [
             "carol.ops\"",
             "zeta-squad",

@@ -13,7 +13,7 @@ use crate::analysis::causes::{Cause, ChangeRef};
 use crate::analysis::diagnosis::fixes::{CheckSubject, ProposedFix};
 use crate::analysis::diagnosis::{Blocked, StatementRef};
 use crate::analysis::groups::Contrast;
-use crate::analysis::verdicts::Reason;
+use crate::analysis::verdicts::{Reason, Verdict};
 use crate::call::Caller;
 use crate::policy::{ConditionTrace, Seen};
 
@@ -144,7 +144,7 @@ impl Redactor {
         }
         self.s(&mut f.description);
         self.policy(&mut f.policy, None);
-        f.diff = self.diff(&f.diff);
+        f.diff = self.fix_diff(&f.diff);
         for c in &mut f.checks {
             self.subject(&mut c.subject);
         }
@@ -290,14 +290,11 @@ impl Redactor {
         }
     }
 
+    /// Every string of `a`, in the analysis's order (pseudonyms are
+    /// numbered by first sight): inputs, causes, calls, changes, blocked
+    /// and unexplained callers, verdicts, the chart's series.
     pub(super) fn analysis(&mut self, a: &mut Analysis) {
-        for f in &mut a.inputs_per_file {
-            self.path(&mut f.source);
-        }
-        for f in &mut a.failures {
-            self.path(&mut f.source);
-            self.s(&mut f.reason);
-        }
+        self.inputs(a);
         for c in &mut a.causes {
             self.cause(c);
         }
@@ -306,6 +303,37 @@ impl Redactor {
             self.caller(&mut g.caller);
             self.all(&mut g.denied_messages);
         }
+        self.changes(a);
+        for b in &mut a.blocked {
+            self.blocked(b);
+        }
+        for u in &mut a.unexplained {
+            self.s(&mut u.key_arn);
+            self.caller(&mut u.caller);
+        }
+        for v in &mut a.verdicts {
+            self.verdict(v);
+        }
+        for s in &mut a.buckets {
+            self.s(&mut s.key_arn);
+            self.caller(&mut s.caller);
+        }
+    }
+
+    /// The inputs read and those that failed.
+    fn inputs(&mut self, a: &mut Analysis) {
+        for f in &mut a.inputs_per_file {
+            self.path(&mut f.source);
+        }
+        for f in &mut a.failures {
+            self.path(&mut f.source);
+            self.s(&mut f.reason);
+        }
+    }
+
+    /// The keys' changes, the trails' changes, the policy versions and the
+    /// policies that did not parse.
+    fn changes(&mut self, a: &mut Analysis) {
         for l in &mut a.timeline {
             self.s(&mut l.key_arn);
             self.o(&mut l.actor);
@@ -333,28 +361,18 @@ impl Redactor {
             self.s(&mut e.key_arn);
             self.s(&mut e.reason);
         }
-        for b in &mut a.blocked {
-            self.blocked(b);
+    }
+
+    fn verdict(&mut self, v: &mut Verdict) {
+        self.s(&mut v.key_arn);
+        if let Some(c) = &mut v.caller {
+            self.caller(c);
         }
-        for u in &mut a.unexplained {
-            self.s(&mut u.key_arn);
-            self.caller(&mut u.caller);
+        self.reason(&mut v.reason);
+        for e in &mut v.evidence {
+            self.o(&mut e.actor);
         }
-        for v in &mut a.verdicts {
-            self.s(&mut v.key_arn);
-            if let Some(c) = &mut v.caller {
-                self.caller(c);
-            }
-            self.reason(&mut v.reason);
-            for e in &mut v.evidence {
-                self.o(&mut e.actor);
-            }
-            self.o(&mut v.look_in_account);
-        }
-        for s in &mut a.buckets {
-            self.s(&mut s.key_arn);
-            self.caller(&mut s.caller);
-        }
+        self.o(&mut v.look_in_account);
     }
 }
 
