@@ -565,6 +565,16 @@ fn unique_id_kind(prefix: &str) -> &'static str {
 mod tests {
     use super::Redactor;
 
+    /// None of `gone` is in `text`, all of `kept` is.
+    pub(super) fn assert_redacted(text: &str, gone: &[&str], kept: &[&str]) {
+        for g in gone {
+            assert!(!text.contains(g), "`{g}` in {text}");
+        }
+        for k in kept {
+            assert!(text.contains(k), "`{k}` not in {text}");
+        }
+    }
+
     #[test]
     fn shapes_get_stable_pseudonyms_and_aws_names_stay() {
         let mut r = Redactor::default();
@@ -578,7 +588,7 @@ mod tests {
                     alias/prod-vault, arn:aws:kms:eu-west-1:111122223333:alias/prod-vault, alias/aws/backup; \
                     arn:aws:iam::111122223333:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup";
         let once = r.text(text);
-        for gone in [
+        let gone = [
             "111122223333",
             "AppRole",
             "alice",
@@ -597,10 +607,8 @@ mod tests {
             "2a01:4f8:abcd",
             "/8",
             "/48",
-        ] {
-            assert!(!once.contains(gone), "`{gone}` in {once}");
-        }
-        for kept in [
+        ];
+        let kept = [
             "backup.amazonaws.com",
             "arn:aws:iam::aws:policy/AdministratorAccess",
             "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup",
@@ -611,9 +619,8 @@ mod tests {
             "aws-reserved/sso.amazonaws.com/us-west-2/role-2",
             // One alias, one pseudonym, bare or in an ARN.
             "alias/alias-1, arn:aws:kms:eu-west-1:000000000001:alias/alias-1,",
-        ] {
-            assert!(once.contains(kept), "`{kept}` not in {once}");
-        }
+        ];
+        assert_redacted(&once, &gone, &kept);
         assert!(
             once.contains("arn:aws:sts::000000000001:assumed-role/role-1/"),
             "{once}"
