@@ -7,11 +7,14 @@
 //! that shorten names (`role/x@account`, a cell cut to 34 characters) only
 //! ever see pseudonyms. Then the rendered document goes through the same
 //! rewriting ([`Redactor::text`]) as a net for anything the first pass
-//! did not reach; pseudonyms pass through it unchanged.
+//! did not reach, and every original value the first pass named is
+//! replaced wherever it stands as a whole token (`net`): a user's name
+//! has no shape, so an AWS message quoting it is only caught there.
+//! Pseudonyms pass through unchanged.
 //!
 //! Replaced: account ids, IAM user, role, group and session names (and
 //! their paths), access key and unique ids (`AKIA...`, `AROA...`), IPv4
-//! and IPv6 addresses, organization, VPC, VPC endpoint and instance ids, KMS key ids and alias names, S3 bucket and object
+//! and IPv6 addresses and CIDR blocks (as one unit), organization, VPC, VPC endpoint and instance ids, KMS key ids and alias names, S3 bucket and object
 //! names, other ARNs' resource names, trail names, encryption-context
 //! values, e-mail addresses, and local file paths (to their file name).
 //! Kept: partitions, services, regions, AWS service principals
@@ -32,6 +35,8 @@ addresses, key ids, resource names, encryption-context values and e-mail address
 replaced by stable pseudonyms; service principals, actions, condition keys, operators and \
 error codes are kept";
 
+mod conditions;
+mod net;
 mod walk;
 
 /// The prefix of condition keys whose values are encryption context.
@@ -48,6 +53,9 @@ pub struct Redactor {
     /// Encryption-context values and their pseudonyms, in order.
     context: Vec<(String, String)>,
     memo: HashMap<String, String>,
+    /// Set once the analysis is rewritten: from then on [`Self::text`]
+    /// also replaces every original value already named ([`net::Net`]).
+    net: Option<net::Net>,
 }
 
 impl Redactor {
@@ -56,7 +64,15 @@ impl Redactor {
         let mut r = Self::default();
         r.gather(a);
         r.analysis(a);
+        r.seal();
         r
+    }
+
+    /// Turns the net on: what the analysis named is now known, and the
+    /// memo of the first pass (made without the net) is dropped.
+    fn seal(&mut self) {
+        self.memo.clear();
+        self.net = Some(net::Net::new(self.names.iter(), self.names.len()));
     }
 
     /// The pseudonym of `value` as a `kind`, made on first sight.
@@ -106,6 +122,14 @@ impl Redactor {
             out = self.emails(&out);
         }
         out = self.scan(&out);
+        if let Some(net) = &self.net {
+            if net.size != self.names.len() {
+                self.net = Some(net::Net::new(self.names.iter(), self.names.len()));
+            }
+            if let Some(net) = &self.net {
+                out = net.apply(&out);
+            }
+        }
         if s.len() < 512 {
             self.memo.insert(s.to_owned(), out.clone());
         }
@@ -190,6 +214,12 @@ impl Redactor {
                 return Some((i + 5 + n, format!("s3://{p}")));
             }
         }
+        if let Some(name) = rest.strip_prefix("alias/") {
+            let n = alias_len(name);
+            if n > 0 {
+                return Some((i + 6 + n, format!("alias/{}", self.alias(&name[..n]))));
+            }
+        }
         let word_end = |n: usize| {
             s.as_bytes()
                 .get(i + n)
@@ -218,6 +248,14 @@ impl Redactor {
         let run = rest
             .find(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))
             .unwrap_or(rest.len());
+        if let Some(n) = cidr_len(rest, run).filter(|&n| word_end(n)) {
+            let block = &rest[..n];
+            // Everything: no address, nothing to hide.
+            if block == "0.0.0.0/0" {
+                return Some((i + n, block.to_owned()));
+            }
+            return Some((i + n, self.name("cidr", block)));
+        }
         let cand = rest[..run].trim_end_matches(['.', ':']);
         if cand.contains(':') && cand.parse::<Ipv6Addr>().is_ok() {
             return Some((i + cand.len(), self.name("ip6", cand)));
@@ -278,6 +316,10 @@ impl Redactor {
                 });
             }
             ("kms", ["alias", "aws", ..]) | (_, []) => return resource.to_owned(),
+            ("kms", ["alias", ..]) => {
+                let name = &resource["alias/".len()..];
+                return format!("alias/{}", self.alias(name));
+            }
             (_, [single]) if matches!(*single, "root" | "*") => return resource.to_owned(),
             (_, [single]) => out.push(self.segment("resource", single)),
             (_, [kind, names @ ..]) => {
@@ -310,6 +352,16 @@ impl Redactor {
         out.join(&sep.to_string())
     }
 
+    /// An alias name (after `alias/`), replaced whole, unless AWS's own
+    /// (`aws/...`, the aliases of AWS managed keys).
+    fn alias(&mut self, name: &str) -> String {
+        if name.starts_with("aws/") {
+            name.to_owned()
+        } else {
+            self.name("alias", name)
+        }
+    }
+
     /// One name of a resource path, unless AWS's or denydiff's own.
     fn segment(&mut self, kind: &'static str, s: &str) -> String {
         let aws = matches!(
@@ -317,6 +369,7 @@ impl Redactor {
             "" | "*" | "service-role" | "aws-service-role" | "aws-reserved"
         ) || s.ends_with(".amazonaws.com")
             || s.starts_with("AWSServiceRoleFor")
+            || is_region(s)
             || s.starts_with("denydiff-probe");
         if aws {
             s.to_owned()
@@ -353,6 +406,21 @@ fn quoted_forms(value: &str, p: &str) -> [(String, String); 4] {
         (format!("`{value}`"), format!("`{p}`")),
         (html(&format!("`{value}`")), format!("`{p}`")),
     ]
+}
+
+/// The length of the CIDR block `s` starts with, its address being
+/// `s[..run]`: replaced as one unit (`cidr-N`), so that no address
+/// pseudonym reads as inside or outside a range it is not.
+fn cidr_len(s: &str, run: usize) -> Option<usize> {
+    let mask = s[run..].strip_prefix('/')?;
+    let digits = mask.bytes().take_while(u8::is_ascii_digit).count();
+    let bits: u32 = mask.get(..digits)?.parse().ok()?;
+    let addr = &s[..run];
+    let v4 = addr.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+        && addr.parse::<Ipv4Addr>().is_ok()
+        && bits <= 32;
+    let v6 = addr.contains(':') && addr.parse::<Ipv6Addr>().is_ok() && bits <= 128;
+    (v4 || v6).then_some(run + 1 + digits)
 }
 
 /// `192.0.2.N`, then the other documentation ranges (RFC 5737), then `ip-N`.
@@ -396,6 +464,31 @@ fn arn_len(s: &str) -> usize {
         })
         .unwrap_or(s.len());
     s[..end].trim_end_matches('.').len()
+}
+
+/// How far an alias name (after `alias/`) runs: letters, digits, `/`,
+/// `_` and `-`, without a trailing `/`.
+fn alias_len(s: &str) -> usize {
+    let n = s
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-')))
+        .unwrap_or(s.len());
+    s[..n].trim_end_matches('/').len()
+}
+
+/// A region's code (`us-west-2`, `us-gov-east-1`, `eu-isoe-west-1`): AWS's
+/// word, in IAM Identity Center roles' paths (`aws-reserved/sso.amazonaws.com/us-west-2/`).
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    parts.len() >= 3
+        && words[0].len() == 2
+        && words
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|c| c.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|c| c.is_ascii_digit())
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -472,6 +565,16 @@ fn unique_id_kind(prefix: &str) -> &'static str {
 mod tests {
     use super::Redactor;
 
+    /// None of `gone` is in `text`, all of `kept` is.
+    pub(super) fn assert_redacted(text: &str, gone: &[&str], kept: &[&str]) {
+        for g in gone {
+            assert!(!text.contains(g), "`{g}` in {text}");
+        }
+        for k in kept {
+            assert!(text.contains(k), "`{k}` not in {text}");
+        }
+    }
+
     #[test]
     fn shapes_get_stable_pseudonyms_and_aws_names_stay() {
         let mut r = Redactor::default();
@@ -480,9 +583,12 @@ mod tests {
                     from 203.0.113.77 and 2a01:4f8::1 with AKIAIOSFODNN7EXAMPLE via backup.amazonaws.com; \
                     vpce-1a2b3c4d in o-a1b2c3d4e5 for 111122223333:aws:ec2-infrastructure:i-81e2f56c; \
                     bob@corp.example.com; s3://acme-secrets/x; arn:aws:iam::aws:policy/AdministratorAccess; \
+                    arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/us-west-2/AWSReservedSSO_Admin_0123; \
+                    10.0.0.0/8 from 10.1.2.3, 2a01:4f8:abcd::/48, 0.0.0.0/0, 10.0.0.0/8; \
+                    alias/prod-vault, arn:aws:kms:eu-west-1:111122223333:alias/prod-vault, alias/aws/backup; \
                     arn:aws:iam::111122223333:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup";
         let once = r.text(text);
-        for gone in [
+        let gone = [
             "111122223333",
             "AppRole",
             "alice",
@@ -495,17 +601,26 @@ mod tests {
             "vpce-1a2b3c4d",
             "o-a1b2c3d4e5",
             "i-81e2f56c",
-        ] {
-            assert!(!once.contains(gone), "`{gone}` in {once}");
-        }
-        for kept in [
+            "prod-vault",
+            "10.0.0.0",
+            "10.1.2.3",
+            "2a01:4f8:abcd",
+            "/8",
+            "/48",
+        ];
+        let kept = [
             "backup.amazonaws.com",
             "arn:aws:iam::aws:policy/AdministratorAccess",
             "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup",
             "kms:eu-west-1",
-        ] {
-            assert!(once.contains(kept), "`{kept}` not in {once}");
-        }
+            "alias/aws/backup",
+            // A block is one unit, the same each time; an address is an address.
+            "cidr-1 from 192.0.2.2, cidr-2, 0.0.0.0/0, cidr-1;",
+            "aws-reserved/sso.amazonaws.com/us-west-2/role-2",
+            // One alias, one pseudonym, bare or in an ARN.
+            "alias/alias-1, arn:aws:kms:eu-west-1:000000000001:alias/alias-1,",
+        ];
+        assert_redacted(&once, &gone, &kept);
         assert!(
             once.contains("arn:aws:sts::000000000001:assumed-role/role-1/"),
             "{once}"

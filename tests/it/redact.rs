@@ -53,6 +53,11 @@ fn role(name: &str, account: &str, session: &str) -> Value {
 /// A trail whose key policy is the root delegation at 00:00, and that
 /// plus `deny` from 02:00.
 pub(crate) fn deny_added(deny: &Value) -> Trail {
+    deny_added_by(deny, "admin")
+}
+
+/// [`deny_added`], the policies put by IAM user `admin`.
+fn deny_added_by(deny: &Value, admin: &str) -> Trail {
     let root = json!({"Sid": "Root", "Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{ACCT}:root")}, "Action": "kms:*", "Resource": "*"});
     let mut t = Trail::default();
@@ -63,7 +68,7 @@ pub(crate) fn deny_added(deny: &Value) -> Trail {
             hour,
             "kms.amazonaws.com",
             "PutKeyPolicy",
-            user("admin"),
+            user(admin),
             req,
             None,
         );
@@ -208,4 +213,178 @@ fn no_account_of_the_real_samples_survives() {
         let left: Vec<&&str> = found.iter().filter(|a| text.contains(**a)).collect();
         assert!(left.is_empty(), "{format}: accounts left {left:?}");
     }
+}
+
+/// The bundled sample (real record shapes, a synthetic incident).
+fn sample_trail() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sample-logs/incident-2026-11-backup-vault/AWSLogs"
+    )
+    .to_owned()
+}
+
+#[test]
+fn alias_names_get_pseudonyms_and_aws_aliases_stay() {
+    let trail = sample_trail();
+    let alias = "alias/prod-backup-vault";
+    let plain = stdout(&run(
+        &["analyze", "--key", alias, "--format", "json", &trail],
+        b"",
+    ));
+    assert!(
+        plain.contains(alias),
+        "the unredacted report names the alias"
+    );
+    for format in ["json", "table", "markdown", "html"] {
+        let args = [
+            "analyze", "--redact", "--key", alias, "--format", format, &trail,
+        ];
+        let text = stdout(&run(&args, b""));
+        assert!(
+            !text.contains("prod-backup-vault"),
+            "{format}: the alias survives"
+        );
+        // The page lists no verdict for a key without events.
+        let named = format == "html" || text.contains("alias/alias-1");
+        assert!(named, "{format}: no `alias/alias-1`");
+    }
+    // The filters' failure quotes `--key`: redacted too.
+    let args = [
+        "analyze",
+        "--redact",
+        "--key",
+        alias,
+        "--since",
+        "2027-01-01",
+        "--format",
+        "json",
+    ];
+    let out = run(&[&args[..], &[trail.as_str()]].concat(), b"");
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let reason = v["failures"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("`--key alias/alias-1`"), "{reason}");
+    assert!(!stdout(&out).contains("prod-backup-vault"));
+    // AWS managed keys' aliases say which service; they are kept.
+    let args = [
+        "analyze",
+        "--redact",
+        "--key",
+        "alias/aws/backup",
+        "--format",
+        "json",
+    ];
+    let text = stdout(&run(&[&args[..], &[trail.as_str()]].concat(), b""));
+    assert!(
+        text.contains("\"alias/aws/backup\""),
+        "`alias/aws/backup` is gone"
+    );
+}
+
+/// What the conditions of [`named_in_conditions`] name: none has a shape
+/// of its own, the condition key says what it is.
+const IN_CONDITIONS: [&str; 8] = [
+    "carol.ops",
+    "zeta-squad",
+    "444455556666",
+    "vpc-0a1b2c3d",
+    "vpce-0a1b2c3d4e5f60718",
+    "o-zz9secretorg",
+    "AROAQWERTYUIOPASDFGH:deploy-bot",
+    "tenant-omega",
+];
+
+/// SYNTHETIC: a Deny whose conditions name a user (who also put the
+/// policy, so the same name is in an ARN), a tag value, an account, a VPC,
+/// a VPC endpoint, an organization, a role session and an encryption
+/// context value; a role succeeds at 01:00 and is denied at 03:00.
+#[test]
+fn names_inside_conditions_get_pseudonyms_in_every_format() {
+    let deny = json!({"Sid": "OnlyTheTeam", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+        "Resource": "*", "Condition": {
+            "StringNotEquals": {"aws:username": ["carol.ops"], "aws:PrincipalTag/team": ["zeta-squad"],
+                                "aws:PrincipalAccount": "444455556666", "aws:SourceVpc": "vpc-0a1b2c3d",
+                                "aws:PrincipalOrgID": "o-zz9secretorg",
+                                "aws:userid": "AROAQWERTYUIOPASDFGH:deploy-bot"},
+            "StringNotEqualsIfExists": {"aws:SourceVpce": "vpce-0a1b2c3d4e5f60718",
+                                        "kms:EncryptionContext:tenant": "tenant-omega"}}});
+    let mut t = deny_added_by(&deny, "carol.ops");
+    let who = role("payments-batch", ACCT, "batch");
+    // Only the last net knows this one is a name: it is a user's elsewhere.
+    let msg =
+        "User: is not authorized to perform: kms:Decrypt with an explicit deny (ask carol.ops)";
+    decrypt_then_denied(&mut t, &who, &json!({"tenant": "tenant-sigma"}), msg);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("synthetic-trail.json");
+    std::fs::write(&file, json!({"Records": t.records}).to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let plain = stdout(&run(&["analyze", "--format", "json", file], b""));
+    for s in IN_CONDITIONS {
+        assert!(plain.contains(s), "the unredacted report lacks `{s}`");
+    }
+    for format in ["json", "table", "markdown", "html"] {
+        let text = report(file, format);
+        for s in IN_CONDITIONS
+            .iter()
+            .chain(&["deploy-bot", "zz9secretorg", "tenant-sigma"])
+        {
+            assert!(!text.contains(s), "`{s}` survives in the {format} report");
+        }
+        // The condition and the ARN name the user alike.
+        for same in ["aws:username", "user/user-1"] {
+            assert!(text.contains(same), "{format}: no `{same}`");
+        }
+        let user = [
+            "[user-1]",
+            "&quot;user-1&quot;",
+            "\\\"user-1\\\"",
+            "\"user-1\"",
+        ];
+        assert!(
+            user.iter().any(|u| text.contains(u)),
+            "{format}: no `user-1` value"
+        );
+    }
+}
+
+/// SYNTHETIC: a Deny for calls from outside two CIDR blocks; the role
+/// calls from 172.16.0.5, outside both, so the Deny matches.
+#[test]
+fn a_cidr_block_is_one_unit_and_no_address_reads_as_inside_it() {
+    let deny = json!({"Sid": "OfficeOnly", "Effect": "Deny", "Principal": "*", "Action": "kms:*",
+        "Resource": "*", "Condition": {"NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8", "2a02:6b8:abcd::/48"]}}});
+    let mut t = deny_added(&deny);
+    let who = role("payments-batch", ACCT, "batch");
+    let msg = "User: is not authorized to perform: kms:Decrypt with an explicit deny";
+    decrypt_then_denied(&mut t, &who, &json!({}), msg);
+    for r in &mut t.records {
+        r["sourceIPAddress"] = json!("172.16.0.5");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("synthetic-trail.json");
+    std::fs::write(&file, json!({"Records": t.records}).to_string()).unwrap();
+    let file = file.to_str().unwrap();
+    let plain = stdout(&run(&["analyze", "--format", "table", file], b""));
+    assert!(
+        plain.contains("[10.0.0.0/8, 2a02:6b8:abcd::/48]: seen `172.16.0.5` -> true"),
+        "{plain}"
+    );
+    for format in ["json", "table", "markdown", "html"] {
+        let text = report(file, format);
+        for s in ["10.0.0.0", "172.16.0.5", "2a02:6b8:abcd", "/8", "/48"] {
+            assert!(!text.contains(s), "`{s}` survives in the {format} report");
+        }
+        assert!(
+            text.contains("cidr-1") && text.contains("cidr-2"),
+            "{format}"
+        );
+    }
+    // The evidence still reads true: an address outside blocks that are
+    // no addresses (an address pseudonym with the block's mask, `192.0.2.1/8`
+    // beside `seen 192.0.2.2`, said the opposite).
+    let table = report(file, "table");
+    let line = table.lines().find(|l| l.contains("evidence: NotIpAddress"));
+    let line = line.expect("an evidence line");
+    assert!(line.contains("[cidr-1, cidr-2]: seen `192.0.2."), "{line}");
+    assert!(line.ends_with("-> true"), "{line}");
 }

@@ -97,6 +97,8 @@ fn blocked_row(b: &Blocked, out: &mut String) {
     );
 }
 
+/// A fix: its heading and what it does, the notes on its checks, the
+/// diff, and the full policy (folded).
 fn fix(f: &ProposedFix, out: &mut String) {
     let unlisted = usize::try_from(f.checks_passed_not_listed).unwrap_or(usize::MAX);
     let passed = f.checks.iter().filter(|c| c.passed).count() + unlisted;
@@ -111,6 +113,22 @@ fn fix(f: &ProposedFix, out: &mut String) {
         f.checks.len() + unlisted,
         words(&fix_what(f))
     );
+    let notes = fix_notes(f);
+    if !notes.is_empty() {
+        out.push_str("<ul>");
+        for n in notes {
+            let _ = write!(out, "<li>{}</li>", words(&n));
+        }
+        out.push_str("</ul>");
+    }
+    diff_lines(&f.diff, out);
+    full_policy(f, out);
+    out.push_str("</div>");
+}
+
+/// What a reader must know before applying a fix: failed checks, callers
+/// it leaves blocked, who it lets in, warnings, the size limit.
+fn fix_notes(f: &ProposedFix) -> Vec<String> {
     let mut notes: Vec<String> = Vec::new();
     for c in f.checks.iter().filter(|c| !c.passed) {
         notes.push(format!(
@@ -141,15 +159,13 @@ fn fix(f: &ProposedFix, out: &mut String) {
             crate::analysis::diagnosis::fixes::POLICY_SIZE_LIMIT
         ));
     }
-    if !notes.is_empty() {
-        out.push_str("<ul>");
-        for n in notes {
-            let _ = write!(out, "<li>{}</li>", words(&n));
-        }
-        out.push_str("</ul>");
-    }
+    notes
+}
+
+/// A diff, each line coloured by what it does, cut at [`DIFF_LINES`].
+fn diff_lines(diff: &str, out: &mut String) {
     out.push_str("<pre class=\"diff\">");
-    let lines: Vec<&str> = f.diff.lines().collect();
+    let lines: Vec<&str> = diff.lines().collect();
     for line in lines.iter().take(DIFF_LINES) {
         let class = match line.as_bytes().first() {
             Some(b'+') if !line.starts_with("+++") => "add",
@@ -169,6 +185,10 @@ fn fix(f: &ProposedFix, out: &mut String) {
         );
     }
     out.push_str("</pre>");
+}
+
+/// The whole patched (or restored) policy, folded, cut at [`POLICY_LINES`].
+fn full_policy(f: &ProposedFix, out: &mut String) {
     let policy = serde_json::to_string_pretty(&f.policy).unwrap_or_default();
     let _ = write!(
         out,
@@ -191,7 +211,7 @@ fn fix(f: &ProposedFix, out: &mut String) {
             lines.len() - POLICY_LINES
         );
     }
-    out.push_str("</pre></details></div>");
+    out.push_str("</pre></details>");
 }
 
 pub(super) fn unexplained(a: &Analysis, out: &mut String) {

@@ -13,7 +13,7 @@ use crate::analysis::causes::{Cause, ChangeRef};
 use crate::analysis::diagnosis::fixes::{CheckSubject, ProposedFix};
 use crate::analysis::diagnosis::{Blocked, StatementRef};
 use crate::analysis::groups::Contrast;
-use crate::analysis::verdicts::Reason;
+use crate::analysis::verdicts::{Reason, Verdict};
 use crate::call::Caller;
 use crate::policy::{ConditionTrace, Seen};
 
@@ -113,23 +113,15 @@ impl Redactor {
         self.o(&mut c.actor);
     }
 
+    /// A condition's trace: its values and those seen, by the key's kind.
     fn trace(&mut self, t: &mut ConditionTrace) {
-        let context = t.key.starts_with(CONTEXT_KEY);
         let values = Arc::make_mut(&mut t.values);
         for v in values.iter_mut() {
-            *v = if context {
-                self.context_value(v)
-            } else {
-                self.text(v)
-            };
+            *v = self.condition_value(&t.key, v);
         }
         if let Seen::Present(vs) = &mut t.seen {
             for v in vs.iter_mut() {
-                *v = if context {
-                    self.context_value(v)
-                } else {
-                    self.text(v)
-                };
+                *v = self.condition_value(&t.key, v);
             }
         }
         self.o(&mut t.note);
@@ -151,8 +143,8 @@ impl Redactor {
             self.statement(s);
         }
         self.s(&mut f.description);
-        self.policy(&mut f.policy, false);
-        f.diff = self.text(&f.diff);
+        self.policy(&mut f.policy, None);
+        f.diff = self.fix_diff(&f.diff);
         for c in &mut f.checks {
             self.subject(&mut c.subject);
         }
@@ -165,21 +157,21 @@ impl Redactor {
         self.all(&mut f.warnings);
     }
 
-    /// A policy document: values under an encryption-context key are
-    /// replaced whole, every other string as text; object keys (condition
-    /// keys and operators, `Sid`, ...) are kept.
-    fn policy(&mut self, v: &mut Value, context: bool) {
+    /// A policy document: the values of a condition key that names someone
+    /// by the key's kind (`aws:username`, a tag, encryption context), every
+    /// other string as text; object keys (condition keys and operators,
+    /// `Sid`, ...) are kept. `key` is the object key `v` is under.
+    fn policy(&mut self, v: &mut Value, key: Option<&str>) {
         match v {
             Value::String(s) => {
-                *s = if context {
-                    self.context_value(s)
-                } else {
-                    self.text(s)
+                *s = match key {
+                    Some(k) => self.condition_value(k, s),
+                    None => self.text(s),
                 };
             }
             Value::Array(items) => {
                 for i in items {
-                    self.policy(i, context);
+                    self.policy(i, key);
                 }
             }
             Value::Object(map) => {
@@ -190,10 +182,22 @@ impl Redactor {
                         }
                         continue;
                     }
-                    self.policy(v, k.starts_with(CONTEXT_KEY));
+                    self.policy(v, Some(k));
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A policy as CloudTrail logged it: walked as a document when it
+    /// parses, else rewritten as text.
+    fn policy_text(&mut self, p: &mut String) {
+        match serde_json::from_str::<Value>(p) {
+            Ok(mut v) => {
+                self.policy(&mut v, None);
+                *p = v.to_string();
+            }
+            Err(_) => *p = self.text(p),
         }
     }
 
@@ -286,14 +290,11 @@ impl Redactor {
         }
     }
 
+    /// Every string of `a`, in the analysis's order (pseudonyms are
+    /// numbered by first sight): inputs, causes, calls, changes, blocked
+    /// and unexplained callers, verdicts, the chart's series.
     pub(super) fn analysis(&mut self, a: &mut Analysis) {
-        for f in &mut a.inputs_per_file {
-            self.path(&mut f.source);
-        }
-        for f in &mut a.failures {
-            self.path(&mut f.source);
-            self.s(&mut f.reason);
-        }
+        self.inputs(a);
         for c in &mut a.causes {
             self.cause(c);
         }
@@ -302,10 +303,43 @@ impl Redactor {
             self.caller(&mut g.caller);
             self.all(&mut g.denied_messages);
         }
+        self.changes(a);
+        for b in &mut a.blocked {
+            self.blocked(b);
+        }
+        for u in &mut a.unexplained {
+            self.s(&mut u.key_arn);
+            self.caller(&mut u.caller);
+        }
+        for v in &mut a.verdicts {
+            self.verdict(v);
+        }
+        for s in &mut a.buckets {
+            self.s(&mut s.key_arn);
+            self.caller(&mut s.caller);
+        }
+    }
+
+    /// The inputs read and those that failed.
+    fn inputs(&mut self, a: &mut Analysis) {
+        for f in &mut a.inputs_per_file {
+            self.path(&mut f.source);
+        }
+        for f in &mut a.failures {
+            self.path(&mut f.source);
+            self.s(&mut f.reason);
+        }
+    }
+
+    /// The keys' changes, the trails' changes, the policy versions and the
+    /// policies that did not parse.
+    fn changes(&mut self, a: &mut Analysis) {
         for l in &mut a.timeline {
             self.s(&mut l.key_arn);
             self.o(&mut l.actor);
-            self.o(&mut l.policy);
+            if let Some(p) = &mut l.policy {
+                self.policy_text(p);
+            }
             if let Some(g) = &mut l.grant {
                 g.grant_token = None;
                 self.o(&mut g.grantee_principal);
@@ -327,28 +361,18 @@ impl Redactor {
             self.s(&mut e.key_arn);
             self.s(&mut e.reason);
         }
-        for b in &mut a.blocked {
-            self.blocked(b);
+    }
+
+    fn verdict(&mut self, v: &mut Verdict) {
+        self.s(&mut v.key_arn);
+        if let Some(c) = &mut v.caller {
+            self.caller(c);
         }
-        for u in &mut a.unexplained {
-            self.s(&mut u.key_arn);
-            self.caller(&mut u.caller);
+        self.reason(&mut v.reason);
+        for e in &mut v.evidence {
+            self.o(&mut e.actor);
         }
-        for v in &mut a.verdicts {
-            self.s(&mut v.key_arn);
-            if let Some(c) = &mut v.caller {
-                self.caller(c);
-            }
-            self.reason(&mut v.reason);
-            for e in &mut v.evidence {
-                self.o(&mut e.actor);
-            }
-            self.o(&mut v.look_in_account);
-        }
-        for s in &mut a.buckets {
-            self.s(&mut s.key_arn);
-            self.caller(&mut s.caller);
-        }
+        self.o(&mut v.look_in_account);
     }
 }
 
