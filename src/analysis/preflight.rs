@@ -248,7 +248,6 @@ fn check_key(
     // Entries by (kind, caller, statement), numbered in order of first sight.
     let mut order: HashMap<(Kind, &Caller, Option<usize>), usize> = HashMap::default();
     let mut observed: Vec<Observed> = Vec::new();
-    let mut observed_at: HashMap<(&Caller, &str), usize> = HashMap::default();
     for s in &shapes {
         callers.insert(s.caller);
         let Some(req) = request_for(s.caller, k.key_arn, s.event, Some(s.rep))
@@ -267,12 +266,10 @@ fn check_key(
             request: req.clone(),
             now: after.summary(),
         };
-        if let Some(&at) = observed_at.get(&(s.caller, s.event)) {
-            observed[at] = o;
-        } else {
-            observed_at.insert((s.caller, s.event), observed.len());
-            observed.push(o);
-        }
+        // One per shape, not per (caller, event): a caller's second
+        // encryption context, address or endpoint is a request of its own
+        // that a fix must keep working.
+        observed.push(o);
         let Some(kind) = classify(s, now.as_ref(), &after) else {
             continue;
         };
@@ -310,6 +307,8 @@ fn check_key(
         c.last_seen = c.last_seen.max(s.last_ms);
         if !c.event_names.iter().any(|e| e == s.event) {
             c.event_names.push(s.event.to_owned());
+        }
+        if !c.requests.contains(&req) {
             c.requests.push(req);
         }
         if let Some(d) = deciding {

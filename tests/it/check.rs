@@ -603,3 +603,40 @@ fn dropping_an_allow_cuts_off_what_it_allowed_but_not_grants() {
         "{error}"
     );
 }
+
+/// `check --format json` of `policy` against the trail `trail`, no filters.
+fn check_trail(policy: &str, trail: &str) -> (Value, i32) {
+    let out = run(
+        &["check", "--policy", policy, "--format", "json", "--quiet", trail],
+        b"",
+    );
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}); stderr: {}", stderr(&out)));
+    (v, out.status.code().unwrap())
+}
+
+#[test]
+fn a_verified_fix_covers_every_encryption_context_a_caller_used() {
+    // One role decrypts under `tenant=alpha` and `tenant=beta` (synthetic);
+    // the proposal denies every tenant but `x`.
+    let trail = fixture("two-contexts-trail.json");
+    let (v, code) = check_trail(&fixture("tenant-x.json"), &trail);
+    assert_eq!(code, 3, "{v}");
+    let fixes = v["keys"][0]["fixes"].as_array().unwrap();
+    let verified: Vec<&Value> = fixes.iter().filter(|f| f["verified"] == true).collect();
+    assert!(!verified.is_empty(), "a verified fix: {}", v["keys"][0]);
+    let dir = tempfile::tempdir().unwrap();
+    for f in verified {
+        let blocked = f["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["subject"] == "blocked")
+            .count();
+        assert_eq!(blocked, 2, "both contexts are checked: {f}");
+        let name = format!("{}.json", f["id"].as_str().unwrap());
+        let patched = write(dir.path(), &name, f["policy"].to_string().as_bytes());
+        let (again, code) = check_trail(&patched, &trail);
+        assert_eq!(code, 0, "{} applied still blocks: {again}", f["id"]);
+    }
+}
