@@ -367,6 +367,11 @@ fn malformed_proposals_are_errors_naming_the_file() {
             "terraform-plan-no-kms.json",
             "no `aws_kms_key` or `aws_kms_key_policy` resource",
         ),
+        // One key, listed in both `resource_changes` and `planned_values`.
+        (
+            "terraform-plan-no-policy.json",
+            "its KMS resource sets no `policy`",
+        ),
     ];
     for (name, reason) in cases {
         let out = check(&fixture(name), "json", &[]);
@@ -638,5 +643,34 @@ fn a_verified_fix_covers_every_encryption_context_a_caller_used() {
         let patched = write(dir.path(), &name, f["policy"].to_string().as_bytes());
         let (again, code) = check_trail(&patched, &trail);
         assert_eq!(code, 0, "{} applied still blocks: {again}", f["id"]);
+    }
+}
+
+#[test]
+fn a_plan_that_creates_a_key_has_no_caller_to_lose() {
+    // A new key with a computed `policy` and an `aws_kms_key_policy` for
+    // it (key_id unknown until apply); then the same without
+    // `after_unknown.policy` on the key. Synthetic.
+    for name in [
+        "terraform-plan-new-key-computed-policy.json",
+        "terraform-plan-new-key-policy-resource.json",
+    ] {
+        let (v, code) = check_json(&fixture(name), &[]);
+        assert_eq!(code, 0, "{name}: {v}");
+        assert!(v["keys"].as_array().unwrap().is_empty(), "{name}: {v}");
+        let unseen: BTreeSet<(&str, bool)> = v["unseen"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (u["resource"].as_str().unwrap(), u["creates"] == true))
+            .collect();
+        assert_eq!(
+            unseen,
+            BTreeSet::from([
+                ("aws_kms_key.new", true),
+                ("aws_kms_key_policy.new", true)
+            ]),
+            "{name}"
+        );
     }
 }
