@@ -25,7 +25,7 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     for (key, i) in &selection.checks {
         let c = &proposal.candidates[*i];
         let policy = c
-            .policy(proposal.kind, &s.parameters, &proposal.defaults, key)
+            .policy(proposal.kind, &s.parameters, &proposal.declared, key)
             .with_context(named)?;
         proposed.push((key.as_str(), c.resource.clone(), policy));
     }

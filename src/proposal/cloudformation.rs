@@ -7,17 +7,25 @@
 //! `Fn::Split`; `Fn::GetAtt` and `Fn::ImportValue` from `--parameter`.
 //! Anything else is an error naming the place in the template.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use saphyr::{LoadableYamlNode, Scalar, Yaml};
 use serde_json::{Map, Value};
 
 use super::{Candidate, Parameters, ProposalError};
 
-/// Every `AWS::KMS::Key` with a `KeyPolicy`, and each parameter's `Default`.
-pub fn candidates(
-    template: &Value,
-) -> Result<(Vec<Candidate>, BTreeMap<String, String>), ProposalError> {
+/// What the template's `Parameters` section declares.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    /// Each parameter's `Default`, used when `--parameter` does not give it.
+    pub defaults: Parameters,
+    /// Parameters of a list type (`CommaDelimitedList`, `List<...>`): a
+    /// `Ref` to one is an array, its value split at commas.
+    pub lists: BTreeSet<String>,
+}
+
+/// Every `AWS::KMS::Key` with a `KeyPolicy`, and the parameters declared.
+pub fn candidates(template: &Value) -> Result<(Vec<Candidate>, Declared), ProposalError> {
     let mut out = Vec::new();
     if let Some(resources) = template.get("Resources").and_then(Value::as_object) {
         for (id, r) in resources {
@@ -50,9 +58,13 @@ pub fn candidates(
     if out.is_empty() {
         return Err(ProposalError::NoTemplatePolicy);
     }
-    let mut defaults = BTreeMap::new();
+    let mut declared = Declared::default();
     if let Some(params) = template.get("Parameters").and_then(Value::as_object) {
         for (name, p) in params {
+            let kind = p.get("Type").and_then(Value::as_str).unwrap_or_default();
+            if kind == "CommaDelimitedList" || kind.starts_with("List<") {
+                declared.lists.insert(name.clone());
+            }
             let text = match p.get("Default") {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Number(n)) => n.to_string(),
@@ -63,10 +75,10 @@ pub fn candidates(
                     .join(","),
                 _ => continue,
             };
-            defaults.insert(name.clone(), text);
+            declared.defaults.insert(name.clone(), text);
         }
     }
-    Ok((out, defaults))
+    Ok((out, declared))
 }
 
 /// A YAML template as JSON, the short-form tags written in full
@@ -139,16 +151,23 @@ fn scalar(s: &Scalar<'_>) -> Value {
     }
 }
 
-/// `document` with its intrinsic functions resolved from `params`;
-/// `at` names where it sits, for errors.
-pub fn resolve(document: &Value, at: &str, params: &Parameters) -> Result<Value, ProposalError> {
-    Ok(Resolver { params }
+/// `document` with its intrinsic functions resolved from `params`
+/// (those named in `lists` split at commas into arrays); `at` names where
+/// it sits, for errors.
+pub fn resolve(
+    document: &Value,
+    at: &str,
+    params: &Parameters,
+    lists: &BTreeSet<String>,
+) -> Result<Value, ProposalError> {
+    Ok(Resolver { params, lists }
         .value(document, at)?
         .unwrap_or(Value::Null))
 }
 
 struct Resolver<'p> {
     params: &'p Parameters,
+    lists: &'p BTreeSet<String>,
 }
 
 impl Resolver<'_> {
@@ -186,7 +205,14 @@ impl Resolver<'_> {
     fn param(&self, name: &str, function: &'static str, at: &str) -> Result<Value, ProposalError> {
         self.params
             .get(name)
-            .map(|v| Value::String(v.clone()))
+            .map(|v| {
+                // CloudFormation trims each member of a list parameter.
+                if self.lists.contains(name) {
+                    Value::Array(v.split(',').map(|m| Value::from(m.trim())).collect())
+                } else {
+                    Value::String(v.clone())
+                }
+            })
             .ok_or_else(|| ProposalError::Unresolved {
                 at: at.to_owned(),
                 function,
@@ -370,12 +396,18 @@ mod tests {
             ("AWS::AccountId", "111122223333"),
             ("Name", "app"),
         ]);
-        let r = resolve(&doc, "Resources.K.Properties.KeyPolicy", &p).unwrap();
+        let r = resolve(&doc, "Resources.K.Properties.KeyPolicy", &p, &BTreeSet::new()).unwrap();
         assert_eq!(r["a"], "arn:aws:iam::111122223333:role/app-${Literal}");
         assert_eq!(r["b"], "x:app");
         assert_eq!(r["c"], serde_json::json!(["kept"]));
         assert_eq!(r["d"], "q");
-        let e = resolve(&doc, "Resources.K.Properties.KeyPolicy", &params(&[])).unwrap_err();
+        let e = resolve(
+            &doc,
+            "Resources.K.Properties.KeyPolicy",
+            &params(&[]),
+            &BTreeSet::new(),
+        )
+        .unwrap_err();
         assert_eq!(
             e,
             ProposalError::Unresolved {
@@ -386,8 +418,18 @@ mod tests {
         );
         let iff = serde_json::json!({"x": [{"Fn::If": ["C", "a", "b"]}]});
         assert!(matches!(
-            resolve(&iff, "P", &p),
+            resolve(&iff, "P", &p, &BTreeSet::new()),
             Err(ProposalError::Unsupported { at, .. }) if at == "P.x[0].Fn::If"
         ));
+    }
+
+    #[test]
+    fn list_parameters_resolve_to_arrays() {
+        let doc = serde_json::json!({"a": {"Ref": "Exempt"}, "b": {"Ref": "Name"}});
+        let p = params(&[("Exempt", "x, y"), ("Name", "p,q")]);
+        let lists = BTreeSet::from(["Exempt".to_owned()]);
+        let r = resolve(&doc, "P", &p, &lists).unwrap();
+        assert_eq!(r["a"], serde_json::json!(["x", "y"]));
+        assert_eq!(r["b"], "p,q", "a String parameter stays one string");
     }
 }

@@ -56,9 +56,8 @@ pub struct Proposal {
     /// The file's text, to find a statement's line in.
     pub text: String,
     pub candidates: Vec<Candidate>,
-    /// CloudFormation: each parameter's `Default`, used when `--parameter`
-    /// does not give it.
-    pub defaults: BTreeMap<String, String>,
+    /// CloudFormation: the parameters the template declares.
+    pub declared: cloudformation::Declared,
 }
 
 /// Why a proposal cannot be checked. Paths in messages are the file's
@@ -137,7 +136,7 @@ pub fn recognise(path: &Path, text: String) -> Result<Proposal, ProposalError> {
     };
     let obj = value.as_object();
     let has = |k: &str| obj.is_some_and(|o| o.contains_key(k));
-    let (kind, candidates, defaults) = if has("Statement") {
+    let (kind, candidates, declared) = if has("Statement") {
         let candidate = Candidate {
             resource: None,
             key_ref: None,
@@ -145,14 +144,14 @@ pub fn recognise(path: &Path, text: String) -> Result<Proposal, ProposalError> {
             at: "policy".into(),
             creates: false,
         };
-        (ProposalKind::KeyPolicy, vec![candidate], BTreeMap::new())
+        (ProposalKind::KeyPolicy, vec![candidate], Default::default())
     } else if has("format_version")
         && (has("planned_values") || has("resource_changes") || has("values"))
     {
         (
             ProposalKind::TerraformPlan,
             terraform::candidates(&value)?,
-            BTreeMap::new(),
+            Default::default(),
         )
     } else if has("Resources") {
         let (c, d) = cloudformation::candidates(&value)?;
@@ -165,7 +164,7 @@ pub fn recognise(path: &Path, text: String) -> Result<Proposal, ProposalError> {
         kind,
         text,
         candidates,
-        defaults,
+        declared,
     })
 }
 
@@ -180,15 +179,15 @@ impl Candidate {
         &self,
         kind: ProposalKind,
         params: &Parameters,
-        defaults: &Parameters,
+        declared: &cloudformation::Declared,
         key_arn: &str,
     ) -> Result<Policy, ProposalError> {
         let document = match kind {
             ProposalKind::CloudFormation => {
                 let mut all = pseudo_parameters(key_arn);
-                all.extend(defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+                all.extend(declared.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
                 all.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
-                cloudformation::resolve(&self.document, &self.at, &all)?
+                cloudformation::resolve(&self.document, &self.at, &all, &declared.lists)?
             }
             _ => self.document.clone(),
         };

@@ -674,3 +674,23 @@ fn a_plan_that_creates_a_key_has_no_caller_to_lose() {
         );
     }
 }
+
+#[test]
+fn a_list_parameter_resolves_to_a_list() {
+    // `aws:PrincipalArn: !Ref Exempt`, a `CommaDelimitedList` whose
+    // default names the admin and the restore-check role (synthetic).
+    let template = fixture("cloudformation-list-parameter.yaml");
+    let (v, code) = check_json(&template, &[]);
+    assert_eq!(code, 0, "the default's two ARNs are two values: {v}");
+    let restore = "arn:aws:iam::111122223333:role/vault-restore-check-role";
+    let given = format!("Exempt=arn:aws:iam::111122223333:user/admin, {restore}");
+    let (v, code) = check_json(&template, &["--parameter", &given]);
+    assert_eq!(code, 0, "--parameter is split and trimmed too: {v}");
+    let (v, code) = check_json(
+        &template,
+        &["--parameter", "Exempt=arn:aws:iam::111122223333:user/admin"],
+    );
+    assert_eq!(code, 3, "{v}");
+    let lambda = format!("{restore} via lambda.amazonaws.com");
+    assert_eq!(who(&v, "lose"), BTreeSet::from([lambda]));
+}
