@@ -85,14 +85,40 @@ pub struct KeyCheck {
     /// Callers CloudTrail does not identify well enough to replay.
     pub not_evaluable: Vec<Caller>,
     pub lose: Vec<Change>,
+    /// Callers the trail shows succeeding that the policy in force denies
+    /// and the proposal still denies: cut off now, and not let back in.
+    pub still_denied: Vec<Change>,
     pub undetermined: Vec<Change>,
     pub gain: Vec<Change>,
-    /// One fix per Deny statement that losers hit (broad, then narrow).
+    /// One fix per Deny statement that losers and still-denied callers hit
+    /// (broad, then narrow).
     pub fixes: Vec<ProposedFix>,
     pub fix_failures: Vec<FixFailure>,
 }
 
-/// One caller whose decision changes, per statement of the proposal.
+impl KeyCheck {
+    /// The entries of one list.
+    pub fn list(&self, kind: ListKind) -> &[Change] {
+        match kind {
+            ListKind::Lose => &self.lose,
+            ListKind::StillDenied => &self.still_denied,
+            ListKind::Undetermined => &self.undetermined,
+            ListKind::Gain => &self.gain,
+        }
+    }
+
+    fn list_mut(&mut self, kind: ListKind) -> &mut Vec<Change> {
+        match kind {
+            ListKind::Lose => &mut self.lose,
+            ListKind::StillDenied => &mut self.still_denied,
+            ListKind::Undetermined => &mut self.undetermined,
+            ListKind::Gain => &mut self.gain,
+        }
+    }
+}
+
+/// One caller whose decision changes (or, still denied, does not change
+/// back), per statement of the proposal.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
     pub caller: Caller,
@@ -105,13 +131,14 @@ pub struct Change {
     /// Under the policy in force (`None`: no policy known).
     pub now: Option<Outcome>,
     pub proposed: Outcome,
-    /// The proposal's statement that decides it (a Deny for `lose` and
-    /// `undetermined`, the Allow for `gain`); `None` when no statement of
-    /// the proposal allows the call any more.
+    /// The proposal's statement that decides it (a Deny for `lose`,
+    /// `still_denied` and `undetermined`, the Allow for `gain`); `None`
+    /// when no statement of the proposal allows the call any more.
     pub statement: Option<StatementRef>,
     /// That statement's conditions: key, value seen, result.
     pub evidence: Vec<ConditionTrace>,
-    /// For `gain`: the statement of the policy in force that denied it.
+    /// For `gain` and `still_denied`: the statement of the policy in force
+    /// that denies it.
     pub now_statement: Option<StatementRef>,
     /// The condition keys the decision hangs on that CloudTrail cannot show.
     pub uncertain_keys: Vec<String>,
@@ -128,31 +155,47 @@ pub struct Change {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
-    /// No observed caller loses access.
+    /// No observed caller loses access or stays cut off.
     Pass,
     /// Some observed caller would lose access.
     Lose,
+    /// None loses access, but some the trail shows succeeding are denied
+    /// by the policy in force and would still be denied by the proposal.
+    StillDenied,
     /// None loses for sure; some decisions hang on keys the trail cannot show.
     Undetermined,
 }
 
 /// The verdict over every key checked.
 pub fn verdict(keys: &[KeyCheck]) -> Verdict {
-    if keys.iter().any(|k| !k.lose.is_empty()) {
+    let any = |kind| keys.iter().any(|k| !k.list(kind).is_empty());
+    if any(ListKind::Lose) {
         Verdict::Lose
-    } else if keys.iter().any(|k| !k.undetermined.is_empty()) {
+    } else if any(ListKind::StillDenied) {
+        Verdict::StillDenied
+    } else if any(ListKind::Undetermined) {
         Verdict::Undetermined
     } else {
         Verdict::Pass
     }
 }
 
-/// Which list a shape goes to.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Kind {
+/// The lists of a [`KeyCheck`] a request shape can go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ListKind {
     Lose,
+    StillDenied,
     Undetermined,
     Gain,
+}
+
+impl ListKind {
+    pub const ALL: [ListKind; 4] = [
+        ListKind::Lose,
+        ListKind::StillDenied,
+        ListKind::Undetermined,
+        ListKind::Gain,
+    ];
 }
 
 /// One request shape's calls.
@@ -238,15 +281,14 @@ fn check_key(
         calls: shapes.iter().map(|s| s.succeeded + s.denied).sum(),
         not_evaluable: Vec::new(),
         lose: Vec::new(),
+        still_denied: Vec::new(),
         undetermined: Vec::new(),
         gain: Vec::new(),
         fixes: Vec::new(),
         fix_failures: Vec::new(),
     };
     let mut callers: foldhash::HashSet<&Caller> = foldhash::HashSet::default();
-    let mut changes: BTreeMap<(Kind, usize), Change> = BTreeMap::new();
-    // Entries by (kind, caller, statement), numbered in order of first sight.
-    let mut order: HashMap<(Kind, &Caller, Option<usize>), usize> = HashMap::default();
+    let mut merged = Merged::default();
     let mut observed: Vec<Observed> = Vec::new();
     for s in &shapes {
         callers.insert(s.caller);
@@ -260,56 +302,62 @@ fn check_key(
         };
         let now = k.current.map(|p| evaluate(&p.policy, &req));
         let after = evaluate(k.proposed, &req);
-        let o = Observed {
-            caller: s.caller.clone(),
-            event_name: s.event.to_owned(),
-            request: req.clone(),
-            now: after.summary(),
-        };
+        if let Some(kind) = classify(s, now.as_ref(), &after) {
+            merged.add(kind, s, &req, now.as_ref(), &after);
+        }
         // One per shape, not per (caller, event): a caller's second
         // encryption context, address or endpoint is a request of its own
         // that a fix must keep working.
-        observed.push(o);
-        let Some(kind) = classify(s, now.as_ref(), &after) else {
-            continue;
-        };
-        let deciding = deciding(&after);
-        let next = order.len();
-        let entry = *order
+        observed.push(Observed {
+            caller: s.caller.clone(),
+            event_name: s.event.to_owned(),
+            request: req,
+            now: after.summary(),
+        });
+    }
+    out.callers = callers.len() as u64;
+    for ((kind, _), c) in merged.changes {
+        out.list_mut(kind).push(c);
+    }
+    add_fixes(&mut out, k, &observed, ids);
+    out
+}
+
+/// The changes of one key, one entry per (list, caller, deciding
+/// statement) in order of first sight.
+#[derive(Default)]
+struct Merged<'a> {
+    changes: BTreeMap<(ListKind, usize), Change>,
+    order: HashMap<(ListKind, &'a Caller, Option<usize>), usize>,
+}
+
+impl<'a> Merged<'a> {
+    fn add(
+        &mut self,
+        kind: ListKind,
+        s: &Shape<'a>,
+        req: &Request,
+        now: Option<&Decision>,
+        after: &Decision,
+    ) {
+        let deciding = deciding(after);
+        let next = self.order.len();
+        let entry = *self
+            .order
             .entry((kind, s.caller, deciding.map(|d| d.index)))
             .or_insert(next);
-        let c = changes.entry((kind, entry)).or_insert_with(|| Change {
-            caller: s.caller.clone(),
-            event_names: Vec::new(),
-            succeeded: 0,
-            denied: 0,
-            last_seen: None,
-            now: now.as_ref().map(|d| d.outcome),
-            proposed: after.outcome,
-            statement: deciding.map(|d| StatementRef {
-                sid: d.sid.clone(),
-                index: d.index,
-            }),
-            evidence: deciding.map(|d| d.conditions.clone()).unwrap_or_default(),
-            now_statement: now.as_ref().filter(|_| kind == Kind::Gain).and_then(|d| {
-                d.deciding().first().map(|s| StatementRef {
-                    sid: s.sid.clone(),
-                    index: s.index,
-                })
-            }),
-            uncertain_keys: Vec::new(),
-            line: None,
-            fixes: Vec::new(),
-            requests: Vec::new(),
-        });
+        let c = self
+            .changes
+            .entry((kind, entry))
+            .or_insert_with(|| new_change(kind, s.caller, now, after, deciding));
         c.succeeded += s.succeeded;
         c.denied += s.denied;
         c.last_seen = c.last_seen.max(s.last_ms);
         if !c.event_names.iter().any(|e| e == s.event) {
             c.event_names.push(s.event.to_owned());
         }
-        if !c.requests.contains(&req) {
-            c.requests.push(req);
+        if !c.requests.contains(req) {
+            c.requests.push(req.clone());
         }
         if let Some(d) = deciding {
             for key in uncertain(&d.conditions) {
@@ -323,27 +371,53 @@ fn check_key(
             }
         }
     }
-    out.callers = callers.len() as u64;
-    for ((kind, _), c) in changes {
-        match kind {
-            Kind::Lose => out.lose.push(c),
-            Kind::Undetermined => out.undetermined.push(c),
-            Kind::Gain => out.gain.push(c),
-        }
+}
+
+/// A list entry with no calls counted yet.
+fn new_change(
+    kind: ListKind,
+    caller: &Caller,
+    now: Option<&Decision>,
+    after: &Decision,
+    deciding: Option<&StatementTrace>,
+) -> Change {
+    let statement_ref = |s: &StatementTrace| StatementRef {
+        sid: s.sid.clone(),
+        index: s.index,
+    };
+    let denied_now = matches!(kind, ListKind::Gain | ListKind::StillDenied);
+    Change {
+        caller: caller.clone(),
+        event_names: Vec::new(),
+        succeeded: 0,
+        denied: 0,
+        last_seen: None,
+        now: now.map(|d| d.outcome),
+        proposed: after.outcome,
+        statement: deciding.map(statement_ref),
+        evidence: deciding.map(|d| d.conditions.clone()).unwrap_or_default(),
+        now_statement: now
+            .filter(|_| denied_now)
+            .and_then(|d| d.deciding().first().map(|s| statement_ref(s))),
+        uncertain_keys: Vec::new(),
+        line: None,
+        fixes: Vec::new(),
+        requests: Vec::new(),
     }
-    add_fixes(&mut out, k, &observed, ids);
-    out
 }
 
 /// Where a shape goes, if its decision changes.
-fn classify(s: &Shape<'_>, now: Option<&Decision>, after: &Decision) -> Option<Kind> {
+fn classify(s: &Shape<'_>, now: Option<&Decision>, after: &Decision) -> Option<ListKind> {
     let now_outcome = now.map(|d| d.outcome);
     let denied_now = now.is_some_and(|d| d.explicit_deny() == Tri::True);
     // Successes prove the caller was let in then (by this policy, or a
     // grant while no Deny matched).
     let had_access = s.succeeded > 0 || now_outcome == Some(Outcome::Allowed);
     match after.outcome {
-        Outcome::ExplicitDeny if had_access && !denied_now => Some(Kind::Lose),
+        Outcome::ExplicitDeny if had_access && !denied_now => Some(ListKind::Lose),
+        // It got in during the window; the policy in force cuts it off and
+        // the proposal keeps it out: a change that leaves it so fails.
+        Outcome::ExplicitDeny if denied_now && s.succeeded > 0 => Some(ListKind::StillDenied),
         // No statement allows it any more: a loss of what the key policy
         // allowed (a grant may still let the caller in).
         Outcome::ImplicitDeny
@@ -354,12 +428,12 @@ fn classify(s: &Shape<'_>, now: Option<&Decision>, after: &Decision) -> Option<K
                         Some(Outcome::ImplicitDeny | Outcome::ExplicitDeny)
                     )) =>
         {
-            Some(Kind::Lose)
+            Some(ListKind::Lose)
         }
         Outcome::Undetermined
             if had_access && !denied_now && now_outcome != Some(Outcome::Undetermined) =>
         {
-            Some(Kind::Undetermined)
+            Some(ListKind::Undetermined)
         }
         Outcome::Allowed
             if matches!(
@@ -367,11 +441,11 @@ fn classify(s: &Shape<'_>, now: Option<&Decision>, after: &Decision) -> Option<K
                 Some(Outcome::ExplicitDeny | Outcome::ImplicitDeny)
             ) =>
         {
-            Some(Kind::Gain)
+            Some(ListKind::Gain)
         }
         // No Deny any more: the grant the trail shows it succeeding
         // through lets it in again.
-        Outcome::ImplicitDeny if denied_now && s.succeeded > 0 => Some(Kind::Gain),
+        Outcome::ImplicitDeny if denied_now && s.succeeded > 0 => Some(ListKind::Gain),
         _ => None,
     }
 }
@@ -392,26 +466,31 @@ fn uncertain(conditions: &[ConditionTrace]) -> Vec<String> {
         .collect()
 }
 
-/// One fix per Deny statement that losers hit, verified against every
-/// observed caller of the key (their decisions under the proposal) and
-/// the statement's probes.
+/// One fix per Deny statement that losers and still-denied callers hit,
+/// verified against every observed caller of the key (their decisions
+/// under the proposal) and the statement's probes.
 fn add_fixes(out: &mut KeyCheck, k: &KeyInput<'_>, observed: &[Observed], ids: &mut FixIds) {
     let region = arn_part(k.key_arn, 3).unwrap_or_default();
-    let mut by_statement: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, c) in out.lose.iter().enumerate() {
-        if c.proposed == Outcome::ExplicitDeny
-            && let Some(s) = &c.statement
-        {
-            by_statement.entry(s.index).or_default().push(i);
+    let mut by_statement: BTreeMap<usize, Vec<(ListKind, usize)>> = BTreeMap::new();
+    for kind in [ListKind::Lose, ListKind::StillDenied] {
+        for (i, c) in out.list(kind).iter().enumerate() {
+            if c.proposed == Outcome::ExplicitDeny
+                && let Some(s) = &c.statement
+            {
+                by_statement.entry(s.index).or_default().push((kind, i));
+            }
         }
     }
     for (statement, who) in by_statement {
         let targets: Vec<Target<'_>> = who
             .iter()
-            .map(|&i| Target {
-                caller: &out.lose[i].caller,
-                fix_caller: blocked_caller_for(&out.lose[i].caller, region),
-                requests: &out.lose[i].requests,
+            .map(|&(kind, i)| {
+                let c = &out.list(kind)[i];
+                Target {
+                    caller: &c.caller,
+                    fix_caller: blocked_caller_for(&c.caller, region),
+                    requests: &c.requests,
+                }
             })
             .collect();
         let (fixes, failures) =
@@ -424,8 +503,8 @@ fn add_fixes(out: &mut KeyCheck, k: &KeyInput<'_>, observed: &[Observed], ids: &
                 verified: f.verified,
             })
             .collect();
-        for i in who {
-            out.lose[i].fixes.clone_from(&refs);
+        for (kind, i) in who {
+            out.list_mut(kind)[i].fixes.clone_from(&refs);
         }
         out.fixes.extend(fixes);
         out.fix_failures.extend(failures);

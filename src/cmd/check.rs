@@ -43,6 +43,7 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
         for c in k
             .lose
             .iter_mut()
+            .chain(&mut k.still_denied)
             .chain(&mut k.undetermined)
             .chain(&mut k.gain)
         {
@@ -67,7 +68,7 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     };
     write_report(s, &result)?;
     Ok(match result.verdict {
-        Verdict::Lose => ExitStatus::Decision(3),
+        Verdict::Lose | Verdict::StillDenied => ExitStatus::Decision(3),
         Verdict::Undetermined => ExitStatus::Decision(4),
         // A pass on a trail read in part is no pass.
         Verdict::Pass if !result.failures.is_empty() => ExitStatus::InputsFailed,

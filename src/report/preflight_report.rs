@@ -13,7 +13,7 @@ use super::words::{
     SHOWN, Style, WIDTH, evidence_line, short_caller, statement_words, table_caller, wrapped,
 };
 use crate::analysis::policies::PolicySource;
-use crate::analysis::preflight::{Change, KeyCheck, Preflight, Verdict};
+use crate::analysis::preflight::{Change, KeyCheck, ListKind, Preflight, Verdict};
 use crate::call::fmt_time;
 use crate::cli::CheckFormat;
 use crate::proposal::ProposalKind;
@@ -84,28 +84,37 @@ fn kind_words(k: ProposalKind) -> &'static str {
 
 /// The answer, in one line.
 fn headline(r: &Preflight) -> String {
-    let count = |f: fn(&KeyCheck) -> usize| r.keys.iter().map(f).sum::<usize>();
-    let lose = count(|k| callers(&k.lose));
-    let undetermined = count(|k| callers(&k.undetermined));
-    let gain = count(|k| callers(&k.gain));
-    let gained = if gain > 0 {
-        format!("; {gain} would gain access")
-    } else {
-        String::new()
+    let count = |kind| {
+        r.keys
+            .iter()
+            .map(|k: &KeyCheck| callers(k.list(kind)))
+            .sum::<usize>()
     };
+    let lose = count(ListKind::Lose);
+    let still = count(ListKind::StillDenied);
+    let undetermined = count(ListKind::Undetermined);
+    let gain = count(ListKind::Gain);
+    let mut more = String::new();
+    if still > 0 && r.verdict == Verdict::Lose {
+        let _ = write!(more, ", {still} more stay(s) cut off");
+    }
+    if undetermined > 0 && matches!(r.verdict, Verdict::Lose | Verdict::StillDenied) {
+        let _ = write!(more, ", {undetermined} more undetermined");
+    }
+    if gain > 0 {
+        let _ = write!(more, "; {gain} would gain access");
+    }
     match r.verdict {
-        Verdict::Lose => format!(
-            "FAIL: {lose} caller(s) seen in the trail would lose access{}{gained}",
-            if undetermined > 0 {
-                format!(", {undetermined} more undetermined")
-            } else {
-                String::new()
-            }
+        Verdict::Lose => {
+            format!("FAIL: {lose} caller(s) seen in the trail would lose access{more}")
+        }
+        Verdict::StillDenied => format!(
+            "FAIL: {still} caller(s) seen succeeding in the trail are denied by the policy in force and the proposal still denies them{more}"
         ),
         Verdict::Undetermined => format!(
-            "UNDETERMINED: no caller seen in the trail loses access for sure; {undetermined} depend(s) on keys CloudTrail cannot show{gained}"
+            "UNDETERMINED: no caller seen in the trail loses access for sure; {undetermined} depend(s) on keys CloudTrail cannot show{more}"
         ),
-        Verdict::Pass => format!("PASS: no caller seen in the trail loses access{gained}"),
+        Verdict::Pass => format!("PASS: no caller seen in the trail loses access{more}"),
     }
 }
 
@@ -264,26 +273,30 @@ fn key(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         )?;
     }
     writeln!(w)?;
-    section(k, "Would lose access", &k.lose, st, w)?;
-    section(k, "Undetermined", &k.undetermined, st, w)?;
-    section(k, "Would gain access", &k.gain, st, w)?;
-    if k.lose.is_empty() && k.undetermined.is_empty() && k.gain.is_empty() {
+    for kind in ListKind::ALL {
+        section(k, kind, st, w)?;
+    }
+    if ListKind::ALL.iter().all(|&kind| k.list(kind).is_empty()) {
         writeln!(w, "No caller seen on this key changes decision.\n")?;
     }
     fixes(k, st, w)
 }
 
+fn list_title(kind: ListKind) -> &'static str {
+    match kind {
+        ListKind::Lose => "Would lose access",
+        ListKind::StillDenied => "Still denied (cut off by the policy in force, and by the proposal)",
+        ListKind::Undetermined => "Undetermined",
+        ListKind::Gain => "Would gain access",
+    }
+}
+
 /// One list, per deciding statement: the statement (and its line), its
 /// evidence, then its callers (a table in text, a list in Markdown).
-fn section(
-    k: &KeyCheck,
-    title: &str,
-    list: &[Change],
-    st: Style,
-    w: &mut impl Write,
-) -> std::io::Result<()> {
-    let gain = std::ptr::eq(list, k.gain.as_slice());
-    for group in by_statement(list) {
+fn section(k: &KeyCheck, kind: ListKind, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    let title = list_title(kind);
+    let gain = kind == ListKind::Gain;
+    for group in by_statement(k.list(kind)) {
         let first = group[0];
         let line = first
             .line
@@ -322,9 +335,9 @@ fn section(
             writeln!(w)?;
         }
         if st.markdown {
-            callers_list(k, &group, gain, w)?;
+            callers_list(k, &group, w)?;
         } else {
-            callers_table(k, &group, gain, w)?;
+            callers_table(k, &group, w)?;
         }
     }
     Ok(())
@@ -347,9 +360,9 @@ fn by_statement(list: &[Change]) -> Vec<Vec<&Change>> {
 }
 
 /// What the policy in force says of the caller.
-fn now_words(c: &Change, gain: bool) -> String {
+fn now_words(c: &Change) -> String {
     match (&c.now_statement, c.now) {
-        (Some(s), _) if gain => format!("denied by {}", statement_words(s)),
+        (Some(s), _) => format!("denied by {}", statement_words(s)),
         (_, Some(o)) => outcome_words(o).to_owned(),
         (_, None) => "unknown".into(),
     }
@@ -362,7 +375,6 @@ fn last_seen(c: &Change) -> String {
 fn callers_table(
     k: &KeyCheck,
     group: &[&Change],
-    gain: bool,
     w: &mut impl Write,
 ) -> std::io::Result<()> {
     let mut b = Builder::default();
@@ -374,7 +386,7 @@ fn callers_table(
             c.event_names.join(", "),
             format!("{} ok, {} denied", c.succeeded, c.denied),
             last_seen(c),
-            now_words(c, gain),
+            now_words(c),
         ]);
     }
     let mut t = b.build();
@@ -396,7 +408,6 @@ fn callers_table(
 fn callers_list(
     k: &KeyCheck,
     group: &[&Change],
-    gain: bool,
     w: &mut impl Write,
 ) -> std::io::Result<()> {
     let folded = group.len() > SHOWN;
@@ -411,7 +422,7 @@ fn callers_list(
             c.succeeded,
             c.denied,
             last_seen(c),
-            now_words(c, gain)
+            now_words(c)
         );
         writeln!(w, "{}", wrapped("", 2, &line))?;
     }
@@ -454,56 +465,90 @@ fn fixes(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
     writeln!(w)
 }
 
+/// A GitHub Actions workflow command's level.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Error,
+    Warning,
+    Notice,
+}
+
+impl Level {
+    fn of(kind: ListKind) -> Level {
+        match kind {
+            ListKind::Lose | ListKind::StillDenied => Level::Error,
+            ListKind::Undetermined => Level::Warning,
+            ListKind::Gain => Level::Notice,
+        }
+    }
+
+    fn command(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+        }
+    }
+}
+
 /// GitHub Actions workflow commands: `::error` per Deny statement (or
-/// lost Allow) that cuts callers off, `::warning` per undetermined one,
-/// `::notice` for gains; `line=` where the proposal's text shows the Sid.
+/// lost Allow) that cuts callers off or keeps them cut off, `::warning`
+/// per undetermined one, `::notice` for gains; `line=` where the
+/// proposal's text shows the Sid.
 fn github(r: &Preflight, w: &mut impl Write) -> std::io::Result<()> {
     for k in &r.keys {
-        for (level, list) in [
-            ("error", &k.lose),
-            ("warning", &k.undetermined),
-            ("notice", &k.gain),
-        ] {
-            for group in by_statement(list) {
-                annotation(r, k, level, &group, w)?;
+        for kind in ListKind::ALL {
+            for group in by_statement(k.list(kind)) {
+                annotation(r, k, kind, &group, w)?;
             }
         }
     }
     let line = headline(r);
     let level = match r.verdict {
-        Verdict::Pass => "notice",
-        Verdict::Undetermined => "warning",
-        Verdict::Lose => "error",
+        Verdict::Pass => Level::Notice,
+        Verdict::Undetermined => Level::Warning,
+        Verdict::Lose | Verdict::StillDenied => Level::Error,
     };
-    writeln!(w, "::{level} title=denydiff check::{}", escape_data(&line))
+    writeln!(
+        w,
+        "::{} title=denydiff check::{}",
+        level.command(),
+        escape_data(&line)
+    )
 }
 
 fn annotation(
     r: &Preflight,
     k: &KeyCheck,
-    level: &str,
+    kind: ListKind,
     group: &[&Change],
     w: &mut impl Write,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>{
     let first = group[0];
     let n = group.len();
-    let title = match (&first.statement, level) {
-        (Some(st), "error") => format!(
+    let title = match (&first.statement, kind) {
+        (Some(st), ListKind::Lose) => format!(
             "{} would deny {n} caller(s) seen in the trail",
             statement_words(st)
         ),
-        (Some(st), "warning") => format!(
+        (Some(st), ListKind::StillDenied) => format!(
+            "{} would still deny {n} caller(s) the policy in force cuts off",
+            statement_words(st)
+        ),
+        (Some(st), ListKind::Undetermined) => format!(
             "{} may deny {n} caller(s) seen in the trail (undetermined)",
             statement_words(st)
         ),
-        (Some(st), _) => format!(
+        (Some(st), ListKind::Gain) => format!(
             "{} would newly allow {n} caller(s) seen in the trail",
             statement_words(st)
         ),
-        (None, "error") => {
+        (None, ListKind::Gain) => {
+            format!("no Deny would refuse {n} caller(s) seen in the trail any more")
+        }
+        (None, _) => {
             format!("no statement would allow {n} caller(s) seen in the trail any more")
         }
-        (None, _) => format!("no Deny would refuse {n} caller(s) seen in the trail any more"),
     };
     let who: Vec<String> = group
         .iter()
@@ -522,19 +567,20 @@ fn annotation(
     if more > 0 {
         let _ = write!(msg, "; and {more} more");
     }
-    if level == "warning" {
-        let mut keys: Vec<&str> = group
+    let level = Level::of(kind);
+    if kind == ListKind::Undetermined {
+        let keys: std::collections::BTreeSet<&str> = group
             .iter()
             .flat_map(|c| c.uncertain_keys.iter().map(String::as_str))
             .collect();
-        keys.dedup();
+        let keys: Vec<&str> = keys.into_iter().collect();
         let _ = write!(
             msg,
             ". It hangs on keys CloudTrail cannot show: {}",
             keys.join(", ")
         );
     }
-    if level == "error"
+    if level == Level::Error
         && let Some(f) = first
             .fixes
             .iter()
@@ -550,7 +596,8 @@ fn annotation(
     let line = first.line.map(|l| format!(",line={l}")).unwrap_or_default();
     writeln!(
         w,
-        "::{level} file={}{line},title={}::{}",
+        "::{} file={}{line},title={}::{}",
+        level.command(),
         escape_property(&r.proposal.path),
         escape_property(&title),
         escape_data(&msg)

@@ -505,10 +505,14 @@ fn current_overrides_the_trails_policy() {
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         (v, out.status.code().unwrap())
     };
-    // The whole trail: the policy in force is the change itself.
+    // The whole trail: the policy in force is the change itself, so none
+    // loses access; the callers it cut off stay cut off.
     let (v, code) = run_args(args(None));
-    assert_eq!(code, 0, "{v}");
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["verdict"], "still-denied");
     assert_eq!(v["keys"][0]["current"]["source"], "trail");
+    assert!(v["keys"][0]["lose"].as_array().unwrap().is_empty(), "{v}");
+    assert_eq!(who(&v, "still_denied"), expected_blocked(false));
     let (v, code) = run_args(args(Some(&before)));
     assert_eq!(code, 3, "{v}");
     assert_eq!(v["keys"][0]["current"]["source"], "file");
@@ -693,4 +697,54 @@ fn a_list_parameter_resolves_to_a_list() {
     assert_eq!(code, 3, "{v}");
     let lambda = format!("{restore} via lambda.amazonaws.com");
     assert_eq!(who(&v, "lose"), BTreeSet::from([lambda]));
+}
+
+#[test]
+fn callers_the_policy_in_force_cuts_off_and_the_proposal_still_denies_fail() {
+    // The whole trail: the policy in force is the after-change one; the
+    // fixed policy lets backup-storage back in but not the forward-access
+    // callers, which succeeded before the change.
+    let logs = sample("AWSLogs");
+    let fixed = sample("policies/key-policy-fixed.json");
+    let run_check = |policy: &str, format: &str, extra: &[&str]| {
+        let mut a = vec!["check", "--policy", policy, "--format", format, "--quiet"];
+        a.extend(["--key", "alias/prod-backup-vault"]);
+        a.extend_from_slice(extra);
+        a.push(&logs);
+        run(&a, b"")
+    };
+    let out = run_check(&fixed, "json", &[]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{v}");
+    assert_eq!(v["verdict"], "still-denied");
+    let still = who(&v, "still_denied");
+    assert_eq!(still, expected_blocked(true), "{v}");
+    // The same callers the check names as losing before the change.
+    let before = run_check(&fixed, "json", &["--until", "2026-11-11T10:40:00Z"]);
+    let before: Value = serde_json::from_slice(&before.stdout).unwrap();
+    assert_eq!(who(&before, "lose"), still);
+    for c in v["keys"][0]["still_denied"].as_array().unwrap() {
+        assert_eq!(c["statement"]["sid"], "Deny actions except Administrator");
+        assert_eq!(c["now_statement"]["sid"], "Deny actions except Administrator");
+        assert_eq!(c["now"], "explicit-deny", "{c}");
+        assert!(c["succeeded"].as_u64().unwrap() > 0, "{c}");
+        assert!(!c["evidence"].as_array().unwrap().is_empty(), "{c}");
+        assert!(!c["fixes"].as_array().unwrap().is_empty(), "{c}");
+    }
+    let table = stdout(&run_check(&fixed, "table", &[]));
+    assert!(table.starts_with("FAIL: 2 caller(s)"), "{table}");
+    assert!(table.contains("Still denied"), "{table}");
+    // Applying a verified fix lets them back in: the check passes.
+    let dir = tempfile::tempdir().unwrap();
+    let fix = v["keys"][0]["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["verified"] == true)
+        .unwrap_or_else(|| panic!("a verified fix: {v}"));
+    let patched = write(dir.path(), "fixed-again.json", fix["policy"].to_string().as_bytes());
+    let out = run_check(&patched, "json", &[]);
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{again}");
+    assert!(who(&again, "gain").is_superset(&still), "{again}");
 }
