@@ -420,15 +420,11 @@ fn classify(s: &Shape<'_>, now: Option<&Decision>, after: &Decision) -> Option<L
         Outcome::ExplicitDeny if denied_now && s.succeeded > 0 => Some(ListKind::StillDenied),
         // No statement allows it any more: a loss of what the key policy
         // allowed (a grant may still let the caller in).
-        Outcome::ImplicitDeny
-            if now_outcome == Some(Outcome::Allowed)
-                || (s.succeeded > 0
-                    && !matches!(
-                        now_outcome,
-                        Some(Outcome::ImplicitDeny | Outcome::ExplicitDeny)
-                    )) =>
-        {
-            Some(ListKind::Lose)
+        Outcome::ImplicitDeny if now_outcome == Some(Outcome::Allowed) => Some(ListKind::Lose),
+        // With no policy in force known, a success may have come through a
+        // grant, which an implicit deny leaves working: no loss for sure.
+        Outcome::ImplicitDeny if now.is_none() && s.succeeded > 0 => {
+            Some(ListKind::Undetermined)
         }
         Outcome::Undetermined
             if had_access && !denied_now && now_outcome != Some(Outcome::Undetermined) =>

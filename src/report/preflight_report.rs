@@ -305,6 +305,11 @@ fn section(k: &KeyCheck, kind: ListKind, st: Style, w: &mut impl Write) -> std::
         let what = match &first.statement {
             Some(s) => format!("{}{line}", statement_words(s)),
             None if gain => "no Deny of the proposal matches (the grant it used lets it in)".into(),
+            None if kind == ListKind::Undetermined => {
+                "no statement of the proposal allows the call; with no policy in force known, \
+                 a grant may be what let it in"
+                    .into()
+            }
             None => "no statement of the proposal allows the call (a grant may still)".into(),
         };
         let head = format!("{title}: {what}: {} caller(s)", group.len());
@@ -546,6 +551,9 @@ fn annotation(
         (None, ListKind::Gain) => {
             format!("no Deny would refuse {n} caller(s) seen in the trail any more")
         }
+        (None, ListKind::Undetermined) => format!(
+            "no statement would allow {n} caller(s) seen in the trail; a grant may (undetermined)"
+        ),
         (None, _) => {
             format!("no statement would allow {n} caller(s) seen in the trail any more")
         }

@@ -519,9 +519,9 @@ fn current_overrides_the_trails_policy() {
     assert_eq!(who(&v, "lose"), expected_blocked(false));
 }
 
-#[test]
-fn without_a_policy_in_force_successes_are_the_evidence() {
-    // The sample's records without its CreateKey and PutKeyPolicy.
+/// The sample's records without its CreateKey and PutKeyPolicy, written
+/// to `dir`: a trail that shows no policy in force.
+fn trail_without_policy(dir: &Path) -> String {
     let mut records = Vec::new();
     for entry in walkdir::WalkDir::new(sample("AWSLogs")) {
         let p = entry.unwrap().into_path();
@@ -545,14 +545,19 @@ fn without_a_policy_in_force_successes_are_the_evidence() {
         );
     }
     assert!(records.len() > 100);
-    let dir = tempfile::tempdir().unwrap();
-    let trail = write(
-        dir.path(),
+    write(
+        dir,
         "trail.json",
         serde_json::json!({ "Records": records })
             .to_string()
             .as_bytes(),
-    );
+    )
+}
+
+#[test]
+fn without_a_policy_in_force_successes_are_the_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let trail = trail_without_policy(dir.path());
     let after = sample("policies/key-policy-after.json");
     let args = [
         "check",
@@ -747,4 +752,31 @@ fn callers_the_policy_in_force_cuts_off_and_the_proposal_still_denies_fail() {
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{again}");
     assert!(who(&again, "gain").is_superset(&still), "{again}");
+}
+
+#[test]
+fn without_a_policy_in_force_an_implicit_deny_is_undetermined() {
+    // The proposal allows the admin alone; no policy in force is known, so
+    // a success may have come through a grant (backup-storage's did).
+    let dir = tempfile::tempdir().unwrap();
+    let trail = trail_without_policy(dir.path());
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "Admin only", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:user/admin"},
+        "Action": "kms:*", "Resource": "*"}]});
+    let p = write(dir.path(), "admin-only.json", policy.to_string().as_bytes());
+    let args = ["check", "--policy", &p, "--format", "json", "--quiet"];
+    let key = ["--key", "alias/prod-backup-vault", &trail];
+    let out = run(&[&args[..], &key[..]].concat(), b"");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{v}");
+    assert!(v["keys"][0]["lose"].as_array().unwrap().is_empty(), "{v}");
+    assert!(
+        who(&v, "undetermined").contains("service:backup-storage.amazonaws.com"),
+        "{v}"
+    );
+    for c in v["keys"][0]["undetermined"].as_array().unwrap() {
+        assert!(c["now"].is_null(), "{c}");
+        assert_eq!(c["proposed"], "implicit-deny", "{c}");
+    }
 }
