@@ -39,7 +39,9 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
         })
         .collect();
     let mut keys = preflight::preflight(&collected.calls, &inputs, s.trail.org_id.as_deref());
-    for k in &mut keys {
+    // `keys` follow `selection.checks`: each key's candidate gives the
+    // block of the file its statements' lines are looked for in.
+    for (k, (_, i)) in keys.iter_mut().zip(&selection.checks) {
         for c in k
             .lose
             .iter_mut()
@@ -51,7 +53,7 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
                 .statement
                 .as_ref()
                 .and_then(|st| st.sid.as_deref())
-                .and_then(|sid| sid_line(&proposal.text, sid));
+                .and_then(|sid| sid_line(&proposal, *i, sid));
         }
     }
     let result = Preflight {

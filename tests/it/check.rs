@@ -780,3 +780,35 @@ fn without_a_policy_in_force_an_implicit_deny_is_undetermined() {
         assert_eq!(c["proposed"], "implicit-deny", "{c}");
     }
 }
+
+#[test]
+fn annotations_point_into_the_checked_resource_and_not_into_a_one_line_plan() {
+    // Two keys of a template share a Sid (synthetic): the line is the one
+    // in the chosen resource's block.
+    let two = PathBuf::from(fixture("cloudformation-two-keys.yaml"));
+    let out = check(two.to_str().unwrap(), "github", &["--resource", "VaultKey"]);
+    let text = stdout(&out);
+    let vault = line_of(&two, "VaultKey:");
+    let sid = std::fs::read_to_string(&two)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .skip(vault)
+        .find(|(_, l)| l.contains("Sid: Deny others"))
+        .unwrap()
+        .0
+        + 1;
+    assert!(sid > line_of(&two, "Sid: Deny others"), "the fixture repeats the Sid");
+    let error = text.lines().find(|l| l.starts_with("::error file=")).unwrap();
+    assert!(error.contains(&format!(",line={sid},")), "{sid}: {error}");
+    // `terraform show -json` writes one line: no line to point at.
+    let dir = tempfile::tempdir().unwrap();
+    let plan: Value = serde_json::from_slice(
+        &std::fs::read(fixture("terraform-plan-blocking.json")).unwrap(),
+    )
+    .unwrap();
+    let one_line = write(dir.path(), "plan.json", plan.to_string().as_bytes());
+    let text = stdout(&check(&one_line, "github", &[]));
+    let error = text.lines().find(|l| l.starts_with("::error file=")).unwrap();
+    assert!(!error.contains(",line="), "{error}");
+}
