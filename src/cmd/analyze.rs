@@ -10,7 +10,7 @@ use crate::settings::{Settings, TrailSettings};
 use crate::{ExitStatus, analysis, call, policy, report, source};
 
 pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
-    let (collected, policies) = read_trail(&s.trail, s.policy.as_ref())?;
+    let (collected, policies) = read_trail(&s.trail, s.policy.as_ref(), "--policy")?;
     let mut analysis = analysis::analyze(collected, &policies, &s.analysis)?;
     write_report(s, &mut analysis)?;
     Ok(if analysis.failures.is_empty() {
@@ -21,12 +21,14 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
 }
 
 /// Reads the trail into KMS calls and key changes, and gathers the key
-/// policies: the trail's, then `--fetch-policy`, then `policy_file`.
+/// policies: the trail's, then `--fetch-policy`, then `policy_file`
+/// (given with the command's flag `policy_flag`, which errors name).
 /// Failed inputs are listed in the result (and on stderr unless quiet);
 /// with `--strict`, the first one is an error.
 pub fn read_trail(
     s: &TrailSettings,
     policy_file: Option<&(PathBuf, Policy)>,
+    policy_flag: &str,
 ) -> anyhow::Result<(Collected, PolicySet)> {
     let mut collector = Collector::new(s.filters.clone());
     source::files::read_paths(&s.paths, &mut collector, s.threads, s.strict, !s.quiet);
@@ -44,7 +46,7 @@ pub fn read_trail(
         });
     }
     strict_stop(s, &collected)?;
-    let policies = policies(s, policy_file, &mut collected)?;
+    let policies = policies(s, policy_file, policy_flag, &mut collected)?;
     // A `kms:GetKeyPolicy` that failed (`--fetch-policy`) is an input too.
     strict_stop(s, &collected)?;
     if !s.quiet {
@@ -105,6 +107,7 @@ fn strict_stop(s: &TrailSettings, c: &Collected) -> anyhow::Result<()> {
 fn policies(
     s: &TrailSettings,
     policy_file: Option<&(PathBuf, Policy)>,
+    policy_flag: &str,
     c: &mut Collected,
 ) -> anyhow::Result<PolicySet> {
     let mut set = PolicySet::from_trail(&c.lifecycle);
@@ -141,7 +144,7 @@ fn policies(
     if let Some((path, policy)) = policy_file {
         if s.filters.keys.is_empty() && keys.len() > 1 {
             anyhow::bail!(
-                "`--policy {}` would apply to {} keys\nhint: name the key it belongs to with `--key`",
+                "`{policy_flag} {}` would apply to {} keys\nhint: name the key it belongs to with `--key`",
                 path.display(),
                 keys.len()
             );

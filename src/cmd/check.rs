@@ -16,7 +16,8 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     let proposal = proposal::read(&s.proposal)?;
     // `--current` goes in as `analyze --policy` does: it overrides the
     // trail's versions of the keys `--key` selects (or of the one key).
-    let (collected, policies) = super::analyze::read_trail(&s.trail, s.current.as_ref())?;
+    let (collected, policies) =
+        super::analyze::read_trail(&s.trail, s.current.as_ref(), "--current")?;
     let trail_keys = super::trail_keys(&collected.calls);
     let named = || format!("the proposal `{}`", proposal.path.display());
     let selection =
@@ -78,9 +79,10 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// The policy in force at the end of the window: `--current`, else the
-/// latest version the trail shows set by then (the trail's policy changes
-/// are read whatever the window), else the fetched one.
+/// The policy in force at the end of the window: `--current` when given;
+/// else, when the trail shows versions of the key, the latest set by then
+/// (the trail's policy changes are read whatever the window; none when
+/// all come later); else the fetched one (`PolicySet::epochs`).
 fn in_force<'p>(
     policies: &'p PolicySet,
     key: &str,

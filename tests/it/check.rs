@@ -812,3 +812,20 @@ fn annotations_point_into_the_checked_resource_and_not_into_a_one_line_plan() {
     let error = text.lines().find(|l| l.starts_with("::error file=")).unwrap();
     assert!(!error.contains(",line="), "{error}");
 }
+
+#[test]
+fn current_for_several_keys_is_refused_naming_current() {
+    let logs = sample("AWSLogs");
+    let after = sample("policies/key-policy-after.json");
+    let before = sample("policies/key-policy-before.json");
+    let out = run(
+        &["check", "--policy", &after, "--current", &before, "--quiet", &logs],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("`--current {before}` would apply to 3 keys")),
+        "{err}"
+    );
+}
