@@ -454,7 +454,7 @@ fn fixes(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         )?;
     }
     for f in &k.fixes {
-        super::prose::fix(f, st, w)?;
+        super::prose::fix(f, super::prose::DiffBase::Proposed, st, w)?;
     }
     for f in &k.fix_failures {
         let line = format!(

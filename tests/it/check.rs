@@ -829,3 +829,24 @@ fn current_for_several_keys_is_refused_naming_current() {
         "{err}"
     );
 }
+
+#[test]
+fn fix_diffs_name_the_policy_they_start_from() {
+    let table = stdout(&check(&sample("policies/key-policy-after.json"), "table", &[]));
+    assert!(
+        table.contains("--- key policy (proposed)\n    +++ key policy (patched)\n    @@ "),
+        "{table}"
+    );
+    assert!(!table.contains("(current)"), "{table}");
+    let (v, _) = check_json(&sample("policies/key-policy-after.json"), &[]);
+    let diff = v["keys"][0]["fixes"][0]["diff"].as_str().unwrap();
+    assert!(diff.starts_with("@@ "), "the JSON holds the hunks: {diff}");
+    // `analyze` patches the policy in force.
+    let logs = sample("AWSLogs");
+    let out = run(&["analyze", "--format", "table", "--quiet", &logs], b"");
+    let table = stdout(&out);
+    assert!(
+        table.contains("--- key policy (current)\n    +++ key policy (patched)\n    @@ "),
+        "{table}"
+    );
+}
