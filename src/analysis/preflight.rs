@@ -21,45 +21,11 @@ use serde::Serialize;
 use super::diagnosis::fixes::{FixFailure, FixIds, FixRef, ProposedFix, Target, statement_fixes};
 use super::diagnosis::request::{arn_part, blocked_caller_for, request_for, with_org};
 use super::diagnosis::{Observed, PolicyRef, StatementRef};
-use super::policies::{KeyPolicy, PolicyError};
+use super::policies::KeyPolicy;
 use crate::call::{Caller, KmsCall, Outcome as CallOutcome, ser_time};
-use crate::collect::{Failure, Inputs};
 use crate::policy::{
     ConditionTrace, Decision, Outcome, Policy, Request, Seen, StatementTrace, Tri, evaluate,
 };
-use crate::proposal::ProposalKind;
-
-/// The whole check, in the shape the JSON report serialises.
-#[derive(Debug, Serialize)]
-pub struct Preflight {
-    /// The proposal file and what it is.
-    pub proposal: ProposalRef,
-    pub verdict: Verdict,
-    pub keys: Vec<KeyCheck>,
-    /// Resources of the proposal whose key the trail shows no call to:
-    /// no observed caller to lose.
-    pub unseen: Vec<Unseen>,
-    pub inputs: Inputs,
-    pub failures: Vec<Failure>,
-    /// Trail policies that could not be used.
-    pub policy_errors: Vec<PolicyError>,
-}
-
-/// The proposal file.
-#[derive(Debug, Serialize)]
-pub struct ProposalRef {
-    pub path: String,
-    pub kind: ProposalKind,
-}
-
-/// A resource whose key the trail never shows (or that the proposal creates).
-#[derive(Debug, Serialize)]
-pub struct Unseen {
-    pub resource: Option<String>,
-    pub key_ref: Option<String>,
-    /// The proposal creates the key.
-    pub creates: bool,
-}
 
 /// One key to check: the policy in force (if known) and the proposal's.
 pub struct KeyInput<'a> {
@@ -84,12 +50,12 @@ pub struct KeyCheck {
     pub calls: u64,
     /// Callers CloudTrail does not identify well enough to replay.
     pub not_evaluable: Vec<Caller>,
-    pub lose: Vec<Change>,
+    pub lose: Vec<CallerChange>,
     /// Callers the trail shows succeeding that the policy in force denies
     /// and the proposal still denies: cut off now, and not let back in.
-    pub still_denied: Vec<Change>,
-    pub undetermined: Vec<Change>,
-    pub gain: Vec<Change>,
+    pub still_denied: Vec<CallerChange>,
+    pub undetermined: Vec<CallerChange>,
+    pub gain: Vec<CallerChange>,
     /// One fix per Deny statement that losers and still-denied callers hit
     /// (broad, then narrow).
     pub fixes: Vec<ProposedFix>,
@@ -98,7 +64,7 @@ pub struct KeyCheck {
 
 impl KeyCheck {
     /// The entries of one list.
-    pub fn list(&self, kind: ListKind) -> &[Change] {
+    pub fn list(&self, kind: ListKind) -> &[CallerChange] {
         match kind {
             ListKind::Lose => &self.lose,
             ListKind::StillDenied => &self.still_denied,
@@ -107,7 +73,7 @@ impl KeyCheck {
         }
     }
 
-    fn list_mut(&mut self, kind: ListKind) -> &mut Vec<Change> {
+    fn list_mut(&mut self, kind: ListKind) -> &mut Vec<CallerChange> {
         match kind {
             ListKind::Lose => &mut self.lose,
             ListKind::StillDenied => &mut self.still_denied,
@@ -120,7 +86,7 @@ impl KeyCheck {
 /// One caller whose decision changes (or, still denied, does not change
 /// back), per statement of the proposal.
 #[derive(Debug, Clone, Serialize)]
-pub struct Change {
+pub struct CallerChange {
     pub caller: Caller,
     pub event_names: Vec<String>,
     /// Calls the trail shows succeeding, and denied.
@@ -154,7 +120,7 @@ pub struct Change {
 /// What the check concludes, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+pub enum CheckVerdict {
     /// No observed caller loses access or stays cut off.
     Pass,
     /// Some observed caller would lose access.
@@ -167,16 +133,16 @@ pub enum Verdict {
 }
 
 /// The verdict over every key checked.
-pub fn verdict(keys: &[KeyCheck]) -> Verdict {
+pub fn verdict(keys: &[KeyCheck]) -> CheckVerdict {
     let any = |kind| keys.iter().any(|k| !k.list(kind).is_empty());
     if any(ListKind::Lose) {
-        Verdict::Lose
+        CheckVerdict::Lose
     } else if any(ListKind::StillDenied) {
-        Verdict::StillDenied
+        CheckVerdict::StillDenied
     } else if any(ListKind::Undetermined) {
-        Verdict::Undetermined
+        CheckVerdict::Undetermined
     } else {
-        Verdict::Pass
+        CheckVerdict::Pass
     }
 }
 
@@ -199,7 +165,7 @@ impl ListKind {
 }
 
 /// One request shape's calls.
-struct Shape<'a> {
+struct RequestShape<'a> {
     caller: &'a Caller,
     event: &'a str,
     rep: &'a KmsCall,
@@ -208,7 +174,7 @@ struct Shape<'a> {
     last_ms: Option<i64>,
 }
 
-type ShapeId<'a> = (
+type ShapeKey<'a> = (
     &'a Caller,
     &'a str,
     Option<&'a str>,
@@ -231,11 +197,11 @@ pub fn preflight(
         .collect()
 }
 
-fn shapes<'a>(calls: &'a [KmsCall], key: &str) -> Vec<Shape<'a>> {
-    let mut out: Vec<Shape<'a>> = Vec::new();
-    let mut at: HashMap<ShapeId<'a>, usize> = HashMap::default();
+fn shapes<'a>(calls: &'a [KmsCall], key: &str) -> Vec<RequestShape<'a>> {
+    let mut out: Vec<RequestShape<'a>> = Vec::new();
+    let mut at: HashMap<ShapeKey<'a>, usize> = HashMap::default();
     for c in calls.iter().filter(|c| &*c.key == key) {
-        let id: ShapeId<'a> = (
+        let id: ShapeKey<'a> = (
             &c.caller,
             &c.event_name,
             c.region.as_deref(),
@@ -244,7 +210,7 @@ fn shapes<'a>(calls: &'a [KmsCall], key: &str) -> Vec<Shape<'a>> {
             &c.encryption_context,
         );
         let i = *at.entry(id).or_insert_with(|| {
-            out.push(Shape {
+            out.push(RequestShape {
                 caller: &c.caller,
                 event: &c.event_name,
                 rep: c,
@@ -327,7 +293,7 @@ fn check_key(
 /// statement) in order of first sight.
 #[derive(Default)]
 struct Merged<'a> {
-    changes: BTreeMap<(ListKind, usize), Change>,
+    changes: BTreeMap<(ListKind, usize), CallerChange>,
     order: HashMap<(ListKind, &'a Caller, Option<usize>), usize>,
 }
 
@@ -335,7 +301,7 @@ impl<'a> Merged<'a> {
     fn add(
         &mut self,
         kind: ListKind,
-        s: &Shape<'a>,
+        s: &RequestShape<'a>,
         req: &Request,
         now: Option<&Decision>,
         after: &Decision,
@@ -380,13 +346,13 @@ fn new_change(
     now: Option<&Decision>,
     after: &Decision,
     deciding: Option<&StatementTrace>,
-) -> Change {
+) -> CallerChange {
     let statement_ref = |s: &StatementTrace| StatementRef {
         sid: s.sid.clone(),
         index: s.index,
     };
     let denied_now = matches!(kind, ListKind::Gain | ListKind::StillDenied);
-    Change {
+    CallerChange {
         caller: caller.clone(),
         event_names: Vec::new(),
         succeeded: 0,
@@ -407,7 +373,7 @@ fn new_change(
 }
 
 /// Where a shape goes, if its decision changes.
-fn classify(s: &Shape<'_>, now: Option<&Decision>, after: &Decision) -> Option<ListKind> {
+fn classify(s: &RequestShape<'_>, now: Option<&Decision>, after: &Decision) -> Option<ListKind> {
     let now_outcome = now.map(|d| d.outcome);
     let denied_now = now.is_some_and(|d| d.explicit_deny() == Tri::True);
     // Successes prove the caller was let in then (by this policy, or a

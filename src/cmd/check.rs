@@ -6,8 +6,9 @@
 use anyhow::Context;
 
 use crate::analysis::policies::{KeyPolicy, PolicySet, PolicySource};
-use crate::analysis::preflight::{self, KeyInput, Preflight, ProposalRef, Unseen, Verdict};
-use crate::proposal::{self, Proposal, sid_line};
+use crate::analysis::preflight::{self, CheckVerdict, KeyInput};
+use crate::proposal::{self, Proposal, ProposalRef, Unseen, sid_line};
+use crate::report::preflight_report::Preflight;
 use crate::settings::CheckSettings;
 use crate::{ExitStatus, report};
 
@@ -71,11 +72,11 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     };
     write_report(s, &result)?;
     Ok(match result.verdict {
-        Verdict::Lose | Verdict::StillDenied => ExitStatus::Decision(3),
-        Verdict::Undetermined => ExitStatus::Decision(4),
+        CheckVerdict::Lose | CheckVerdict::StillDenied => ExitStatus::Decision(3),
+        CheckVerdict::Undetermined => ExitStatus::Decision(4),
         // A pass on a trail read in part is no pass.
-        Verdict::Pass if !result.failures.is_empty() => ExitStatus::InputsFailed,
-        Verdict::Pass => ExitStatus::Ok,
+        CheckVerdict::Pass if !result.failures.is_empty() => ExitStatus::InputsFailed,
+        CheckVerdict::Pass => ExitStatus::Ok,
     })
 }
 

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::analysis::diagnosis::request::arn_part;
+use crate::arn::Arn;
 use crate::policy::{ParseError, Policy, parse_policy_value};
 
 /// What the proposal file is.
@@ -29,6 +29,22 @@ pub enum ProposalKind {
     KeyPolicy,
     TerraformPlan,
     CloudFormation,
+}
+
+/// The proposal file, as the check report names it.
+#[derive(Debug, Serialize)]
+pub struct ProposalRef {
+    pub path: String,
+    pub kind: ProposalKind,
+}
+
+/// A resource whose key the trail never shows (or that the proposal creates).
+#[derive(Debug, Serialize)]
+pub struct Unseen {
+    pub resource: Option<String>,
+    pub key_ref: Option<String>,
+    /// The proposal creates the key.
+    pub creates: bool,
 }
 
 /// One key policy a proposal sets, not yet tied to a key.
@@ -212,14 +228,12 @@ impl Candidate {
 /// shows them (the key lives in the stack's account and region).
 fn pseudo_parameters(key_arn: &str) -> Parameters {
     let mut out = Parameters::new();
-    for (name, part) in [
-        ("AWS::Partition", 1),
-        ("AWS::Region", 3),
-        ("AWS::AccountId", 4),
-    ] {
-        if key_arn.starts_with("arn:")
-            && let Some(v) = arn_part(key_arn, part)
-        {
+    if let Some(arn) = Arn::parse(key_arn) {
+        for (name, v) in [
+            ("AWS::Partition", arn.partition),
+            ("AWS::Region", arn.region),
+            ("AWS::AccountId", arn.account),
+        ] {
             out.insert(name.to_owned(), v.to_owned());
         }
     }

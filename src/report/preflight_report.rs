@@ -13,10 +13,29 @@ use super::words::{
     SHOWN, Style, WIDTH, evidence_line, short_caller, statement_words, table_caller, wrapped,
 };
 use crate::analysis::policies::PolicySource;
-use crate::analysis::preflight::{Change, KeyCheck, ListKind, Preflight, Verdict};
+use crate::analysis::policies::PolicyError;
+use crate::analysis::preflight::{CallerChange, CheckVerdict, KeyCheck, ListKind};
+use crate::collect::{Failure, Inputs};
 use crate::call::fmt_time;
 use crate::cli::CheckFormat;
-use crate::proposal::ProposalKind;
+use crate::proposal::{ProposalKind, ProposalRef, Unseen};
+
+/// What the check report shows: the checks of `analysis::preflight`, with
+/// the proposal and the inputs they were made from.
+#[derive(Debug, Serialize)]
+pub struct Preflight {
+    /// The proposal file and what it is.
+    pub proposal: ProposalRef,
+    pub verdict: CheckVerdict,
+    pub keys: Vec<KeyCheck>,
+    /// Resources of the proposal whose key the trail shows no call to:
+    /// no observed caller to lose.
+    pub unseen: Vec<Unseen>,
+    pub inputs: Inputs,
+    pub failures: Vec<Failure>,
+    /// Trail policies that could not be used.
+    pub policy_errors: Vec<PolicyError>,
+}
 
 /// Renders `r` in `format`.
 pub fn render(r: &Preflight, format: CheckFormat, w: &mut impl Write) -> std::io::Result<()> {
@@ -95,31 +114,31 @@ fn headline(r: &Preflight) -> String {
     let undetermined = count(ListKind::Undetermined);
     let gain = count(ListKind::Gain);
     let mut more = String::new();
-    if still > 0 && r.verdict == Verdict::Lose {
+    if still > 0 && r.verdict == CheckVerdict::Lose {
         let _ = write!(more, ", {still} more stay(s) cut off");
     }
-    if undetermined > 0 && matches!(r.verdict, Verdict::Lose | Verdict::StillDenied) {
+    if undetermined > 0 && matches!(r.verdict, CheckVerdict::Lose | CheckVerdict::StillDenied) {
         let _ = write!(more, ", {undetermined} more undetermined");
     }
     if gain > 0 {
         let _ = write!(more, "; {gain} would gain access");
     }
     match r.verdict {
-        Verdict::Lose => {
+        CheckVerdict::Lose => {
             format!("FAIL: {lose} caller(s) seen in the trail would lose access{more}")
         }
-        Verdict::StillDenied => format!(
+        CheckVerdict::StillDenied => format!(
             "FAIL: {still} caller(s) seen succeeding in the trail are denied by the policy in force and the proposal still denies them{more}"
         ),
-        Verdict::Undetermined => format!(
+        CheckVerdict::Undetermined => format!(
             "UNDETERMINED: no caller seen in the trail loses access for sure; {undetermined} depend(s) on keys CloudTrail cannot show{more}"
         ),
-        Verdict::Pass => format!("PASS: no caller seen in the trail loses access{more}"),
+        CheckVerdict::Pass => format!("PASS: no caller seen in the trail loses access{more}"),
     }
 }
 
 /// Distinct callers of a list (one caller may be hit by two statements).
-fn callers(list: &[Change]) -> usize {
+fn callers(list: &[CallerChange]) -> usize {
     let mut seen: Vec<&crate::call::Caller> = Vec::new();
     for c in list {
         if !seen.contains(&&c.caller) {
@@ -147,7 +166,7 @@ fn current_words(k: &KeyCheck) -> String {
     }
 }
 
-fn calls_words(c: &Change) -> String {
+fn calls_words(c: &CallerChange) -> String {
     format!(
         "{} ok, {} denied; last {}",
         c.succeeded,
@@ -211,10 +230,22 @@ fn text(r: &Preflight, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         i.files_read, i.files_failed, i.kms_calls
     )?;
     for f in &r.failures {
-        let line = format!("`{}`: {}", f.source, f.reason.replace('\n', " "));
+        let (reason, hints) = split_hints(&f.reason);
+        let line = format!("`{}`: {reason}", f.source);
         writeln!(w, "{}", item(md, "input failed: ", &line))?;
+        for h in hints {
+            writeln!(w, "{}", wrapped("  ", 4, h))?;
+        }
     }
     Ok(())
+}
+
+/// A message's first line, and the lines after it (`hint: ...`), which
+/// stay lines of their own.
+fn split_hints(message: &str) -> (&str, impl Iterator<Item = &str>) {
+    let mut lines = message.lines();
+    let first = lines.next().unwrap_or_default();
+    (first, lines.filter(|l| !l.trim().is_empty()))
 }
 
 /// A line of a list: a Markdown item, or text wrapped under `label`.
@@ -349,8 +380,8 @@ fn section(k: &KeyCheck, kind: ListKind, st: Style, w: &mut impl Write) -> std::
 }
 
 /// The entries of `list` per deciding statement, in order of first sight.
-fn by_statement(list: &[Change]) -> Vec<Vec<&Change>> {
-    let mut out: Vec<Vec<&Change>> = Vec::new();
+fn by_statement(list: &[CallerChange]) -> Vec<Vec<&CallerChange>> {
+    let mut out: Vec<Vec<&CallerChange>> = Vec::new();
     for c in list {
         let id = c.statement.as_ref().map(|s| s.index);
         match out
@@ -365,7 +396,7 @@ fn by_statement(list: &[Change]) -> Vec<Vec<&Change>> {
 }
 
 /// What the policy in force says of the caller.
-fn now_words(c: &Change) -> String {
+fn now_words(c: &CallerChange) -> String {
     match (&c.now_statement, c.now) {
         (Some(s), _) => format!("denied by {}", statement_words(s)),
         (_, Some(o)) => outcome_words(o).to_owned(),
@@ -373,13 +404,13 @@ fn now_words(c: &Change) -> String {
     }
 }
 
-fn last_seen(c: &Change) -> String {
+fn last_seen(c: &CallerChange) -> String {
     c.last_seen.map_or_else(|| "?".into(), fmt_time)
 }
 
 fn callers_table(
     k: &KeyCheck,
-    group: &[&Change],
+    group: &[&CallerChange],
     w: &mut impl Write,
 ) -> std::io::Result<()> {
     let mut b = Builder::default();
@@ -412,7 +443,7 @@ fn callers_table(
 
 fn callers_list(
     k: &KeyCheck,
-    group: &[&Change],
+    group: &[&CallerChange],
     w: &mut impl Write,
 ) -> std::io::Result<()> {
     let folded = group.len() > SHOWN;
@@ -457,12 +488,12 @@ fn fixes(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         super::prose::fix(f, super::prose::DiffBase::Proposed, st, w)?;
     }
     for f in &k.fix_failures {
-        let line = format!(
-            "{}: {}",
-            super::words::fix_kind(f.kind),
-            f.reason.replace('\n', " ")
-        );
+        let (reason, hints) = split_hints(&f.reason);
+        let line = format!("{}: {reason}", super::words::fix_kind(f.kind));
         writeln!(w, "{}", wrapped("  no fix: ", 4, &line))?;
+        for h in hints {
+            writeln!(w, "{}", wrapped("    ", 6, h))?;
+        }
     }
     if st.markdown {
         writeln!(w, "\n</details>")?;
@@ -510,9 +541,9 @@ fn github(r: &Preflight, w: &mut impl Write) -> std::io::Result<()> {
     }
     let line = headline(r);
     let level = match r.verdict {
-        Verdict::Pass => Level::Notice,
-        Verdict::Undetermined => Level::Warning,
-        Verdict::Lose | Verdict::StillDenied => Level::Error,
+        CheckVerdict::Pass => Level::Notice,
+        CheckVerdict::Undetermined => Level::Warning,
+        CheckVerdict::Lose | CheckVerdict::StillDenied => Level::Error,
     };
     writeln!(
         w,
@@ -526,7 +557,7 @@ fn annotation(
     r: &Preflight,
     k: &KeyCheck,
     kind: ListKind,
-    group: &[&Change],
+    group: &[&CallerChange],
     w: &mut impl Write,
 ) -> std::io::Result<()>{
     let first = group[0];

@@ -850,3 +850,32 @@ fn fix_diffs_name_the_policy_they_start_from() {
         "{table}"
     );
 }
+
+#[test]
+fn a_failures_hint_stays_on_its_own_line() {
+    // A window before every call: the filters leave nothing, and say how
+    // to widen them in a hint.
+    let policy = sample("policies/key-policy-after.json");
+    let logs = sample("AWSLogs");
+    let out = run(
+        &[
+            "check", "--policy", &policy, "--format", "table", "--quiet", "--until",
+            "2020-01-01T00:00:00Z", &logs,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let table = stdout(&out);
+    let failure = table
+        .lines()
+        .position(|l| l.starts_with("input failed: `filters`"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(!table.lines().nth(failure).unwrap().contains("hint:"), "{table}");
+    assert!(
+        table
+            .lines()
+            .skip(failure)
+            .any(|l| l.starts_with("  hint: widen the window")),
+        "{table}"
+    );
+}
