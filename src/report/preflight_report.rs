@@ -10,8 +10,10 @@ use tabled::builder::Builder;
 
 use super::prose::outcome_words;
 use super::words::{
-    SHOWN, Style, WIDTH, evidence_line, short_caller, statement_words, table_caller, wrapped,
+    SHOWN, Style, WIDTH, condition_words, evidence_line, seen_result_words, short_caller,
+    statement_words, table_caller, wrapped,
 };
+use crate::policy::ConditionTrace;
 use crate::analysis::policies::PolicySource;
 use crate::analysis::policies::PolicyError;
 use crate::analysis::preflight::{CallerChange, CheckVerdict, KeyCheck, ListKind};
@@ -309,6 +311,9 @@ fn key(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
     }
     if ListKind::ALL.iter().all(|&kind| k.list(kind).is_empty()) {
         writeln!(w, "No caller seen on this key changes decision.\n")?;
+    } else {
+        // The callers' short names, as `analyze`'s table writes them.
+        writeln!(w, "{}\n", super::table::legend(&k.key_arn))?;
     }
     fixes(k, st, w)
 }
@@ -351,8 +356,9 @@ fn section(k: &KeyCheck, kind: ListKind, st: Style, w: &mut impl Write) -> std::
         }
         let mut fields = 0;
         if !gain {
-            for e in &first.evidence {
-                writeln!(w, "{}", field(st, "evidence", &evidence_line(e)))?;
+            for (i, e) in first.evidence.iter().enumerate() {
+                let text = evidence_for(&group, i, e, &k.key_arn);
+                writeln!(w, "{}", field(st, "evidence", &text))?;
                 fields += 1;
             }
         }
@@ -377,6 +383,43 @@ fn section(k: &KeyCheck, kind: ListKind, st: Style, w: &mut impl Write) -> std::
         }
     }
     Ok(())
+}
+
+/// Condition `i` of a group's statement (`e`, as the first caller's
+/// request shows it): one line when every caller shows the same, else
+/// what each shows, with whose it is.
+fn evidence_for(group: &[&CallerChange], i: usize, e: &ConditionTrace, key_arn: &str) -> String {
+    let mut seen: Vec<(String, Vec<String>)> = Vec::new();
+    for c in group {
+        let Some(ce) = c
+            .evidence
+            .get(i)
+            .filter(|ce| ce.key == e.key && ce.operator == e.operator)
+        else {
+            continue;
+        };
+        let words = seen_result_words(ce);
+        let who = table_caller(&c.caller, key_arn);
+        match seen.iter_mut().find(|(w, _)| *w == words) {
+            Some((_, callers)) => callers.push(who),
+            None => seen.push((words, vec![who])),
+        }
+    }
+    if seen.len() <= 1 {
+        return evidence_line(e);
+    }
+    let per: Vec<String> = seen
+        .iter()
+        .map(|(words, callers)| {
+            let more = callers.len().saturating_sub(SHOWN);
+            let mut who = callers[..callers.len().min(SHOWN)].join(", ");
+            if more > 0 {
+                let _ = write!(who, " and {more} more");
+            }
+            format!("{words} ({who})")
+        })
+        .collect();
+    format!("{}: {}", condition_words(e), per.join("; "))
 }
 
 /// The entries of `list` per deciding statement, in order of first sight.

@@ -879,3 +879,22 @@ fn a_failures_hint_stays_on_its_own_line() {
         "{table}"
     );
 }
+
+#[test]
+fn the_table_has_a_legend_and_each_callers_evidence() {
+    let table = stdout(&check(&sample("policies/key-policy-after.json"), "table", &[]));
+    assert!(
+        table.contains("(fas: forward access; slr: service-linked role; service: a service principal; no @account: the key's, 111122223333)"),
+        "{table}"
+    );
+    // Each caller shows its own `aws:PrincipalArn`, said whose it is
+    // (the table wraps it; words are kept whole).
+    let flat = table.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("seen absent -> true (service backup-storage)"), "{table}");
+    assert!(
+        flat.contains(
+            "seen `arn:aws:iam::111122223333:role/vault-restore-check-role` -> true (fas role/vault-restore-check-role via lambda)"
+        ),
+        "{table}"
+    );
+}
