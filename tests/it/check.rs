@@ -898,3 +898,29 @@ fn the_table_has_a_legend_and_each_callers_evidence() {
         "{table}"
     );
 }
+
+#[test]
+fn output_files_take_their_format_from_the_extension_as_for_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = sample("policies/key-policy-after.json");
+    let logs = sample("AWSLogs");
+    let to = |name: &str| {
+        let path = dir.path().join(name);
+        let p = path.to_str().unwrap().to_owned();
+        let args = ["check", "--policy", &policy, "--quiet", "-o", &p, "--until", BEFORE_CHANGE];
+        let out = run(&[&args[..], &["--key", "alias/prod-backup-vault", &logs]].concat(), b"");
+        (out, std::fs::read_to_string(&path).unwrap_or_default())
+    };
+    let (out, md) = to("report.md");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(md.starts_with("## denydiff check"), "{md}");
+    let (out, json) = to("report.json");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(serde_json::from_str::<Value>(&json).is_ok(), "{json}");
+    let (out, html) = to("report.html");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(html.is_empty());
+    let err = stderr(&out);
+    assert!(err.contains("`check` writes no HTML report"), "{err}");
+    assert!(err.contains("\nhint: "), "{err}");
+}
