@@ -389,9 +389,7 @@ fn classify(s: &RequestShape<'_>, now: Option<&Decision>, after: &Decision) -> O
         Outcome::ImplicitDeny if now_outcome == Some(Outcome::Allowed) => Some(ListKind::Lose),
         // With no policy in force known, a success may have come through a
         // grant, which an implicit deny leaves working: no loss for sure.
-        Outcome::ImplicitDeny if now.is_none() && s.succeeded > 0 => {
-            Some(ListKind::Undetermined)
-        }
+        Outcome::ImplicitDeny if now.is_none() && s.succeeded > 0 => Some(ListKind::Undetermined),
         Outcome::Undetermined
             if had_access && !denied_now && now_outcome != Some(Outcome::Undetermined) =>
         {

@@ -221,80 +221,19 @@ impl Resolver<'_> {
     }
 
     fn intrinsic(&self, f: &str, arg: &Value, at: &str) -> Result<Option<Value>, ProposalError> {
-        let malformed = |what: &str| ProposalError::Malformed {
-            at: at.to_owned(),
-            reason: format!("must be {what}"),
-        };
-        let string = |v: Value, what: &str| match v {
-            Value::String(s) => Ok(s),
-            Value::Number(n) => Ok(n.to_string()),
-            _ => Err(malformed(what)),
-        };
         let arg = self.value(arg, at)?.unwrap_or(Value::Null);
         let out = match f {
             "Ref" => {
-                let name = string(arg, "a name")?;
+                let name = string(arg, at, "a name")?;
                 if name == "AWS::NoValue" {
                     return Ok(None);
                 }
                 self.param(&name, "`Ref`", at)?
             }
-            "Fn::Sub" => {
-                let (text, vars) = match arg {
-                    Value::String(s) => (s, Map::new()),
-                    Value::Array(mut items) if items.len() == 2 => {
-                        let Some(Value::Object(vars)) = items.pop() else {
-                            return Err(malformed("`[STRING, {NAME: VALUE}]`"));
-                        };
-                        (string(items.remove(0), "`[STRING, {NAME: VALUE}]`")?, vars)
-                    }
-                    _ => return Err(malformed("a string or `[STRING, {NAME: VALUE}]`")),
-                };
-                Value::String(self.sub(&text, &vars, at)?)
-            }
-            "Fn::Join" => {
-                let Value::Array(mut items) = arg else {
-                    return Err(malformed("`[DELIMITER, [VALUES]]`"));
-                };
-                let (Some(Value::Array(list)), Some(Value::String(delim))) =
-                    (items.pop(), items.pop())
-                else {
-                    return Err(malformed("`[DELIMITER, [VALUES]]`"));
-                };
-                let parts = list
-                    .into_iter()
-                    .map(|v| string(v, "a list of strings to join"))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Value::String(parts.join(&delim))
-            }
-            "Fn::Select" => {
-                let Value::Array(items) = arg else {
-                    return Err(malformed("`[INDEX, [VALUES]]`"));
-                };
-                let index = match items.first() {
-                    Some(Value::Number(n)) => n.as_u64(),
-                    Some(Value::String(s)) => s.parse().ok(),
-                    _ => None,
-                };
-                let Some(Value::Array(list)) = items.get(1) else {
-                    return Err(malformed("`[INDEX, [VALUES]]`"));
-                };
-                index
-                    .and_then(|i| list.get(usize::try_from(i).ok()?))
-                    .cloned()
-                    .ok_or_else(|| malformed("an index within the list"))?
-            }
-            "Fn::Split" => {
-                let Value::Array(items) = arg else {
-                    return Err(malformed("`[DELIMITER, STRING]`"));
-                };
-                let (Some(Value::String(delim)), Some(Value::String(s))) =
-                    (items.first(), items.get(1))
-                else {
-                    return Err(malformed("`[DELIMITER, STRING]`"));
-                };
-                Value::Array(s.split(delim.as_str()).map(Value::from).collect())
-            }
+            "Fn::Sub" => self.sub_function(arg, at)?,
+            "Fn::Join" => join(arg, at)?,
+            "Fn::Select" => select(arg, at)?,
+            "Fn::Split" => split(arg, at)?,
             "Fn::GetAtt" => {
                 let name = match arg {
                     Value::Array(items) => items
@@ -303,12 +242,12 @@ impl Resolver<'_> {
                         .collect::<Vec<_>>()
                         .join("."),
                     Value::String(s) => s,
-                    _ => return Err(malformed("`[RESOURCE, ATTRIBUTE]`")),
+                    _ => return Err(malformed(at, "`[RESOURCE, ATTRIBUTE]`")),
                 };
                 self.param(&name, "`Fn::GetAtt`", at)?
             }
             "Fn::ImportValue" => {
-                let name = string(arg, "an export name")?;
+                let name = string(arg, at, "an export name")?;
                 self.param(&name, "`Fn::ImportValue`", at)?
             }
             other => {
@@ -319,6 +258,22 @@ impl Resolver<'_> {
             }
         };
         Ok(Some(out))
+    }
+
+    /// `Fn::Sub`: a string, or `[STRING, {NAME: VALUE}]`.
+    fn sub_function(&self, arg: Value, at: &str) -> Result<Value, ProposalError> {
+        const FORM: &str = "`[STRING, {NAME: VALUE}]`";
+        let (text, vars) = match arg {
+            Value::String(s) => (s, Map::new()),
+            Value::Array(mut items) if items.len() == 2 => {
+                let Some(Value::Object(vars)) = items.pop() else {
+                    return Err(malformed(at, FORM));
+                };
+                (string(items.remove(0), at, FORM)?, vars)
+            }
+            _ => return Err(malformed(at, "a string or `[STRING, {NAME: VALUE}]`")),
+        };
+        Ok(Value::String(self.sub(&text, &vars, at)?))
     }
 
     /// `${Name}` from `vars`, else the parameters; `${!Literal}` as `${Literal}`.
@@ -360,6 +315,72 @@ impl Resolver<'_> {
     }
 }
 
+fn malformed(at: &str, what: &str) -> ProposalError {
+    ProposalError::Malformed {
+        at: at.to_owned(),
+        reason: format!("must be {what}"),
+    }
+}
+
+/// A string argument (a number reads as its text).
+fn string(v: Value, at: &str, what: &str) -> Result<String, ProposalError> {
+    match v {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(malformed(at, what)),
+    }
+}
+
+/// `Fn::Join`: `[DELIMITER, [VALUES]]`.
+fn join(arg: Value, at: &str) -> Result<Value, ProposalError> {
+    const FORM: &str = "`[DELIMITER, [VALUES]]`";
+    let Value::Array(mut items) = arg else {
+        return Err(malformed(at, FORM));
+    };
+    let (Some(Value::Array(list)), Some(Value::String(delim))) = (items.pop(), items.pop()) else {
+        return Err(malformed(at, FORM));
+    };
+    let parts = list
+        .into_iter()
+        .map(|v| string(v, at, "a list of strings to join"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Value::String(parts.join(&delim)))
+}
+
+/// `Fn::Select`: `[INDEX, [VALUES]]`.
+fn select(arg: Value, at: &str) -> Result<Value, ProposalError> {
+    const FORM: &str = "`[INDEX, [VALUES]]`";
+    let Value::Array(items) = arg else {
+        return Err(malformed(at, FORM));
+    };
+    let index = match items.first() {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    let Some(Value::Array(list)) = items.get(1) else {
+        return Err(malformed(at, FORM));
+    };
+    index
+        .and_then(|i| list.get(usize::try_from(i).ok()?))
+        .cloned()
+        .ok_or_else(|| malformed(at, "an index within the list"))
+}
+
+/// `Fn::Split`: `[DELIMITER, STRING]`.
+fn split(arg: Value, at: &str) -> Result<Value, ProposalError> {
+    const FORM: &str = "`[DELIMITER, STRING]`";
+    let Value::Array(items) = arg else {
+        return Err(malformed(at, FORM));
+    };
+    let (Some(Value::String(delim)), Some(Value::String(s))) = (items.first(), items.get(1)) else {
+        return Err(malformed(at, FORM));
+    };
+    Ok(Value::Array(
+        s.split(delim.as_str()).map(Value::from).collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,7 +417,13 @@ mod tests {
             ("AWS::AccountId", "111122223333"),
             ("Name", "app"),
         ]);
-        let r = resolve(&doc, "Resources.K.Properties.KeyPolicy", &p, &BTreeSet::new()).unwrap();
+        let r = resolve(
+            &doc,
+            "Resources.K.Properties.KeyPolicy",
+            &p,
+            &BTreeSet::new(),
+        )
+        .unwrap();
         assert_eq!(r["a"], "arn:aws:iam::111122223333:role/app-${Literal}");
         assert_eq!(r["b"], "x:app");
         assert_eq!(r["c"], serde_json::json!(["kept"]));

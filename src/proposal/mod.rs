@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::arn::Arn;
 use crate::policy::{ParseError, Policy, parse_policy_value};
+use cloudformation::Declared;
 
 /// What the proposal file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,7 +74,7 @@ pub struct Proposal {
     pub text: String,
     pub candidates: Vec<Candidate>,
     /// CloudFormation: the parameters the template declares.
-    pub declared: cloudformation::Declared,
+    pub declared: Declared,
 }
 
 /// Why a proposal cannot be checked. Paths in messages are the file's
@@ -160,14 +161,18 @@ pub fn recognise(path: &Path, text: String) -> Result<Proposal, ProposalError> {
             at: "policy".into(),
             creates: false,
         };
-        (ProposalKind::KeyPolicy, vec![candidate], Default::default())
+        (
+            ProposalKind::KeyPolicy,
+            vec![candidate],
+            Declared::default(),
+        )
     } else if has("format_version")
         && (has("planned_values") || has("resource_changes") || has("values"))
     {
         (
             ProposalKind::TerraformPlan,
             terraform::candidates(&value)?,
-            Default::default(),
+            Declared::default(),
         )
     } else if has("Resources") {
         let (c, d) = cloudformation::candidates(&value)?;
@@ -195,13 +200,18 @@ impl Candidate {
         &self,
         kind: ProposalKind,
         params: &Parameters,
-        declared: &cloudformation::Declared,
+        declared: &Declared,
         key_arn: &str,
     ) -> Result<Policy, ProposalError> {
         let document = match kind {
             ProposalKind::CloudFormation => {
                 let mut all = pseudo_parameters(key_arn);
-                all.extend(declared.defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+                all.extend(
+                    declared
+                        .defaults
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
                 all.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
                 cloudformation::resolve(&self.document, &self.at, &all, &declared.lists)?
             }
@@ -335,9 +345,11 @@ fn names_key(r: &str, key_arn: &str) -> bool {
 pub fn sid_line(p: &Proposal, i: usize, sid: &str) -> Option<usize> {
     let lines: Vec<&str> = p.text.lines().collect();
     let spans = match (p.kind, p.candidates.get(i)?.resource.as_deref()) {
-        (ProposalKind::KeyPolicy, _) | (_, None) => vec![0..lines.len()],
+        (ProposalKind::KeyPolicy, _) | (_, None) => std::iter::once(0..lines.len()).collect(),
         _ if lines.len() <= 1 => return None,
-        (ProposalKind::CloudFormation, Some(id)) => template_block(&lines, id).into_iter().collect(),
+        (ProposalKind::CloudFormation, Some(id)) => {
+            template_block(&lines, id).into_iter().collect()
+        }
         (ProposalKind::TerraformPlan, Some(address)) => plan_spans(&lines, address),
     };
     // The first span that shows the Sid decides (a plan lists a resource's
@@ -419,8 +431,14 @@ mod tests {
         assert_eq!(sid_line(&proposal(json), 0, "Deny others"), Some(4));
         assert!(shows_sid("  - Sid: Deny others", "Deny others"));
         assert!(shows_sid("  - Sid: 'Keep'", "Keep"));
-        assert!(shows_sid(r#"{"policy": "{\"Sid\":\"Deny others\"}"}"#, "Deny others"));
-        assert!(!shows_sid("  - Sid: Deny others", "Deny"), "a prefix is not the id");
+        assert!(shows_sid(
+            r#"{"policy": "{\"Sid\":\"Deny others\"}"}"#,
+            "Deny others"
+        ));
+        assert!(
+            !shows_sid("  - Sid: Deny others", "Deny"),
+            "a prefix is not the id"
+        );
     }
 
     #[test]
@@ -448,7 +466,11 @@ mod tests {
             "            Resource: '*'\n",
             "            Resource: '*'\n          - Sid: Deny others\n            Effect: Deny\n            Principal: '*'\n            Action: 'b'\n            Resource: '*'\n",
         );
-        assert_eq!(sid_line(&proposal(&twice), 0, "Deny others"), None, "{twice}");
+        assert_eq!(
+            sid_line(&proposal(&twice), 0, "Deny others"),
+            None,
+            "{twice}"
+        );
     }
 
     #[test]
@@ -459,9 +481,14 @@ mod tests {
         );
         let p = proposal(&plan);
         assert_eq!(sid_line(&p, 0, "S"), None);
-        let pretty = serde_json::to_string_pretty(&serde_json::from_str::<Value>(&plan).unwrap()).unwrap();
+        let pretty =
+            serde_json::to_string_pretty(&serde_json::from_str::<Value>(&plan).unwrap()).unwrap();
         let p = proposal(&pretty);
-        let want = pretty.lines().position(|l| l.contains("\\\"S\\\"")).unwrap() + 1;
+        let want = pretty
+            .lines()
+            .position(|l| l.contains("\\\"S\\\""))
+            .unwrap()
+            + 1;
         assert_eq!(sid_line(&p, 0, "S"), Some(want), "{pretty}");
     }
 

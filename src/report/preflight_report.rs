@@ -13,13 +13,13 @@ use super::words::{
     SHOWN, Style, WIDTH, condition_words, evidence_line, seen_result_words, short_caller,
     statement_words, table_caller, wrapped,
 };
-use crate::policy::ConditionTrace;
-use crate::analysis::policies::PolicySource;
 use crate::analysis::policies::PolicyError;
+use crate::analysis::policies::PolicySource;
 use crate::analysis::preflight::{CallerChange, CheckVerdict, KeyCheck, ListKind};
-use crate::collect::{Failure, Inputs};
 use crate::call::fmt_time;
 use crate::cli::CheckFormat;
+use crate::collect::{Failure, Inputs};
+use crate::policy::ConditionTrace;
 use crate::proposal::{ProposalKind, ProposalRef, Unseen};
 
 /// What the check report shows: the checks of `analysis::preflight`, with
@@ -321,7 +321,9 @@ fn key(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
 fn list_title(kind: ListKind) -> &'static str {
     match kind {
         ListKind::Lose => "Would lose access",
-        ListKind::StillDenied => "Still denied (cut off by the policy in force, and by the proposal)",
+        ListKind::StillDenied => {
+            "Still denied (cut off by the policy in force, and by the proposal)"
+        }
         ListKind::Undetermined => "Undetermined",
         ListKind::Gain => "Would gain access",
     }
@@ -451,11 +453,7 @@ fn last_seen(c: &CallerChange) -> String {
     c.last_seen.map_or_else(|| "?".into(), fmt_time)
 }
 
-fn callers_table(
-    k: &KeyCheck,
-    group: &[&CallerChange],
-    w: &mut impl Write,
-) -> std::io::Result<()> {
+fn callers_table(k: &KeyCheck, group: &[&CallerChange], w: &mut impl Write) -> std::io::Result<()> {
     let mut b = Builder::default();
     b.push_record(["caller", "events", "calls", "last seen", "now"]);
     let shown = group.len().min(SHOWN * 4);
@@ -484,11 +482,7 @@ fn callers_table(
     writeln!(w)
 }
 
-fn callers_list(
-    k: &KeyCheck,
-    group: &[&CallerChange],
-    w: &mut impl Write,
-) -> std::io::Result<()> {
+fn callers_list(k: &KeyCheck, group: &[&CallerChange], w: &mut impl Write) -> std::io::Result<()> {
     let folded = group.len() > SHOWN;
     if folded {
         writeln!(w, "<details><summary>{} callers</summary>\n", group.len())?;
@@ -602,7 +596,7 @@ fn annotation(
     kind: ListKind,
     group: &[&CallerChange],
     w: &mut impl Write,
-) -> std::io::Result<()>{
+) -> std::io::Result<()> {
     let first = group[0];
     let n = group.len();
     let title = match (&first.statement, kind) {

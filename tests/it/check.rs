@@ -621,7 +621,9 @@ fn dropping_an_allow_cuts_off_what_it_allowed_but_not_grants() {
 /// `check --format json` of `policy` against the trail `trail`, no filters.
 fn check_trail(policy: &str, trail: &str) -> (Value, i32) {
     let out = run(
-        &["check", "--policy", policy, "--format", "json", "--quiet", trail],
+        &[
+            "check", "--policy", policy, "--format", "json", "--quiet", trail,
+        ],
         b"",
     );
     let v = serde_json::from_slice(&out.stdout)
@@ -675,10 +677,7 @@ fn a_plan_that_creates_a_key_has_no_caller_to_lose() {
             .collect();
         assert_eq!(
             unseen,
-            BTreeSet::from([
-                ("aws_kms_key.new", true),
-                ("aws_kms_key_policy.new", true)
-            ]),
+            BTreeSet::from([("aws_kms_key.new", true), ("aws_kms_key_policy.new", true)]),
             "{name}"
         );
     }
@@ -730,7 +729,10 @@ fn callers_the_policy_in_force_cuts_off_and_the_proposal_still_denies_fail() {
     assert_eq!(who(&before, "lose"), still);
     for c in v["keys"][0]["still_denied"].as_array().unwrap() {
         assert_eq!(c["statement"]["sid"], "Deny actions except Administrator");
-        assert_eq!(c["now_statement"]["sid"], "Deny actions except Administrator");
+        assert_eq!(
+            c["now_statement"]["sid"],
+            "Deny actions except Administrator"
+        );
         assert_eq!(c["now"], "explicit-deny", "{c}");
         assert!(c["succeeded"].as_u64().unwrap() > 0, "{c}");
         assert!(!c["evidence"].as_array().unwrap().is_empty(), "{c}");
@@ -747,7 +749,11 @@ fn callers_the_policy_in_force_cuts_off_and_the_proposal_still_denies_fail() {
         .iter()
         .find(|f| f["verified"] == true)
         .unwrap_or_else(|| panic!("a verified fix: {v}"));
-    let patched = write(dir.path(), "fixed-again.json", fix["policy"].to_string().as_bytes());
+    let patched = write(
+        dir.path(),
+        "fixed-again.json",
+        fix["policy"].to_string().as_bytes(),
+    );
     let out = run_check(&patched, "json", &[]);
     let again: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{again}");
@@ -798,18 +804,26 @@ fn annotations_point_into_the_checked_resource_and_not_into_a_one_line_plan() {
         .unwrap()
         .0
         + 1;
-    assert!(sid > line_of(&two, "Sid: Deny others"), "the fixture repeats the Sid");
-    let error = text.lines().find(|l| l.starts_with("::error file=")).unwrap();
+    assert!(
+        sid > line_of(&two, "Sid: Deny others"),
+        "the fixture repeats the Sid"
+    );
+    let error = text
+        .lines()
+        .find(|l| l.starts_with("::error file="))
+        .unwrap();
     assert!(error.contains(&format!(",line={sid},")), "{sid}: {error}");
     // `terraform show -json` writes one line: no line to point at.
     let dir = tempfile::tempdir().unwrap();
-    let plan: Value = serde_json::from_slice(
-        &std::fs::read(fixture("terraform-plan-blocking.json")).unwrap(),
-    )
-    .unwrap();
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(fixture("terraform-plan-blocking.json")).unwrap())
+            .unwrap();
     let one_line = write(dir.path(), "plan.json", plan.to_string().as_bytes());
     let text = stdout(&check(&one_line, "github", &[]));
-    let error = text.lines().find(|l| l.starts_with("::error file=")).unwrap();
+    let error = text
+        .lines()
+        .find(|l| l.starts_with("::error file="))
+        .unwrap();
     assert!(!error.contains(",line="), "{error}");
 }
 
@@ -819,7 +833,15 @@ fn current_for_several_keys_is_refused_naming_current() {
     let after = sample("policies/key-policy-after.json");
     let before = sample("policies/key-policy-before.json");
     let out = run(
-        &["check", "--policy", &after, "--current", &before, "--quiet", &logs],
+        &[
+            "check",
+            "--policy",
+            &after,
+            "--current",
+            &before,
+            "--quiet",
+            &logs,
+        ],
         b"",
     );
     assert_eq!(out.status.code(), Some(2));
@@ -832,7 +854,11 @@ fn current_for_several_keys_is_refused_naming_current() {
 
 #[test]
 fn fix_diffs_name_the_policy_they_start_from() {
-    let table = stdout(&check(&sample("policies/key-policy-after.json"), "table", &[]));
+    let table = stdout(&check(
+        &sample("policies/key-policy-after.json"),
+        "table",
+        &[],
+    ));
     assert!(
         table.contains("--- key policy (proposed)\n    +++ key policy (patched)\n    @@ "),
         "{table}"
@@ -859,8 +885,15 @@ fn a_failures_hint_stays_on_its_own_line() {
     let logs = sample("AWSLogs");
     let out = run(
         &[
-            "check", "--policy", &policy, "--format", "table", "--quiet", "--until",
-            "2020-01-01T00:00:00Z", &logs,
+            "check",
+            "--policy",
+            &policy,
+            "--format",
+            "table",
+            "--quiet",
+            "--until",
+            "2020-01-01T00:00:00Z",
+            &logs,
         ],
         b"",
     );
@@ -870,7 +903,10 @@ fn a_failures_hint_stays_on_its_own_line() {
         .lines()
         .position(|l| l.starts_with("input failed: `filters`"))
         .unwrap_or_else(|| panic!("{table}"));
-    assert!(!table.lines().nth(failure).unwrap().contains("hint:"), "{table}");
+    assert!(
+        !table.lines().nth(failure).unwrap().contains("hint:"),
+        "{table}"
+    );
     assert!(
         table
             .lines()
@@ -882,7 +918,11 @@ fn a_failures_hint_stays_on_its_own_line() {
 
 #[test]
 fn the_table_has_a_legend_and_each_callers_evidence() {
-    let table = stdout(&check(&sample("policies/key-policy-after.json"), "table", &[]));
+    let table = stdout(&check(
+        &sample("policies/key-policy-after.json"),
+        "table",
+        &[],
+    ));
     assert!(
         table.contains("(fas: forward access; slr: service-linked role; service: a service principal; no @account: the key's, 111122223333)"),
         "{table}"
@@ -890,7 +930,10 @@ fn the_table_has_a_legend_and_each_callers_evidence() {
     // Each caller shows its own `aws:PrincipalArn`, said whose it is
     // (the table wraps it; words are kept whole).
     let flat = table.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(flat.contains("seen absent -> true (service backup-storage)"), "{table}");
+    assert!(
+        flat.contains("seen absent -> true (service backup-storage)"),
+        "{table}"
+    );
     assert!(
         flat.contains(
             "seen `arn:aws:iam::111122223333:role/vault-restore-check-role` -> true (fas role/vault-restore-check-role via lambda)"
@@ -907,8 +950,20 @@ fn output_files_take_their_format_from_the_extension_as_for_analyze() {
     let to = |name: &str| {
         let path = dir.path().join(name);
         let p = path.to_str().unwrap().to_owned();
-        let args = ["check", "--policy", &policy, "--quiet", "-o", &p, "--until", BEFORE_CHANGE];
-        let out = run(&[&args[..], &["--key", "alias/prod-backup-vault", &logs]].concat(), b"");
+        let args = [
+            "check",
+            "--policy",
+            &policy,
+            "--quiet",
+            "-o",
+            &p,
+            "--until",
+            BEFORE_CHANGE,
+        ];
+        let out = run(
+            &[&args[..], &["--key", "alias/prod-backup-vault", &logs]].concat(),
+            b"",
+        );
         (out, std::fs::read_to_string(&path).unwrap_or_default())
     };
     let (out, md) = to("report.md");

@@ -61,11 +61,7 @@ fn service_principal_broad_adds_exactly_the_entry() {
         fix.description
             .contains("statement 1 (`Deny actions except Administrator`)")
     );
-    assert!(
-        fix.diff.starts_with("@@ "),
-        "{}",
-        fix.diff
-    );
+    assert!(fix.diff.starts_with("@@ "), "{}", fix.diff);
     let added: Vec<_> = fix
         .diff
         .lines()
