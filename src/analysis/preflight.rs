@@ -73,6 +73,25 @@ impl KeyCheck {
         }
     }
 
+    /// The check of `k` before any shape is replayed.
+    fn empty(k: &KeyInput<'_>, shapes: &[RequestShape<'_>]) -> Self {
+        KeyCheck {
+            key_arn: k.key_arn.to_owned(),
+            resource: k.resource.clone(),
+            current: k.current.map(PolicyRef::of),
+            callers: 0,
+            shapes: shapes.len() as u64,
+            calls: shapes.iter().map(|s| s.succeeded + s.denied).sum(),
+            not_evaluable: Vec::new(),
+            lose: Vec::new(),
+            still_denied: Vec::new(),
+            undetermined: Vec::new(),
+            gain: Vec::new(),
+            fixes: Vec::new(),
+            fix_failures: Vec::new(),
+        }
+    }
+
     fn list_mut(&mut self, kind: ListKind) -> &mut Vec<CallerChange> {
         match kind {
             ListKind::Lose => &mut self.lose,
@@ -238,21 +257,7 @@ fn check_key(
     ids: &mut FixIds,
 ) -> KeyCheck {
     let shapes = shapes(calls, k.key_arn);
-    let mut out = KeyCheck {
-        key_arn: k.key_arn.to_owned(),
-        resource: k.resource.clone(),
-        current: k.current.map(PolicyRef::of),
-        callers: 0,
-        shapes: shapes.len() as u64,
-        calls: shapes.iter().map(|s| s.succeeded + s.denied).sum(),
-        not_evaluable: Vec::new(),
-        lose: Vec::new(),
-        still_denied: Vec::new(),
-        undetermined: Vec::new(),
-        gain: Vec::new(),
-        fixes: Vec::new(),
-        fix_failures: Vec::new(),
-    };
+    let mut out = KeyCheck::empty(k, &shapes);
     let mut callers: foldhash::HashSet<&Caller> = foldhash::HashSet::default();
     let mut merged = Merged::default();
     let mut observed: Vec<Observed> = Vec::new();

@@ -599,33 +599,7 @@ fn annotation(
 ) -> std::io::Result<()> {
     let first = group[0];
     let n = group.len();
-    let title = match (&first.statement, kind) {
-        (Some(st), ListKind::Lose) => format!(
-            "{} would deny {n} caller(s) seen in the trail",
-            statement_words(st)
-        ),
-        (Some(st), ListKind::StillDenied) => format!(
-            "{} would still deny {n} caller(s) the policy in force cuts off",
-            statement_words(st)
-        ),
-        (Some(st), ListKind::Undetermined) => format!(
-            "{} may deny {n} caller(s) seen in the trail (undetermined)",
-            statement_words(st)
-        ),
-        (Some(st), ListKind::Gain) => format!(
-            "{} would newly allow {n} caller(s) seen in the trail",
-            statement_words(st)
-        ),
-        (None, ListKind::Gain) => {
-            format!("no Deny would refuse {n} caller(s) seen in the trail any more")
-        }
-        (None, ListKind::Undetermined) => format!(
-            "no statement would allow {n} caller(s) seen in the trail; a grant may (undetermined)"
-        ),
-        (None, _) => {
-            format!("no statement would allow {n} caller(s) seen in the trail any more")
-        }
-    };
+    let title = annotation_title(first, kind, n);
     let who: Vec<String> = group
         .iter()
         .take(SHOWN)
@@ -678,6 +652,37 @@ fn annotation(
         escape_property(&title),
         escape_data(&msg)
     )
+}
+
+/// An annotation's title: what the statement does to the group's `n` callers.
+fn annotation_title(first: &CallerChange, kind: ListKind, n: usize) -> String {
+    match (&first.statement, kind) {
+        (Some(st), ListKind::Lose) => format!(
+            "{} would deny {n} caller(s) seen in the trail",
+            statement_words(st)
+        ),
+        (Some(st), ListKind::StillDenied) => format!(
+            "{} would still deny {n} caller(s) the policy in force cuts off",
+            statement_words(st)
+        ),
+        (Some(st), ListKind::Undetermined) => format!(
+            "{} may deny {n} caller(s) seen in the trail (undetermined)",
+            statement_words(st)
+        ),
+        (Some(st), ListKind::Gain) => format!(
+            "{} would newly allow {n} caller(s) seen in the trail",
+            statement_words(st)
+        ),
+        (None, ListKind::Gain) => {
+            format!("no Deny would refuse {n} caller(s) seen in the trail any more")
+        }
+        (None, ListKind::Undetermined) => format!(
+            "no statement would allow {n} caller(s) seen in the trail; a grant may (undetermined)"
+        ),
+        (None, _) => {
+            format!("no statement would allow {n} caller(s) seen in the trail any more")
+        }
+    }
 }
 
 /// A workflow command's message: `%`, CR and LF escaped.
