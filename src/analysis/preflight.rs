@@ -6,12 +6,15 @@
 //! it ([`request_for`], [`with_org`]) and evaluated under both policies.
 //! A caller *loses* access when the proposal denies what the policy in
 //! force allows, or what the trail shows succeeding (without a policy in
-//! force, successes are the only evidence of access); it becomes
-//! *undetermined* when the proposal's decision hangs on keys the trail
-//! cannot show; it *gains* access when the proposal allows what the policy
-//! in force denies. Losers of a Deny get that statement's fixes, verified
-//! like the diagnosis's (`diagnosis::fixes`): every observed caller checked
-//! and the statement's probes still denied. Pure: no I/O, no words.
+//! force, successes are the only evidence of access, and an implicit deny
+//! is undetermined: a grant may have let it in); it is *still denied* when
+//! it succeeded in the window, the policy in force denies it and the
+//! proposal still does; it becomes *undetermined* when the proposal's
+//! decision hangs on keys the trail cannot show; it *gains* access when
+//! the proposal allows what the policy in force denies. Losers and
+//! still-denied callers of a Deny get that statement's fixes, verified
+//! like the diagnosis's (`diagnosis::fixes`): every observed request
+//! checked and the statement's probes still denied. Pure: no I/O, no words.
 
 use std::collections::BTreeMap;
 
