@@ -76,8 +76,8 @@ impl CheckSettings {
         let trail = TrailSettings::from_args(a.trail)?;
         let format = match (a.format, &a.output) {
             (Some(f), _) => f,
-            (None, None) if default_format() == Format::Table => CheckFormat::Table,
-            (None, _) => CheckFormat::Json,
+            (None, Some(path)) => check_format(format_of(path), path)?,
+            (None, None) => check_format(default_format(), Path::new(""))?,
         };
         let current = a
             .current
@@ -304,6 +304,20 @@ impl SqlSettings {
         };
         Ok(Self { engine, selection })
     }
+}
+
+/// `check`'s format for `analyze`'s: the same, but HTML (which `check`
+/// does not write) is an error naming the `--output` file that asked for it.
+fn check_format(f: Format, output: &Path) -> anyhow::Result<CheckFormat> {
+    Ok(match f {
+        Format::Table => CheckFormat::Table,
+        Format::Json => CheckFormat::Json,
+        Format::Markdown => CheckFormat::Markdown,
+        Format::Html => anyhow::bail!(
+            "`--output {}`: `check` writes no HTML report\nhint: name a `.md` or `.json` file, or give `--format`",
+            output.display()
+        ),
+    })
 }
 
 /// Table on a terminal, JSON otherwise.

@@ -6,12 +6,15 @@
 //! it ([`request_for`], [`with_org`]) and evaluated under both policies.
 //! A caller *loses* access when the proposal denies what the policy in
 //! force allows, or what the trail shows succeeding (without a policy in
-//! force, successes are the only evidence of access); it becomes
-//! *undetermined* when the proposal's decision hangs on keys the trail
-//! cannot show; it *gains* access when the proposal allows what the policy
-//! in force denies. Losers of a Deny get that statement's fixes, verified
-//! like the diagnosis's (`diagnosis::fixes`): every observed caller checked
-//! and the statement's probes still denied. Pure: no I/O, no words.
+//! force, successes are the only evidence of access, and an implicit deny
+//! is undetermined: a grant may have let it in); it is *still denied* when
+//! it succeeded in the window, the policy in force denies it and the
+//! proposal still does; it becomes *undetermined* when the proposal's
+//! decision hangs on keys the trail cannot show; it *gains* access when
+//! the proposal allows what the policy in force denies. Losers and
+//! still-denied callers of a Deny get that statement's fixes, verified
+//! like the diagnosis's (`diagnosis::fixes`): every observed request
+//! checked and the statement's probes still denied. Pure: no I/O, no words.
 
 use std::collections::BTreeMap;
 
@@ -21,45 +24,11 @@ use serde::Serialize;
 use super::diagnosis::fixes::{FixFailure, FixIds, FixRef, ProposedFix, Target, statement_fixes};
 use super::diagnosis::request::{arn_part, blocked_caller_for, request_for, with_org};
 use super::diagnosis::{Observed, PolicyRef, StatementRef};
-use super::policies::{KeyPolicy, PolicyError};
+use super::policies::KeyPolicy;
 use crate::call::{Caller, KmsCall, Outcome as CallOutcome, ser_time};
-use crate::collect::{Failure, Inputs};
 use crate::policy::{
     ConditionTrace, Decision, Outcome, Policy, Request, Seen, StatementTrace, Tri, evaluate,
 };
-use crate::proposal::ProposalKind;
-
-/// The whole check, in the shape the JSON report serialises.
-#[derive(Debug, Serialize)]
-pub struct Preflight {
-    /// The proposal file and what it is.
-    pub proposal: ProposalRef,
-    pub verdict: Verdict,
-    pub keys: Vec<KeyCheck>,
-    /// Resources of the proposal whose key the trail shows no call to:
-    /// no observed caller to lose.
-    pub unseen: Vec<Unseen>,
-    pub inputs: Inputs,
-    pub failures: Vec<Failure>,
-    /// Trail policies that could not be used.
-    pub policy_errors: Vec<PolicyError>,
-}
-
-/// The proposal file.
-#[derive(Debug, Serialize)]
-pub struct ProposalRef {
-    pub path: String,
-    pub kind: ProposalKind,
-}
-
-/// A resource whose key the trail never shows (or that the proposal creates).
-#[derive(Debug, Serialize)]
-pub struct Unseen {
-    pub resource: Option<String>,
-    pub key_ref: Option<String>,
-    /// The proposal creates the key.
-    pub creates: bool,
-}
 
 /// One key to check: the policy in force (if known) and the proposal's.
 pub struct KeyInput<'a> {
@@ -84,17 +53,62 @@ pub struct KeyCheck {
     pub calls: u64,
     /// Callers CloudTrail does not identify well enough to replay.
     pub not_evaluable: Vec<Caller>,
-    pub lose: Vec<Change>,
-    pub undetermined: Vec<Change>,
-    pub gain: Vec<Change>,
-    /// One fix per Deny statement that losers hit (broad, then narrow).
+    pub lose: Vec<CallerChange>,
+    /// Callers the trail shows succeeding that the policy in force denies
+    /// and the proposal still denies: cut off now, and not let back in.
+    pub still_denied: Vec<CallerChange>,
+    pub undetermined: Vec<CallerChange>,
+    pub gain: Vec<CallerChange>,
+    /// One fix per Deny statement that losers and still-denied callers hit
+    /// (broad, then narrow).
     pub fixes: Vec<ProposedFix>,
     pub fix_failures: Vec<FixFailure>,
 }
 
-/// One caller whose decision changes, per statement of the proposal.
+impl KeyCheck {
+    /// The entries of one list.
+    pub fn list(&self, kind: ListKind) -> &[CallerChange] {
+        match kind {
+            ListKind::Lose => &self.lose,
+            ListKind::StillDenied => &self.still_denied,
+            ListKind::Undetermined => &self.undetermined,
+            ListKind::Gain => &self.gain,
+        }
+    }
+
+    /// The check of `k` before any shape is replayed.
+    fn empty(k: &KeyInput<'_>, shapes: &[RequestShape<'_>]) -> Self {
+        KeyCheck {
+            key_arn: k.key_arn.to_owned(),
+            resource: k.resource.clone(),
+            current: k.current.map(PolicyRef::of),
+            callers: 0,
+            shapes: shapes.len() as u64,
+            calls: shapes.iter().map(|s| s.succeeded + s.denied).sum(),
+            not_evaluable: Vec::new(),
+            lose: Vec::new(),
+            still_denied: Vec::new(),
+            undetermined: Vec::new(),
+            gain: Vec::new(),
+            fixes: Vec::new(),
+            fix_failures: Vec::new(),
+        }
+    }
+
+    fn list_mut(&mut self, kind: ListKind) -> &mut Vec<CallerChange> {
+        match kind {
+            ListKind::Lose => &mut self.lose,
+            ListKind::StillDenied => &mut self.still_denied,
+            ListKind::Undetermined => &mut self.undetermined,
+            ListKind::Gain => &mut self.gain,
+        }
+    }
+}
+
+/// One caller whose decision changes (or, still denied, does not change
+/// back), per statement of the proposal.
 #[derive(Debug, Clone, Serialize)]
-pub struct Change {
+pub struct CallerChange {
     pub caller: Caller,
     pub event_names: Vec<String>,
     /// Calls the trail shows succeeding, and denied.
@@ -105,13 +119,14 @@ pub struct Change {
     /// Under the policy in force (`None`: no policy known).
     pub now: Option<Outcome>,
     pub proposed: Outcome,
-    /// The proposal's statement that decides it (a Deny for `lose` and
-    /// `undetermined`, the Allow for `gain`); `None` when no statement of
-    /// the proposal allows the call any more.
+    /// The proposal's statement that decides it (a Deny for `lose`,
+    /// `still_denied` and `undetermined`, the Allow for `gain`); `None`
+    /// when no statement of the proposal allows the call any more.
     pub statement: Option<StatementRef>,
     /// That statement's conditions: key, value seen, result.
     pub evidence: Vec<ConditionTrace>,
-    /// For `gain`: the statement of the policy in force that denied it.
+    /// For `gain` and `still_denied`: the statement of the policy in force
+    /// that denies it.
     pub now_statement: Option<StatementRef>,
     /// The condition keys the decision hangs on that CloudTrail cannot show.
     pub uncertain_keys: Vec<String>,
@@ -127,36 +142,52 @@ pub struct Change {
 /// What the check concludes, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    /// No observed caller loses access.
+pub enum CheckVerdict {
+    /// No observed caller loses access or stays cut off.
     Pass,
     /// Some observed caller would lose access.
     Lose,
+    /// None loses access, but some the trail shows succeeding are denied
+    /// by the policy in force and would still be denied by the proposal.
+    StillDenied,
     /// None loses for sure; some decisions hang on keys the trail cannot show.
     Undetermined,
 }
 
 /// The verdict over every key checked.
-pub fn verdict(keys: &[KeyCheck]) -> Verdict {
-    if keys.iter().any(|k| !k.lose.is_empty()) {
-        Verdict::Lose
-    } else if keys.iter().any(|k| !k.undetermined.is_empty()) {
-        Verdict::Undetermined
+pub fn verdict(keys: &[KeyCheck]) -> CheckVerdict {
+    let any = |kind| keys.iter().any(|k| !k.list(kind).is_empty());
+    if any(ListKind::Lose) {
+        CheckVerdict::Lose
+    } else if any(ListKind::StillDenied) {
+        CheckVerdict::StillDenied
+    } else if any(ListKind::Undetermined) {
+        CheckVerdict::Undetermined
     } else {
-        Verdict::Pass
+        CheckVerdict::Pass
     }
 }
 
-/// Which list a shape goes to.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Kind {
+/// The lists of a [`KeyCheck`] a request shape can go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ListKind {
     Lose,
+    StillDenied,
     Undetermined,
     Gain,
 }
 
+impl ListKind {
+    pub const ALL: [ListKind; 4] = [
+        ListKind::Lose,
+        ListKind::StillDenied,
+        ListKind::Undetermined,
+        ListKind::Gain,
+    ];
+}
+
 /// One request shape's calls.
-struct Shape<'a> {
+struct RequestShape<'a> {
     caller: &'a Caller,
     event: &'a str,
     rep: &'a KmsCall,
@@ -165,7 +196,7 @@ struct Shape<'a> {
     last_ms: Option<i64>,
 }
 
-type ShapeId<'a> = (
+type ShapeKey<'a> = (
     &'a Caller,
     &'a str,
     Option<&'a str>,
@@ -188,11 +219,11 @@ pub fn preflight(
         .collect()
 }
 
-fn shapes<'a>(calls: &'a [KmsCall], key: &str) -> Vec<Shape<'a>> {
-    let mut out: Vec<Shape<'a>> = Vec::new();
-    let mut at: HashMap<ShapeId<'a>, usize> = HashMap::default();
+fn shapes<'a>(calls: &'a [KmsCall], key: &str) -> Vec<RequestShape<'a>> {
+    let mut out: Vec<RequestShape<'a>> = Vec::new();
+    let mut at: HashMap<ShapeKey<'a>, usize> = HashMap::default();
     for c in calls.iter().filter(|c| &*c.key == key) {
-        let id: ShapeId<'a> = (
+        let id: ShapeKey<'a> = (
             &c.caller,
             &c.event_name,
             c.region.as_deref(),
@@ -201,7 +232,7 @@ fn shapes<'a>(calls: &'a [KmsCall], key: &str) -> Vec<Shape<'a>> {
             &c.encryption_context,
         );
         let i = *at.entry(id).or_insert_with(|| {
-            out.push(Shape {
+            out.push(RequestShape {
                 caller: &c.caller,
                 event: &c.event_name,
                 rep: c,
@@ -229,26 +260,10 @@ fn check_key(
     ids: &mut FixIds,
 ) -> KeyCheck {
     let shapes = shapes(calls, k.key_arn);
-    let mut out = KeyCheck {
-        key_arn: k.key_arn.to_owned(),
-        resource: k.resource.clone(),
-        current: k.current.map(PolicyRef::of),
-        callers: 0,
-        shapes: shapes.len() as u64,
-        calls: shapes.iter().map(|s| s.succeeded + s.denied).sum(),
-        not_evaluable: Vec::new(),
-        lose: Vec::new(),
-        undetermined: Vec::new(),
-        gain: Vec::new(),
-        fixes: Vec::new(),
-        fix_failures: Vec::new(),
-    };
+    let mut out = KeyCheck::empty(k, &shapes);
     let mut callers: foldhash::HashSet<&Caller> = foldhash::HashSet::default();
-    let mut changes: BTreeMap<(Kind, usize), Change> = BTreeMap::new();
-    // Entries by (kind, caller, statement), numbered in order of first sight.
-    let mut order: HashMap<(Kind, &Caller, Option<usize>), usize> = HashMap::default();
+    let mut merged = Merged::default();
     let mut observed: Vec<Observed> = Vec::new();
-    let mut observed_at: HashMap<(&Caller, &str), usize> = HashMap::default();
     for s in &shapes {
         callers.insert(s.caller);
         let Some(req) = request_for(s.caller, k.key_arn, s.event, Some(s.rep))
@@ -261,56 +276,62 @@ fn check_key(
         };
         let now = k.current.map(|p| evaluate(&p.policy, &req));
         let after = evaluate(k.proposed, &req);
-        let o = Observed {
+        if let Some(kind) = classify(s, now.as_ref(), &after) {
+            merged.add(kind, s, &req, now.as_ref(), &after);
+        }
+        // One per shape, not per (caller, event): a caller's second
+        // encryption context, address or endpoint is a request of its own
+        // that a fix must keep working.
+        observed.push(Observed {
             caller: s.caller.clone(),
             event_name: s.event.to_owned(),
-            request: req.clone(),
+            request: req,
             now: after.summary(),
-        };
-        if let Some(&at) = observed_at.get(&(s.caller, s.event)) {
-            observed[at] = o;
-        } else {
-            observed_at.insert((s.caller, s.event), observed.len());
-            observed.push(o);
-        }
-        let Some(kind) = classify(s, now.as_ref(), &after) else {
-            continue;
-        };
-        let deciding = deciding(&after);
-        let next = order.len();
-        let entry = *order
+        });
+    }
+    out.callers = callers.len() as u64;
+    for ((kind, _), c) in merged.changes {
+        out.list_mut(kind).push(c);
+    }
+    add_fixes(&mut out, k, &observed, ids);
+    out
+}
+
+/// The changes of one key, one entry per (list, caller, deciding
+/// statement) in order of first sight.
+#[derive(Default)]
+struct Merged<'a> {
+    changes: BTreeMap<(ListKind, usize), CallerChange>,
+    order: HashMap<(ListKind, &'a Caller, Option<usize>), usize>,
+}
+
+impl<'a> Merged<'a> {
+    fn add(
+        &mut self,
+        kind: ListKind,
+        s: &RequestShape<'a>,
+        req: &Request,
+        now: Option<&Decision>,
+        after: &Decision,
+    ) {
+        let deciding = deciding(after);
+        let next = self.order.len();
+        let entry = *self
+            .order
             .entry((kind, s.caller, deciding.map(|d| d.index)))
             .or_insert(next);
-        let c = changes.entry((kind, entry)).or_insert_with(|| Change {
-            caller: s.caller.clone(),
-            event_names: Vec::new(),
-            succeeded: 0,
-            denied: 0,
-            last_seen: None,
-            now: now.as_ref().map(|d| d.outcome),
-            proposed: after.outcome,
-            statement: deciding.map(|d| StatementRef {
-                sid: d.sid.clone(),
-                index: d.index,
-            }),
-            evidence: deciding.map(|d| d.conditions.clone()).unwrap_or_default(),
-            now_statement: now.as_ref().filter(|_| kind == Kind::Gain).and_then(|d| {
-                d.deciding().first().map(|s| StatementRef {
-                    sid: s.sid.clone(),
-                    index: s.index,
-                })
-            }),
-            uncertain_keys: Vec::new(),
-            line: None,
-            fixes: Vec::new(),
-            requests: Vec::new(),
-        });
+        let c = self
+            .changes
+            .entry((kind, entry))
+            .or_insert_with(|| new_change(kind, s.caller, now, after, deciding));
         c.succeeded += s.succeeded;
         c.denied += s.denied;
         c.last_seen = c.last_seen.max(s.last_ms);
         if !c.event_names.iter().any(|e| e == s.event) {
             c.event_names.push(s.event.to_owned());
-            c.requests.push(req);
+        }
+        if !c.requests.contains(req) {
+            c.requests.push(req.clone());
         }
         if let Some(d) = deciding {
             for key in uncertain(&d.conditions) {
@@ -324,43 +345,63 @@ fn check_key(
             }
         }
     }
-    out.callers = callers.len() as u64;
-    for ((kind, _), c) in changes {
-        match kind {
-            Kind::Lose => out.lose.push(c),
-            Kind::Undetermined => out.undetermined.push(c),
-            Kind::Gain => out.gain.push(c),
-        }
+}
+
+/// A list entry with no calls counted yet.
+fn new_change(
+    kind: ListKind,
+    caller: &Caller,
+    now: Option<&Decision>,
+    after: &Decision,
+    deciding: Option<&StatementTrace>,
+) -> CallerChange {
+    let statement_ref = |s: &StatementTrace| StatementRef {
+        sid: s.sid.clone(),
+        index: s.index,
+    };
+    let denied_now = matches!(kind, ListKind::Gain | ListKind::StillDenied);
+    CallerChange {
+        caller: caller.clone(),
+        event_names: Vec::new(),
+        succeeded: 0,
+        denied: 0,
+        last_seen: None,
+        now: now.map(|d| d.outcome),
+        proposed: after.outcome,
+        statement: deciding.map(statement_ref),
+        evidence: deciding.map(|d| d.conditions.clone()).unwrap_or_default(),
+        now_statement: now
+            .filter(|_| denied_now)
+            .and_then(|d| d.deciding().first().map(|s| statement_ref(s))),
+        uncertain_keys: Vec::new(),
+        line: None,
+        fixes: Vec::new(),
+        requests: Vec::new(),
     }
-    add_fixes(&mut out, k, &observed, ids);
-    out
 }
 
 /// Where a shape goes, if its decision changes.
-fn classify(s: &Shape<'_>, now: Option<&Decision>, after: &Decision) -> Option<Kind> {
+fn classify(s: &RequestShape<'_>, now: Option<&Decision>, after: &Decision) -> Option<ListKind> {
     let now_outcome = now.map(|d| d.outcome);
     let denied_now = now.is_some_and(|d| d.explicit_deny() == Tri::True);
     // Successes prove the caller was let in then (by this policy, or a
     // grant while no Deny matched).
     let had_access = s.succeeded > 0 || now_outcome == Some(Outcome::Allowed);
     match after.outcome {
-        Outcome::ExplicitDeny if had_access && !denied_now => Some(Kind::Lose),
+        Outcome::ExplicitDeny if had_access && !denied_now => Some(ListKind::Lose),
+        // It got in during the window; the policy in force cuts it off and
+        // the proposal keeps it out: a change that leaves it so fails.
+        Outcome::ExplicitDeny if denied_now && s.succeeded > 0 => Some(ListKind::StillDenied),
         // No statement allows it any more: a loss of what the key policy
         // allowed (a grant may still let the caller in).
-        Outcome::ImplicitDeny
-            if now_outcome == Some(Outcome::Allowed)
-                || (s.succeeded > 0
-                    && !matches!(
-                        now_outcome,
-                        Some(Outcome::ImplicitDeny | Outcome::ExplicitDeny)
-                    )) =>
-        {
-            Some(Kind::Lose)
-        }
+        Outcome::ImplicitDeny if now_outcome == Some(Outcome::Allowed) => Some(ListKind::Lose),
+        // With no policy in force known, a success may have come through a
+        // grant, which an implicit deny leaves working: no loss for sure.
+        Outcome::ImplicitDeny if now.is_none() && s.succeeded > 0 => Some(ListKind::Undetermined),
         Outcome::Undetermined
             if had_access && !denied_now && now_outcome != Some(Outcome::Undetermined) =>
         {
-            Some(Kind::Undetermined)
+            Some(ListKind::Undetermined)
         }
         Outcome::Allowed
             if matches!(
@@ -368,11 +409,11 @@ fn classify(s: &Shape<'_>, now: Option<&Decision>, after: &Decision) -> Option<K
                 Some(Outcome::ExplicitDeny | Outcome::ImplicitDeny)
             ) =>
         {
-            Some(Kind::Gain)
+            Some(ListKind::Gain)
         }
         // No Deny any more: the grant the trail shows it succeeding
         // through lets it in again.
-        Outcome::ImplicitDeny if denied_now && s.succeeded > 0 => Some(Kind::Gain),
+        Outcome::ImplicitDeny if denied_now && s.succeeded > 0 => Some(ListKind::Gain),
         _ => None,
     }
 }
@@ -393,26 +434,31 @@ fn uncertain(conditions: &[ConditionTrace]) -> Vec<String> {
         .collect()
 }
 
-/// One fix per Deny statement that losers hit, verified against every
-/// observed caller of the key (their decisions under the proposal) and
-/// the statement's probes.
+/// One fix per Deny statement that losers and still-denied callers hit,
+/// verified against every observed caller of the key (their decisions
+/// under the proposal) and the statement's probes.
 fn add_fixes(out: &mut KeyCheck, k: &KeyInput<'_>, observed: &[Observed], ids: &mut FixIds) {
     let region = arn_part(k.key_arn, 3).unwrap_or_default();
-    let mut by_statement: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, c) in out.lose.iter().enumerate() {
-        if c.proposed == Outcome::ExplicitDeny
-            && let Some(s) = &c.statement
-        {
-            by_statement.entry(s.index).or_default().push(i);
+    let mut by_statement: BTreeMap<usize, Vec<(ListKind, usize)>> = BTreeMap::new();
+    for kind in [ListKind::Lose, ListKind::StillDenied] {
+        for (i, c) in out.list(kind).iter().enumerate() {
+            if c.proposed == Outcome::ExplicitDeny
+                && let Some(s) = &c.statement
+            {
+                by_statement.entry(s.index).or_default().push((kind, i));
+            }
         }
     }
     for (statement, who) in by_statement {
         let targets: Vec<Target<'_>> = who
             .iter()
-            .map(|&i| Target {
-                caller: &out.lose[i].caller,
-                fix_caller: blocked_caller_for(&out.lose[i].caller, region),
-                requests: &out.lose[i].requests,
+            .map(|&(kind, i)| {
+                let c = &out.list(kind)[i];
+                Target {
+                    caller: &c.caller,
+                    fix_caller: blocked_caller_for(&c.caller, region),
+                    requests: &c.requests,
+                }
             })
             .collect();
         let (fixes, failures) =
@@ -425,8 +471,8 @@ fn add_fixes(out: &mut KeyCheck, k: &KeyInput<'_>, observed: &[Observed], ids: &
                 verified: f.verified,
             })
             .collect();
-        for i in who {
-            out.lose[i].fixes.clone_from(&refs);
+        for (kind, i) in who {
+            out.list_mut(kind)[i].fixes.clone_from(&refs);
         }
         out.fixes.extend(fixes);
         out.fix_failures.extend(failures);

@@ -14,7 +14,8 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
     if s.export_calls.is_some() {
         collector.keep_rows();
     }
-    let (mut collected, policies) = read_trail_into(&s.trail, s.policy.as_ref(), collector)?;
+    let (mut collected, policies) =
+        read_trail_into(&s.trail, s.policy.as_ref(), "--policy", collector)?;
     if let Some(path) = &s.export_calls {
         let rows = std::mem::take(&mut collected.rows);
         reduced_table::write(path, &rows, collected.horizon_ms)?;
@@ -29,14 +30,21 @@ pub fn run(s: &Settings) -> anyhow::Result<ExitStatus> {
 }
 
 /// Reads the trail into KMS calls and key changes, and gathers the key
-/// policies: the trail's, then `--fetch-policy`, then `policy_file`.
+/// policies: the trail's, then `--fetch-policy`, then `policy_file`
+/// (given with the command's flag `policy_flag`, which errors name).
 /// Failed inputs are listed in the result (and on stderr unless quiet);
 /// with `--strict`, the first one is an error.
 pub fn read_trail(
     s: &TrailSettings,
     policy_file: Option<&(PathBuf, Policy)>,
+    policy_flag: &str,
 ) -> anyhow::Result<(Collected, PolicySet)> {
-    read_trail_into(s, policy_file, Collector::new(s.filters.clone()))
+    read_trail_into(
+        s,
+        policy_file,
+        policy_flag,
+        Collector::new(s.filters.clone()),
+    )
 }
 
 /// [`read_trail`] into a collector set up by the caller (`--export-calls`
@@ -44,6 +52,7 @@ pub fn read_trail(
 fn read_trail_into(
     s: &TrailSettings,
     policy_file: Option<&(PathBuf, Policy)>,
+    policy_flag: &str,
     mut collector: Collector,
 ) -> anyhow::Result<(Collected, PolicySet)> {
     source::files::read_paths(&s.paths, &mut collector, s.threads, s.strict, !s.quiet);
@@ -61,7 +70,7 @@ fn read_trail_into(
         });
     }
     strict_stop(s, &collected)?;
-    let policies = policies(s, policy_file, &mut collected)?;
+    let policies = policies(s, policy_file, policy_flag, &mut collected)?;
     // A `kms:GetKeyPolicy` that failed (`--fetch-policy`) is an input too.
     strict_stop(s, &collected)?;
     if !s.quiet {
@@ -122,6 +131,7 @@ fn strict_stop(s: &TrailSettings, c: &Collected) -> anyhow::Result<()> {
 fn policies(
     s: &TrailSettings,
     policy_file: Option<&(PathBuf, Policy)>,
+    policy_flag: &str,
     c: &mut Collected,
 ) -> anyhow::Result<PolicySet> {
     let mut set = PolicySet::from_trail(&c.lifecycle);
@@ -158,7 +168,7 @@ fn policies(
     if let Some((path, policy)) = policy_file {
         if s.filters.keys.is_empty() && keys.len() > 1 {
             anyhow::bail!(
-                "`--policy {}` would apply to {} keys\nhint: name the key it belongs to with `--key`",
+                "`{policy_flag} {}` would apply to {} keys\nhint: name the key it belongs to with `--key`",
                 path.display(),
                 keys.len()
             );

@@ -6,8 +6,9 @@
 use anyhow::Context;
 
 use crate::analysis::policies::{KeyPolicy, PolicySet, PolicySource};
-use crate::analysis::preflight::{self, KeyInput, Preflight, ProposalRef, Unseen, Verdict};
-use crate::proposal::{self, Proposal, sid_line};
+use crate::analysis::preflight::{self, CheckVerdict, KeyInput};
+use crate::proposal::{self, Proposal, ProposalRef, Unseen, sid_line};
+use crate::report::preflight_report::Preflight;
 use crate::settings::CheckSettings;
 use crate::{ExitStatus, report};
 
@@ -16,7 +17,8 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     let proposal = proposal::read(&s.proposal)?;
     // `--current` goes in as `analyze --policy` does: it overrides the
     // trail's versions of the keys `--key` selects (or of the one key).
-    let (collected, policies) = super::analyze::read_trail(&s.trail, s.current.as_ref())?;
+    let (collected, policies) =
+        super::analyze::read_trail(&s.trail, s.current.as_ref(), "--current")?;
     let trail_keys = super::trail_keys(&collected.calls);
     let named = || format!("the proposal `{}`", proposal.path.display());
     let selection =
@@ -25,7 +27,7 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     for (key, i) in &selection.checks {
         let c = &proposal.candidates[*i];
         let policy = c
-            .policy(proposal.kind, &s.parameters, &proposal.defaults, key)
+            .policy(proposal.kind, &s.parameters, &proposal.declared, key)
             .with_context(named)?;
         proposed.push((key.as_str(), c.resource.clone(), policy));
     }
@@ -39,10 +41,13 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
         })
         .collect();
     let mut keys = preflight::preflight(&collected.calls, &inputs, s.trail.org_id.as_deref());
-    for k in &mut keys {
+    // `keys` follow `selection.checks`: each key's candidate gives the
+    // block of the file its statements' lines are looked for in.
+    for (k, (_, i)) in keys.iter_mut().zip(&selection.checks) {
         for c in k
             .lose
             .iter_mut()
+            .chain(&mut k.still_denied)
             .chain(&mut k.undetermined)
             .chain(&mut k.gain)
         {
@@ -50,7 +55,7 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
                 .statement
                 .as_ref()
                 .and_then(|st| st.sid.as_deref())
-                .and_then(|sid| sid_line(&proposal.text, sid));
+                .and_then(|sid| sid_line(&proposal, *i, sid));
         }
     }
     let result = Preflight {
@@ -67,17 +72,18 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     };
     write_report(s, &result)?;
     Ok(match result.verdict {
-        Verdict::Lose => ExitStatus::Decision(3),
-        Verdict::Undetermined => ExitStatus::Decision(4),
+        CheckVerdict::Lose | CheckVerdict::StillDenied => ExitStatus::Decision(3),
+        CheckVerdict::Undetermined => ExitStatus::Decision(4),
         // A pass on a trail read in part is no pass.
-        Verdict::Pass if !result.failures.is_empty() => ExitStatus::InputsFailed,
-        Verdict::Pass => ExitStatus::Ok,
+        CheckVerdict::Pass if !result.failures.is_empty() => ExitStatus::InputsFailed,
+        CheckVerdict::Pass => ExitStatus::Ok,
     })
 }
 
-/// The policy in force at the end of the window: `--current`, else the
-/// latest version the trail shows set by then (the trail's policy changes
-/// are read whatever the window), else the fetched one.
+/// The policy in force at the end of the window: `--current` when given;
+/// else, when the trail shows versions of the key, the latest set by then
+/// (the trail's policy changes are read whatever the window; none when
+/// all come later); else the fetched one (`PolicySet::epochs`).
 fn in_force<'p>(
     policies: &'p PolicySet,
     key: &str,

@@ -4,9 +4,10 @@
 //! and Myers' algorithm with that many edits, are quadratic; a deadline
 //! bounds what is left.
 
-/// A unified diff of `old` and `new` (three lines of context), empty when
-/// they are equal.
-pub(crate) fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
+/// The hunks of a unified diff of `old` and `new` (three lines of
+/// context), empty when they are equal. No `---`/`+++` header: what the
+/// two sides are called is the report's to say.
+pub(crate) fn unified(old: &str, new: &str) -> String {
     if old == new {
         return String::new();
     }
@@ -18,7 +19,6 @@ pub(crate) fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> S
         .diff_lines(old, new)
         .unified_diff()
         .context_radius(3)
-        .header(old_name, new_name)
         .to_string()
 }
 
@@ -28,15 +28,15 @@ mod tests {
 
     #[test]
     fn equal_texts_have_no_diff() {
-        assert_eq!(unified("a\nb\n", "a\nb\n", "x", "y"), "");
+        assert_eq!(unified("a\nb\n", "a\nb\n"), "");
     }
 
     #[test]
     fn one_inserted_line_with_context() {
         let old = "1\n2\n3\n4\n5\n6\n7\n8\n";
         let new = "1\n2\n3\n4\nnew\n5\n6\n7\n8\n";
-        let diff = unified(old, new, "before", "after");
-        let expected = "--- before\n+++ after\n@@ -2,6 +2,7 @@\n 2\n 3\n 4\n+new\n 5\n 6\n 7\n";
+        let diff = unified(old, new);
+        let expected = "@@ -2,6 +2,7 @@\n 2\n 3\n 4\n+new\n 5\n 6\n 7\n";
         assert_eq!(diff, expected);
     }
 
@@ -49,7 +49,7 @@ mod tests {
         let new = old
             .replace("line 2\n", "two\n")
             .replace("line 19\n", "nineteen\n");
-        let diff = unified(&old, &new, "a", "b");
+        let diff = unified(&old, &new);
         assert_eq!(diff.matches("@@ -").count(), 2, "{diff}");
         assert!(diff.contains("-line 2\n+two\n"));
         assert!(diff.contains("-line 19\n+nineteen\n"));

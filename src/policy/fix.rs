@@ -223,12 +223,7 @@ pub fn patch_blocking(
         warnings.retain(|w| w != FAS_STILL_DENIED);
     }
     let patched = parse_policy_value(&document).map_err(FixError::Invalid)?;
-    let diff = diff::unified(
-        &pretty(&policy.document),
-        &pretty(&document),
-        "key policy (current)",
-        "key policy (patched)",
-    );
+    let diff = diff::unified(&pretty(&policy.document), &pretty(&document));
     let description = match descriptions.len() {
         1 => descriptions.remove(0),
         _ => format!("in {at}: {}", shorts.join("; ")),
@@ -814,14 +809,9 @@ fn scalars(value: &Value) -> Vec<String> {
     }
 }
 
-/// The unified diff between two policy documents, pretty-printed.
+/// The unified diff's hunks between two policy documents, pretty-printed.
 pub fn unified_diff(old: &Value, new: &Value) -> String {
-    diff::unified(
-        &pretty(old),
-        &pretty(new),
-        "key policy (current)",
-        "key policy (restored)",
-    )
+    diff::unified(&pretty(old), &pretty(new))
 }
 
 fn pretty(value: &Value) -> String {

@@ -7,17 +7,25 @@
 //! `Fn::Split`; `Fn::GetAtt` and `Fn::ImportValue` from `--parameter`.
 //! Anything else is an error naming the place in the template.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use saphyr::{LoadableYamlNode, Scalar, Yaml};
 use serde_json::{Map, Value};
 
 use super::{Candidate, Parameters, ProposalError};
 
-/// Every `AWS::KMS::Key` with a `KeyPolicy`, and each parameter's `Default`.
-pub fn candidates(
-    template: &Value,
-) -> Result<(Vec<Candidate>, BTreeMap<String, String>), ProposalError> {
+/// What the template's `Parameters` section declares.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    /// Each parameter's `Default`, used when `--parameter` does not give it.
+    pub defaults: Parameters,
+    /// Parameters of a list type (`CommaDelimitedList`, `List<...>`): a
+    /// `Ref` to one is an array, its value split at commas.
+    pub lists: BTreeSet<String>,
+}
+
+/// Every `AWS::KMS::Key` with a `KeyPolicy`, and the parameters declared.
+pub fn candidates(template: &Value) -> Result<(Vec<Candidate>, Declared), ProposalError> {
     let mut out = Vec::new();
     if let Some(resources) = template.get("Resources").and_then(Value::as_object) {
         for (id, r) in resources {
@@ -50,9 +58,13 @@ pub fn candidates(
     if out.is_empty() {
         return Err(ProposalError::NoTemplatePolicy);
     }
-    let mut defaults = BTreeMap::new();
+    let mut declared = Declared::default();
     if let Some(params) = template.get("Parameters").and_then(Value::as_object) {
         for (name, p) in params {
+            let kind = p.get("Type").and_then(Value::as_str).unwrap_or_default();
+            if kind == "CommaDelimitedList" || kind.starts_with("List<") {
+                declared.lists.insert(name.clone());
+            }
             let text = match p.get("Default") {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Number(n)) => n.to_string(),
@@ -63,10 +75,10 @@ pub fn candidates(
                     .join(","),
                 _ => continue,
             };
-            defaults.insert(name.clone(), text);
+            declared.defaults.insert(name.clone(), text);
         }
     }
-    Ok((out, defaults))
+    Ok((out, declared))
 }
 
 /// A YAML template as JSON, the short-form tags written in full
@@ -139,16 +151,23 @@ fn scalar(s: &Scalar<'_>) -> Value {
     }
 }
 
-/// `document` with its intrinsic functions resolved from `params`;
-/// `at` names where it sits, for errors.
-pub fn resolve(document: &Value, at: &str, params: &Parameters) -> Result<Value, ProposalError> {
-    Ok(Resolver { params }
+/// `document` with its intrinsic functions resolved from `params`
+/// (those named in `lists` split at commas into arrays); `at` names where
+/// it sits, for errors.
+pub fn resolve(
+    document: &Value,
+    at: &str,
+    params: &Parameters,
+    lists: &BTreeSet<String>,
+) -> Result<Value, ProposalError> {
+    Ok(Resolver { params, lists }
         .value(document, at)?
         .unwrap_or(Value::Null))
 }
 
 struct Resolver<'p> {
     params: &'p Parameters,
+    lists: &'p BTreeSet<String>,
 }
 
 impl Resolver<'_> {
@@ -186,7 +205,14 @@ impl Resolver<'_> {
     fn param(&self, name: &str, function: &'static str, at: &str) -> Result<Value, ProposalError> {
         self.params
             .get(name)
-            .map(|v| Value::String(v.clone()))
+            .map(|v| {
+                // CloudFormation trims each member of a list parameter.
+                if self.lists.contains(name) {
+                    Value::Array(v.split(',').map(|m| Value::from(m.trim())).collect())
+                } else {
+                    Value::String(v.clone())
+                }
+            })
             .ok_or_else(|| ProposalError::Unresolved {
                 at: at.to_owned(),
                 function,
@@ -195,80 +221,19 @@ impl Resolver<'_> {
     }
 
     fn intrinsic(&self, f: &str, arg: &Value, at: &str) -> Result<Option<Value>, ProposalError> {
-        let malformed = |what: &str| ProposalError::Malformed {
-            at: at.to_owned(),
-            reason: format!("must be {what}"),
-        };
-        let string = |v: Value, what: &str| match v {
-            Value::String(s) => Ok(s),
-            Value::Number(n) => Ok(n.to_string()),
-            _ => Err(malformed(what)),
-        };
         let arg = self.value(arg, at)?.unwrap_or(Value::Null);
         let out = match f {
             "Ref" => {
-                let name = string(arg, "a name")?;
+                let name = string(arg, at, "a name")?;
                 if name == "AWS::NoValue" {
                     return Ok(None);
                 }
                 self.param(&name, "`Ref`", at)?
             }
-            "Fn::Sub" => {
-                let (text, vars) = match arg {
-                    Value::String(s) => (s, Map::new()),
-                    Value::Array(mut items) if items.len() == 2 => {
-                        let Some(Value::Object(vars)) = items.pop() else {
-                            return Err(malformed("`[STRING, {NAME: VALUE}]`"));
-                        };
-                        (string(items.remove(0), "`[STRING, {NAME: VALUE}]`")?, vars)
-                    }
-                    _ => return Err(malformed("a string or `[STRING, {NAME: VALUE}]`")),
-                };
-                Value::String(self.sub(&text, &vars, at)?)
-            }
-            "Fn::Join" => {
-                let Value::Array(mut items) = arg else {
-                    return Err(malformed("`[DELIMITER, [VALUES]]`"));
-                };
-                let (Some(Value::Array(list)), Some(Value::String(delim))) =
-                    (items.pop(), items.pop())
-                else {
-                    return Err(malformed("`[DELIMITER, [VALUES]]`"));
-                };
-                let parts = list
-                    .into_iter()
-                    .map(|v| string(v, "a list of strings to join"))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Value::String(parts.join(&delim))
-            }
-            "Fn::Select" => {
-                let Value::Array(items) = arg else {
-                    return Err(malformed("`[INDEX, [VALUES]]`"));
-                };
-                let index = match items.first() {
-                    Some(Value::Number(n)) => n.as_u64(),
-                    Some(Value::String(s)) => s.parse().ok(),
-                    _ => None,
-                };
-                let Some(Value::Array(list)) = items.get(1) else {
-                    return Err(malformed("`[INDEX, [VALUES]]`"));
-                };
-                index
-                    .and_then(|i| list.get(usize::try_from(i).ok()?))
-                    .cloned()
-                    .ok_or_else(|| malformed("an index within the list"))?
-            }
-            "Fn::Split" => {
-                let Value::Array(items) = arg else {
-                    return Err(malformed("`[DELIMITER, STRING]`"));
-                };
-                let (Some(Value::String(delim)), Some(Value::String(s))) =
-                    (items.first(), items.get(1))
-                else {
-                    return Err(malformed("`[DELIMITER, STRING]`"));
-                };
-                Value::Array(s.split(delim.as_str()).map(Value::from).collect())
-            }
+            "Fn::Sub" => self.sub_function(arg, at)?,
+            "Fn::Join" => join(arg, at)?,
+            "Fn::Select" => select(arg, at)?,
+            "Fn::Split" => split(arg, at)?,
             "Fn::GetAtt" => {
                 let name = match arg {
                     Value::Array(items) => items
@@ -277,12 +242,12 @@ impl Resolver<'_> {
                         .collect::<Vec<_>>()
                         .join("."),
                     Value::String(s) => s,
-                    _ => return Err(malformed("`[RESOURCE, ATTRIBUTE]`")),
+                    _ => return Err(malformed(at, "`[RESOURCE, ATTRIBUTE]`")),
                 };
                 self.param(&name, "`Fn::GetAtt`", at)?
             }
             "Fn::ImportValue" => {
-                let name = string(arg, "an export name")?;
+                let name = string(arg, at, "an export name")?;
                 self.param(&name, "`Fn::ImportValue`", at)?
             }
             other => {
@@ -293,6 +258,22 @@ impl Resolver<'_> {
             }
         };
         Ok(Some(out))
+    }
+
+    /// `Fn::Sub`: a string, or `[STRING, {NAME: VALUE}]`.
+    fn sub_function(&self, arg: Value, at: &str) -> Result<Value, ProposalError> {
+        const FORM: &str = "`[STRING, {NAME: VALUE}]`";
+        let (text, vars) = match arg {
+            Value::String(s) => (s, Map::new()),
+            Value::Array(mut items) if items.len() == 2 => {
+                let Some(Value::Object(vars)) = items.pop() else {
+                    return Err(malformed(at, FORM));
+                };
+                (string(items.remove(0), at, FORM)?, vars)
+            }
+            _ => return Err(malformed(at, "a string or `[STRING, {NAME: VALUE}]`")),
+        };
+        Ok(Value::String(self.sub(&text, &vars, at)?))
     }
 
     /// `${Name}` from `vars`, else the parameters; `${!Literal}` as `${Literal}`.
@@ -334,6 +315,72 @@ impl Resolver<'_> {
     }
 }
 
+fn malformed(at: &str, what: &str) -> ProposalError {
+    ProposalError::Malformed {
+        at: at.to_owned(),
+        reason: format!("must be {what}"),
+    }
+}
+
+/// A string argument (a number reads as its text).
+fn string(v: Value, at: &str, what: &str) -> Result<String, ProposalError> {
+    match v {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(malformed(at, what)),
+    }
+}
+
+/// `Fn::Join`: `[DELIMITER, [VALUES]]`.
+fn join(arg: Value, at: &str) -> Result<Value, ProposalError> {
+    const FORM: &str = "`[DELIMITER, [VALUES]]`";
+    let Value::Array(mut items) = arg else {
+        return Err(malformed(at, FORM));
+    };
+    let (Some(Value::Array(list)), Some(Value::String(delim))) = (items.pop(), items.pop()) else {
+        return Err(malformed(at, FORM));
+    };
+    let parts = list
+        .into_iter()
+        .map(|v| string(v, at, "a list of strings to join"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Value::String(parts.join(&delim)))
+}
+
+/// `Fn::Select`: `[INDEX, [VALUES]]`.
+fn select(arg: Value, at: &str) -> Result<Value, ProposalError> {
+    const FORM: &str = "`[INDEX, [VALUES]]`";
+    let Value::Array(items) = arg else {
+        return Err(malformed(at, FORM));
+    };
+    let index = match items.first() {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    };
+    let Some(Value::Array(list)) = items.get(1) else {
+        return Err(malformed(at, FORM));
+    };
+    index
+        .and_then(|i| list.get(usize::try_from(i).ok()?))
+        .cloned()
+        .ok_or_else(|| malformed(at, "an index within the list"))
+}
+
+/// `Fn::Split`: `[DELIMITER, STRING]`.
+fn split(arg: Value, at: &str) -> Result<Value, ProposalError> {
+    const FORM: &str = "`[DELIMITER, STRING]`";
+    let Value::Array(items) = arg else {
+        return Err(malformed(at, FORM));
+    };
+    let (Some(Value::String(delim)), Some(Value::String(s))) = (items.first(), items.get(1)) else {
+        return Err(malformed(at, FORM));
+    };
+    Ok(Value::Array(
+        s.split(delim.as_str()).map(Value::from).collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,12 +417,24 @@ mod tests {
             ("AWS::AccountId", "111122223333"),
             ("Name", "app"),
         ]);
-        let r = resolve(&doc, "Resources.K.Properties.KeyPolicy", &p).unwrap();
+        let r = resolve(
+            &doc,
+            "Resources.K.Properties.KeyPolicy",
+            &p,
+            &BTreeSet::new(),
+        )
+        .unwrap();
         assert_eq!(r["a"], "arn:aws:iam::111122223333:role/app-${Literal}");
         assert_eq!(r["b"], "x:app");
         assert_eq!(r["c"], serde_json::json!(["kept"]));
         assert_eq!(r["d"], "q");
-        let e = resolve(&doc, "Resources.K.Properties.KeyPolicy", &params(&[])).unwrap_err();
+        let e = resolve(
+            &doc,
+            "Resources.K.Properties.KeyPolicy",
+            &params(&[]),
+            &BTreeSet::new(),
+        )
+        .unwrap_err();
         assert_eq!(
             e,
             ProposalError::Unresolved {
@@ -386,8 +445,18 @@ mod tests {
         );
         let iff = serde_json::json!({"x": [{"Fn::If": ["C", "a", "b"]}]});
         assert!(matches!(
-            resolve(&iff, "P", &p),
+            resolve(&iff, "P", &p, &BTreeSet::new()),
             Err(ProposalError::Unsupported { at, .. }) if at == "P.x[0].Fn::If"
         ));
+    }
+
+    #[test]
+    fn list_parameters_resolve_to_arrays() {
+        let doc = serde_json::json!({"a": {"Ref": "Exempt"}, "b": {"Ref": "Name"}});
+        let p = params(&[("Exempt", "x, y"), ("Name", "p,q")]);
+        let lists = BTreeSet::from(["Exempt".to_owned()]);
+        let r = resolve(&doc, "P", &p, &lists).unwrap();
+        assert_eq!(r["a"], serde_json::json!(["x", "y"]));
+        assert_eq!(r["b"], "p,q", "a String parameter stays one string");
     }
 }

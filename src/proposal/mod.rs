@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::analysis::diagnosis::request::arn_part;
+use crate::arn::Arn;
 use crate::policy::{ParseError, Policy, parse_policy_value};
+use cloudformation::Declared;
 
 /// What the proposal file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,6 +30,22 @@ pub enum ProposalKind {
     KeyPolicy,
     TerraformPlan,
     CloudFormation,
+}
+
+/// The proposal file, as the check report names it.
+#[derive(Debug, Serialize)]
+pub struct ProposalRef {
+    pub path: String,
+    pub kind: ProposalKind,
+}
+
+/// A resource whose key the trail never shows (or that the proposal creates).
+#[derive(Debug, Serialize)]
+pub struct Unseen {
+    pub resource: Option<String>,
+    pub key_ref: Option<String>,
+    /// The proposal creates the key.
+    pub creates: bool,
 }
 
 /// One key policy a proposal sets, not yet tied to a key.
@@ -56,9 +73,8 @@ pub struct Proposal {
     /// The file's text, to find a statement's line in.
     pub text: String,
     pub candidates: Vec<Candidate>,
-    /// CloudFormation: each parameter's `Default`, used when `--parameter`
-    /// does not give it.
-    pub defaults: BTreeMap<String, String>,
+    /// CloudFormation: the parameters the template declares.
+    pub declared: Declared,
 }
 
 /// Why a proposal cannot be checked. Paths in messages are the file's
@@ -137,7 +153,7 @@ pub fn recognise(path: &Path, text: String) -> Result<Proposal, ProposalError> {
     };
     let obj = value.as_object();
     let has = |k: &str| obj.is_some_and(|o| o.contains_key(k));
-    let (kind, candidates, defaults) = if has("Statement") {
+    let (kind, candidates, declared) = if has("Statement") {
         let candidate = Candidate {
             resource: None,
             key_ref: None,
@@ -145,14 +161,18 @@ pub fn recognise(path: &Path, text: String) -> Result<Proposal, ProposalError> {
             at: "policy".into(),
             creates: false,
         };
-        (ProposalKind::KeyPolicy, vec![candidate], BTreeMap::new())
+        (
+            ProposalKind::KeyPolicy,
+            vec![candidate],
+            Declared::default(),
+        )
     } else if has("format_version")
         && (has("planned_values") || has("resource_changes") || has("values"))
     {
         (
             ProposalKind::TerraformPlan,
             terraform::candidates(&value)?,
-            BTreeMap::new(),
+            Declared::default(),
         )
     } else if has("Resources") {
         let (c, d) = cloudformation::candidates(&value)?;
@@ -165,7 +185,7 @@ pub fn recognise(path: &Path, text: String) -> Result<Proposal, ProposalError> {
         kind,
         text,
         candidates,
-        defaults,
+        declared,
     })
 }
 
@@ -180,15 +200,20 @@ impl Candidate {
         &self,
         kind: ProposalKind,
         params: &Parameters,
-        defaults: &Parameters,
+        declared: &Declared,
         key_arn: &str,
     ) -> Result<Policy, ProposalError> {
         let document = match kind {
             ProposalKind::CloudFormation => {
                 let mut all = pseudo_parameters(key_arn);
-                all.extend(defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
+                all.extend(
+                    declared
+                        .defaults
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
                 all.extend(params.iter().map(|(k, v)| (k.clone(), v.clone())));
-                cloudformation::resolve(&self.document, &self.at, &all)?
+                cloudformation::resolve(&self.document, &self.at, &all, &declared.lists)?
             }
             _ => self.document.clone(),
         };
@@ -213,14 +238,12 @@ impl Candidate {
 /// shows them (the key lives in the stack's account and region).
 fn pseudo_parameters(key_arn: &str) -> Parameters {
     let mut out = Parameters::new();
-    for (name, part) in [
-        ("AWS::Partition", 1),
-        ("AWS::Region", 3),
-        ("AWS::AccountId", 4),
-    ] {
-        if key_arn.starts_with("arn:")
-            && let Some(v) = arn_part(key_arn, part)
-        {
+    if let Some(arn) = Arn::parse(key_arn) {
+        for (name, v) in [
+            ("AWS::Partition", arn.partition),
+            ("AWS::Region", arn.region),
+            ("AWS::AccountId", arn.account),
+        ] {
             out.insert(name.to_owned(), v.to_owned());
         }
     }
@@ -313,40 +336,160 @@ fn names_key(r: &str, key_arn: &str) -> bool {
     r == key_arn || key_arn.rsplit_once(":key/").is_some_and(|(_, id)| id == r)
 }
 
-/// The 1-based line of statement `sid` in `text`: the first line that has
-/// `Sid` and the id itself (JSON, YAML, or a policy embedded as a string).
-pub fn sid_line(text: &str, sid: &str) -> Option<usize> {
-    let quoted = [
+/// The 1-based line of statement `sid` of candidate `i` in the proposal's
+/// text: the one line of the candidate's block that has `Sid` and the id
+/// (JSON, YAML, or a policy embedded as a string). `None` when the block
+/// shows it on no line or on several, or when a template or plan is one
+/// line (`terraform show -json` writes one): a line there names no
+/// statement.
+pub fn sid_line(p: &Proposal, i: usize, sid: &str) -> Option<usize> {
+    let lines: Vec<&str> = p.text.lines().collect();
+    let spans = match (p.kind, p.candidates.get(i)?.resource.as_deref()) {
+        (ProposalKind::KeyPolicy, _) | (_, None) => std::iter::once(0..lines.len()).collect(),
+        _ if lines.len() <= 1 => return None,
+        (ProposalKind::CloudFormation, Some(id)) => {
+            template_block(&lines, id).into_iter().collect()
+        }
+        (ProposalKind::TerraformPlan, Some(address)) => plan_spans(&lines, address),
+    };
+    // The first span that shows the Sid decides (a plan lists a resource's
+    // policy in `planned_values` and in `resource_changes`).
+    spans.into_iter().find_map(|span| {
+        let mut hits = span.filter(|&j| shows_sid(lines[j], sid));
+        let first = hits.next()?;
+        Some(hits.next().is_none().then_some(first + 1))
+    })?
+}
+
+/// `line` has `Sid` and then `sid` quoted, or as a bare YAML value.
+fn shows_sid(line: &str, sid: &str) -> bool {
+    let Some(at) = line.find("Sid") else {
+        return false;
+    };
+    let rest = &line[at..];
+    [
         format!("\"{sid}\""),
         format!("\\\"{sid}\\\""),
         format!("'{sid}'"),
-    ];
-    text.lines()
-        .position(|l| {
-            let Some(at) = l.find("Sid") else {
-                return false;
-            };
-            let rest = &l[at..];
-            quoted.iter().any(|q| rest.contains(q.as_str()))
-                || rest.split_once(':').is_some_and(|(_, v)| v.trim() == sid)
-        })
-        .map(|i| i + 1)
+    ]
+    .iter()
+    .any(|q| rest.contains(q.as_str()))
+        || rest.split_once(':').is_some_and(|(_, v)| v.trim() == sid)
+}
+
+/// The lines of resource `id` in a template (YAML or indented JSON): from
+/// its key under `Resources` to the next line indented no deeper.
+fn template_block(lines: &[&str], id: &str) -> Option<std::ops::Range<usize>> {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let resources = lines.iter().position(|l| {
+        let t = l.trim_start();
+        t.starts_with("Resources:") || t.starts_with("\"Resources\"")
+    })?;
+    let keys = [format!("{id}:"), format!("\"{id}\""), format!("'{id}':")];
+    let start = (resources + 1..lines.len()).find(|&j| {
+        let t = lines[j].trim_start();
+        keys.iter().any(|k| t.starts_with(k.as_str()))
+    })?;
+    let depth = indent(lines[start]);
+    let end = (start + 1..lines.len())
+        .find(|&j| !lines[j].trim().is_empty() && indent(lines[j]) <= depth)
+        .unwrap_or(lines.len());
+    Some(start..end)
+}
+
+/// The stretches of an indented plan that describe `address`: from each
+/// line naming it as `"address"` to the next line naming any address.
+fn plan_spans(lines: &[&str], address: &str) -> Vec<std::ops::Range<usize>> {
+    let names = |l: &str| {
+        l.trim_start()
+            .strip_prefix("\"address\":")
+            .map(|v| v.trim().trim_end_matches(',').trim_matches('"').to_owned())
+    };
+    let mut out = Vec::new();
+    for (j, l) in lines.iter().enumerate() {
+        if names(l).as_deref() == Some(address) {
+            let end = (j + 1..lines.len())
+                .find(|&k| names(lines[k]).is_some())
+                .unwrap_or(lines.len());
+            out.push(j..end);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn proposal(text: &str) -> Proposal {
+        recognise(Path::new("p"), text.to_owned()).unwrap()
+    }
+
     #[test]
     fn sid_lines_in_json_yaml_and_embedded_strings() {
-        let json = "{\n  \"Statement\": [\n    {\n      \"Sid\": \"Deny others\",\n";
-        assert_eq!(sid_line(json, "Deny others"), Some(4));
-        let yaml = "Statement:\n  - Sid: Deny others\n  - Sid: 'Keep'\n";
-        assert_eq!(sid_line(yaml, "Deny others"), Some(2));
-        assert_eq!(sid_line(yaml, "Keep"), Some(3));
-        let plan = r#"{"policy": "{\"Sid\":\"Deny others\"}"}"#;
-        assert_eq!(sid_line(plan, "Deny others"), Some(1));
-        assert_eq!(sid_line(yaml, "Deny"), None, "a prefix is not the id");
+        let json = "{\n  \"Statement\": [\n    {\n      \"Sid\": \"Deny others\",\n \"Effect\": \"Deny\"}]}\n";
+        assert_eq!(sid_line(&proposal(json), 0, "Deny others"), Some(4));
+        assert!(shows_sid("  - Sid: Deny others", "Deny others"));
+        assert!(shows_sid("  - Sid: 'Keep'", "Keep"));
+        assert!(shows_sid(
+            r#"{"policy": "{\"Sid\":\"Deny others\"}"}"#,
+            "Deny others"
+        ));
+        assert!(
+            !shows_sid("  - Sid: Deny others", "Deny"),
+            "a prefix is not the id"
+        );
+    }
+
+    #[test]
+    fn sid_lines_within_the_candidates_block() {
+        let key = |id: &str, action: &str| {
+            format!(
+                "  {id}:\n    Type: AWS::KMS::Key\n    Properties:\n      KeyPolicy:\n        Statement:\n          - Sid: Deny others\n            Effect: Deny\n            Principal: '*'\n            Action: '{action}'\n            Resource: '*'\n"
+            )
+        };
+        let yaml = format!(
+            "Resources:\n{}{}",
+            key("OtherKey", "kms:Encrypt"),
+            key("VaultKey", "kms:*")
+        );
+        let p = proposal(&yaml);
+        let vault = p
+            .candidates
+            .iter()
+            .position(|c| c.resource.as_deref() == Some("VaultKey"))
+            .unwrap();
+        assert_eq!(sid_line(&p, vault, "Deny others"), Some(17), "{yaml}");
+        assert_eq!(sid_line(&p, 1 - vault, "Deny others"), Some(7));
+        // Two statements with one Sid in a block: no line.
+        let twice = format!("Resources:\n{}", key("K", "a")).replace(
+            "            Resource: '*'\n",
+            "            Resource: '*'\n          - Sid: Deny others\n            Effect: Deny\n            Principal: '*'\n            Action: 'b'\n            Resource: '*'\n",
+        );
+        assert_eq!(
+            sid_line(&proposal(&twice), 0, "Deny others"),
+            None,
+            "{twice}"
+        );
+    }
+
+    #[test]
+    fn a_one_line_plan_gives_no_line() {
+        let policy = r#"{\"Statement\": [{\"Sid\": \"S\", \"Effect\": \"Deny\", \"Principal\": \"*\", \"Action\": \"kms:*\", \"Resource\": \"*\"}]}"#;
+        let plan = format!(
+            r#"{{"format_version": "1.2", "planned_values": {{"root_module": {{"resources": [{{"address": "aws_kms_key.k", "mode": "managed", "type": "aws_kms_key", "values": {{"policy": "{policy}", "key_id": "k1"}}}}]}}}}}}"#
+        );
+        let p = proposal(&plan);
+        assert_eq!(sid_line(&p, 0, "S"), None);
+        let pretty =
+            serde_json::to_string_pretty(&serde_json::from_str::<Value>(&plan).unwrap()).unwrap();
+        let p = proposal(&pretty);
+        let want = pretty
+            .lines()
+            .position(|l| l.contains("\\\"S\\\""))
+            .unwrap()
+            + 1;
+        assert_eq!(sid_line(&p, 0, "S"), Some(want), "{pretty}");
     }
 
     #[test]

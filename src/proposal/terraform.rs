@@ -6,6 +6,8 @@
 //! `resource_changes` does not list. A state's representation (`values`)
 //! reads the same way.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use super::{Candidate, ProposalError};
@@ -15,54 +17,11 @@ const KEY_POLICY: &str = "aws_kms_key_policy";
 
 /// Every KMS key policy the plan sets.
 pub fn candidates(plan: &Value) -> Result<Vec<Candidate>, ProposalError> {
-    // A new major version is not backward-compatible: reject it.
-    let version = plan
-        .get("format_version")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if version.split('.').next() != Some("1") {
-        return Err(ProposalError::Malformed {
-            at: "format_version".into(),
-            reason: format!(
-                "is `{version}`; this reads major version 1 of Terraform's JSON format"
-            ),
-        });
-    }
-    let mut out: Vec<Candidate> = Vec::new();
-    let mut kms_resources = 0usize;
-    if let Some(changes) = plan.get("resource_changes").and_then(Value::as_array) {
-        for rc in changes {
-            let Some((address, kind)) = kms_resource(rc) else {
-                continue;
-            };
-            kms_resources += 1;
-            let change = rc.get("change");
-            let actions: Vec<&str> = change
-                .and_then(|c| c.get("actions"))
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            let after = change.and_then(|c| c.get("after"));
-            if actions == ["delete"] || after.is_none_or(Value::is_null) {
-                continue;
-            }
-            let unknown = change
-                .and_then(|c| c.get("after_unknown"))
-                .and_then(|u| u.get("policy"))
-                .and_then(Value::as_bool)
-                == Some(true);
-            if unknown {
-                return Err(ProposalError::UnknownUntilApply {
-                    at: format!("{address}.policy"),
-                });
-            }
-            let before = change.and_then(|c| c.get("before"));
-            if let Some(mut c) = candidate(address, kind, after, before)? {
-                c.creates = kind == KEY && actions == ["create"];
-                out.push(c);
-            }
-        }
-    }
+    check_version(plan)?;
+    // Each KMS resource once, whether `resource_changes`, `planned_values`
+    // or both list it: the count goes in the error when none sets a policy.
+    let mut kms_resources: BTreeSet<&str> = BTreeSet::new();
+    let mut out = from_changes(plan, &mut kms_resources)?;
     let mut planned = Vec::new();
     for root in ["planned_values", "values"] {
         if let Some(m) = plan.get(root).and_then(|v| v.get("root_module")) {
@@ -73,7 +32,7 @@ pub fn candidates(plan: &Value) -> Result<Vec<Candidate>, ProposalError> {
         let Some((address, kind)) = kms_resource(r) else {
             continue;
         };
-        kms_resources += 1;
+        kms_resources.insert(address);
         if out.iter().any(|c| c.resource.as_deref() == Some(address)) {
             continue;
         }
@@ -84,12 +43,91 @@ pub fn candidates(plan: &Value) -> Result<Vec<Candidate>, ProposalError> {
     if out.is_empty() {
         return Err(ProposalError::NoTerraformPolicy {
             what: "the plan",
-            detail: if kms_resources == 0 {
-                ": it has no `aws_kms_key` or `aws_kms_key_policy` resource".to_owned()
-            } else {
-                format!(": its {kms_resources} KMS resources set no `policy` (or are deleted)")
+            detail: match kms_resources.len() {
+                0 => ": it has no `aws_kms_key` or `aws_kms_key_policy` resource".to_owned(),
+                1 => ": its KMS resource sets no `policy` (or is deleted)".to_owned(),
+                n => format!(": its {n} KMS resources set no `policy` (or are deleted)"),
             },
         });
+    }
+    Ok(out)
+}
+
+/// A new major version is not backward-compatible: reject it.
+fn check_version(plan: &Value) -> Result<(), ProposalError> {
+    let version = plan
+        .get("format_version")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if version.split('.').next() == Some("1") {
+        return Ok(());
+    }
+    Err(ProposalError::Malformed {
+        at: "format_version".into(),
+        reason: format!("is `{version}`; this reads major version 1 of Terraform's JSON format"),
+    })
+}
+
+/// The candidates of `resource_changes`, adding each KMS address to `seen`.
+fn from_changes<'v>(
+    plan: &'v Value,
+    seen: &mut BTreeSet<&'v str>,
+) -> Result<Vec<Candidate>, ProposalError> {
+    let mut out = Vec::new();
+    let Some(changes) = plan.get("resource_changes").and_then(Value::as_array) else {
+        return Ok(out);
+    };
+    for rc in changes {
+        let Some((address, kind)) = kms_resource(rc) else {
+            continue;
+        };
+        seen.insert(address);
+        let change = rc.get("change");
+        let actions: Vec<&str> = change
+            .and_then(|c| c.get("actions"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let after = change.and_then(|c| c.get("after"));
+        if actions == ["delete"] || after.is_none_or(Value::is_null) {
+            continue;
+        }
+        let unknown = |field: &str| {
+            change
+                .and_then(|c| c.get("after_unknown"))
+                .and_then(|u| u.get(field))
+                .and_then(Value::as_bool)
+                == Some(true)
+        };
+        // A key the plan creates has no callers yet, whatever its policy
+        // (usually computed, or set by an `aws_kms_key_policy` whose
+        // `key_id` is the new key's, unknown until apply): asked before
+        // whether the policy is known.
+        let creates = if kind == KEY {
+            actions == ["create"]
+        } else {
+            unknown("key_id")
+        };
+        if creates && (unknown("policy") || after.and_then(|a| a.get("policy")).is_none()) {
+            out.push(Candidate {
+                resource: Some(address.to_owned()),
+                key_ref: None,
+                document: Value::Null,
+                at: format!("{address}.policy"),
+                creates,
+            });
+            continue;
+        }
+        if unknown("policy") {
+            return Err(ProposalError::UnknownUntilApply {
+                at: format!("{address}.policy"),
+            });
+        }
+        let before = change.and_then(|c| c.get("before"));
+        if let Some(mut c) = candidate(address, kind, after, before)? {
+            c.creates = creates;
+            out.push(c);
+        }
     }
     Ok(out)
 }

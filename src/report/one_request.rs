@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::prose::{fix, outcome_words};
+use super::prose::{DiffBase, fix, outcome_words};
 use super::words::{Style, evidence_line};
 use crate::analysis::explanation::Explanation;
 use crate::cli::Format;
@@ -130,7 +130,7 @@ fn text(x: &Explanation, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         writeln!(w, "\n{}Fixes\n", st.heading)?;
     }
     for f in &x.fixes {
-        fix(f, st, w)?;
+        fix(f, DiffBase::Current, st, w)?;
     }
     Ok(())
 }

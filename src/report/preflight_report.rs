@@ -10,13 +10,34 @@ use tabled::builder::Builder;
 
 use super::prose::outcome_words;
 use super::words::{
-    SHOWN, Style, WIDTH, evidence_line, short_caller, statement_words, table_caller, wrapped,
+    SHOWN, Style, WIDTH, condition_words, evidence_line, seen_result_words, short_caller,
+    statement_words, table_caller, wrapped,
 };
+use crate::analysis::policies::PolicyError;
 use crate::analysis::policies::PolicySource;
-use crate::analysis::preflight::{Change, KeyCheck, Preflight, Verdict};
+use crate::analysis::preflight::{CallerChange, CheckVerdict, KeyCheck, ListKind};
 use crate::call::fmt_time;
 use crate::cli::CheckFormat;
-use crate::proposal::ProposalKind;
+use crate::collect::{Failure, Inputs};
+use crate::policy::ConditionTrace;
+use crate::proposal::{ProposalKind, ProposalRef, Unseen};
+
+/// What the check report shows: the checks of `analysis::preflight`, with
+/// the proposal and the inputs they were made from.
+#[derive(Debug, Serialize)]
+pub struct Preflight {
+    /// The proposal file and what it is.
+    pub proposal: ProposalRef,
+    pub verdict: CheckVerdict,
+    pub keys: Vec<KeyCheck>,
+    /// Resources of the proposal whose key the trail shows no call to:
+    /// no observed caller to lose.
+    pub unseen: Vec<Unseen>,
+    pub inputs: Inputs,
+    pub failures: Vec<Failure>,
+    /// Trail policies that could not be used.
+    pub policy_errors: Vec<PolicyError>,
+}
 
 /// Renders `r` in `format`.
 pub fn render(r: &Preflight, format: CheckFormat, w: &mut impl Write) -> std::io::Result<()> {
@@ -84,33 +105,42 @@ fn kind_words(k: ProposalKind) -> &'static str {
 
 /// The answer, in one line.
 fn headline(r: &Preflight) -> String {
-    let count = |f: fn(&KeyCheck) -> usize| r.keys.iter().map(f).sum::<usize>();
-    let lose = count(|k| callers(&k.lose));
-    let undetermined = count(|k| callers(&k.undetermined));
-    let gain = count(|k| callers(&k.gain));
-    let gained = if gain > 0 {
-        format!("; {gain} would gain access")
-    } else {
-        String::new()
+    let count = |kind| {
+        r.keys
+            .iter()
+            .map(|k: &KeyCheck| callers(k.list(kind)))
+            .sum::<usize>()
     };
+    let lose = count(ListKind::Lose);
+    let still = count(ListKind::StillDenied);
+    let undetermined = count(ListKind::Undetermined);
+    let gain = count(ListKind::Gain);
+    let mut more = String::new();
+    if still > 0 && r.verdict == CheckVerdict::Lose {
+        let _ = write!(more, ", {still} more stay(s) cut off");
+    }
+    if undetermined > 0 && matches!(r.verdict, CheckVerdict::Lose | CheckVerdict::StillDenied) {
+        let _ = write!(more, ", {undetermined} more undetermined");
+    }
+    if gain > 0 {
+        let _ = write!(more, "; {gain} would gain access");
+    }
     match r.verdict {
-        Verdict::Lose => format!(
-            "FAIL: {lose} caller(s) seen in the trail would lose access{}{gained}",
-            if undetermined > 0 {
-                format!(", {undetermined} more undetermined")
-            } else {
-                String::new()
-            }
+        CheckVerdict::Lose => {
+            format!("FAIL: {lose} caller(s) seen in the trail would lose access{more}")
+        }
+        CheckVerdict::StillDenied => format!(
+            "FAIL: {still} caller(s) seen succeeding in the trail are denied by the policy in force and the proposal still denies them{more}"
         ),
-        Verdict::Undetermined => format!(
-            "UNDETERMINED: no caller seen in the trail loses access for sure; {undetermined} depend(s) on keys CloudTrail cannot show{gained}"
+        CheckVerdict::Undetermined => format!(
+            "UNDETERMINED: no caller seen in the trail loses access for sure; {undetermined} depend(s) on keys CloudTrail cannot show{more}"
         ),
-        Verdict::Pass => format!("PASS: no caller seen in the trail loses access{gained}"),
+        CheckVerdict::Pass => format!("PASS: no caller seen in the trail loses access{more}"),
     }
 }
 
 /// Distinct callers of a list (one caller may be hit by two statements).
-fn callers(list: &[Change]) -> usize {
+fn callers(list: &[CallerChange]) -> usize {
     let mut seen: Vec<&crate::call::Caller> = Vec::new();
     for c in list {
         if !seen.contains(&&c.caller) {
@@ -138,7 +168,7 @@ fn current_words(k: &KeyCheck) -> String {
     }
 }
 
-fn calls_words(c: &Change) -> String {
+fn calls_words(c: &CallerChange) -> String {
     format!(
         "{} ok, {} denied; last {}",
         c.succeeded,
@@ -202,10 +232,22 @@ fn text(r: &Preflight, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         i.files_read, i.files_failed, i.kms_calls
     )?;
     for f in &r.failures {
-        let line = format!("`{}`: {}", f.source, f.reason.replace('\n', " "));
+        let (reason, hints) = split_hints(&f.reason);
+        let line = format!("`{}`: {reason}", f.source);
         writeln!(w, "{}", item(md, "input failed: ", &line))?;
+        for h in hints {
+            writeln!(w, "{}", wrapped("  ", 4, h))?;
+        }
     }
     Ok(())
+}
+
+/// A message's first line, and the lines after it (`hint: ...`), which
+/// stay lines of their own.
+fn split_hints(message: &str) -> (&str, impl Iterator<Item = &str>) {
+    let mut lines = message.lines();
+    let first = lines.next().unwrap_or_default();
+    (first, lines.filter(|l| !l.trim().is_empty()))
 }
 
 /// A line of a list: a Markdown item, or text wrapped under `label`.
@@ -264,26 +306,35 @@ fn key(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         )?;
     }
     writeln!(w)?;
-    section(k, "Would lose access", &k.lose, st, w)?;
-    section(k, "Undetermined", &k.undetermined, st, w)?;
-    section(k, "Would gain access", &k.gain, st, w)?;
-    if k.lose.is_empty() && k.undetermined.is_empty() && k.gain.is_empty() {
+    for kind in ListKind::ALL {
+        section(k, kind, st, w)?;
+    }
+    if ListKind::ALL.iter().all(|&kind| k.list(kind).is_empty()) {
         writeln!(w, "No caller seen on this key changes decision.\n")?;
+    } else {
+        // The callers' short names, as `analyze`'s table writes them.
+        writeln!(w, "{}\n", super::table::legend(&k.key_arn))?;
     }
     fixes(k, st, w)
 }
 
+fn list_title(kind: ListKind) -> &'static str {
+    match kind {
+        ListKind::Lose => "Would lose access",
+        ListKind::StillDenied => {
+            "Still denied (cut off by the policy in force, and by the proposal)"
+        }
+        ListKind::Undetermined => "Undetermined",
+        ListKind::Gain => "Would gain access",
+    }
+}
+
 /// One list, per deciding statement: the statement (and its line), its
 /// evidence, then its callers (a table in text, a list in Markdown).
-fn section(
-    k: &KeyCheck,
-    title: &str,
-    list: &[Change],
-    st: Style,
-    w: &mut impl Write,
-) -> std::io::Result<()> {
-    let gain = std::ptr::eq(list, k.gain.as_slice());
-    for group in by_statement(list) {
+fn section(k: &KeyCheck, kind: ListKind, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+    let title = list_title(kind);
+    let gain = kind == ListKind::Gain;
+    for group in by_statement(k.list(kind)) {
         let first = group[0];
         let line = first
             .line
@@ -292,6 +343,11 @@ fn section(
         let what = match &first.statement {
             Some(s) => format!("{}{line}", statement_words(s)),
             None if gain => "no Deny of the proposal matches (the grant it used lets it in)".into(),
+            None if kind == ListKind::Undetermined => {
+                "no statement of the proposal allows the call; with no policy in force known, \
+                 a grant may be what let it in"
+                    .into()
+            }
             None => "no statement of the proposal allows the call (a grant may still)".into(),
         };
         let head = format!("{title}: {what}: {} caller(s)", group.len());
@@ -302,8 +358,9 @@ fn section(
         }
         let mut fields = 0;
         if !gain {
-            for e in &first.evidence {
-                writeln!(w, "{}", field(st, "evidence", &evidence_line(e)))?;
+            for (i, e) in first.evidence.iter().enumerate() {
+                let text = evidence_for(&group, i, e, &k.key_arn);
+                writeln!(w, "{}", field(st, "evidence", &text))?;
                 fields += 1;
             }
         }
@@ -322,17 +379,54 @@ fn section(
             writeln!(w)?;
         }
         if st.markdown {
-            callers_list(k, &group, gain, w)?;
+            callers_list(k, &group, w)?;
         } else {
-            callers_table(k, &group, gain, w)?;
+            callers_table(k, &group, w)?;
         }
     }
     Ok(())
 }
 
+/// Condition `i` of a group's statement (`e`, as the first caller's
+/// request shows it): one line when every caller shows the same, else
+/// what each shows, with whose it is.
+fn evidence_for(group: &[&CallerChange], i: usize, e: &ConditionTrace, key_arn: &str) -> String {
+    let mut seen: Vec<(String, Vec<String>)> = Vec::new();
+    for c in group {
+        let Some(ce) = c
+            .evidence
+            .get(i)
+            .filter(|ce| ce.key == e.key && ce.operator == e.operator)
+        else {
+            continue;
+        };
+        let words = seen_result_words(ce);
+        let who = table_caller(&c.caller, key_arn);
+        match seen.iter_mut().find(|(w, _)| *w == words) {
+            Some((_, callers)) => callers.push(who),
+            None => seen.push((words, vec![who])),
+        }
+    }
+    if seen.len() <= 1 {
+        return evidence_line(e);
+    }
+    let per: Vec<String> = seen
+        .iter()
+        .map(|(words, callers)| {
+            let more = callers.len().saturating_sub(SHOWN);
+            let mut who = callers[..callers.len().min(SHOWN)].join(", ");
+            if more > 0 {
+                let _ = write!(who, " and {more} more");
+            }
+            format!("{words} ({who})")
+        })
+        .collect();
+    format!("{}: {}", condition_words(e), per.join("; "))
+}
+
 /// The entries of `list` per deciding statement, in order of first sight.
-fn by_statement(list: &[Change]) -> Vec<Vec<&Change>> {
-    let mut out: Vec<Vec<&Change>> = Vec::new();
+fn by_statement(list: &[CallerChange]) -> Vec<Vec<&CallerChange>> {
+    let mut out: Vec<Vec<&CallerChange>> = Vec::new();
     for c in list {
         let id = c.statement.as_ref().map(|s| s.index);
         match out
@@ -347,24 +441,19 @@ fn by_statement(list: &[Change]) -> Vec<Vec<&Change>> {
 }
 
 /// What the policy in force says of the caller.
-fn now_words(c: &Change, gain: bool) -> String {
+fn now_words(c: &CallerChange) -> String {
     match (&c.now_statement, c.now) {
-        (Some(s), _) if gain => format!("denied by {}", statement_words(s)),
+        (Some(s), _) => format!("denied by {}", statement_words(s)),
         (_, Some(o)) => outcome_words(o).to_owned(),
         (_, None) => "unknown".into(),
     }
 }
 
-fn last_seen(c: &Change) -> String {
+fn last_seen(c: &CallerChange) -> String {
     c.last_seen.map_or_else(|| "?".into(), fmt_time)
 }
 
-fn callers_table(
-    k: &KeyCheck,
-    group: &[&Change],
-    gain: bool,
-    w: &mut impl Write,
-) -> std::io::Result<()> {
+fn callers_table(k: &KeyCheck, group: &[&CallerChange], w: &mut impl Write) -> std::io::Result<()> {
     let mut b = Builder::default();
     b.push_record(["caller", "events", "calls", "last seen", "now"]);
     let shown = group.len().min(SHOWN * 4);
@@ -374,7 +463,7 @@ fn callers_table(
             c.event_names.join(", "),
             format!("{} ok, {} denied", c.succeeded, c.denied),
             last_seen(c),
-            now_words(c, gain),
+            now_words(c),
         ]);
     }
     let mut t = b.build();
@@ -393,12 +482,7 @@ fn callers_table(
     writeln!(w)
 }
 
-fn callers_list(
-    k: &KeyCheck,
-    group: &[&Change],
-    gain: bool,
-    w: &mut impl Write,
-) -> std::io::Result<()> {
+fn callers_list(k: &KeyCheck, group: &[&CallerChange], w: &mut impl Write) -> std::io::Result<()> {
     let folded = group.len() > SHOWN;
     if folded {
         writeln!(w, "<details><summary>{} callers</summary>\n", group.len())?;
@@ -411,7 +495,7 @@ fn callers_list(
             c.succeeded,
             c.denied,
             last_seen(c),
-            now_words(c, gain)
+            now_words(c)
         );
         writeln!(w, "{}", wrapped("", 2, &line))?;
     }
@@ -438,15 +522,15 @@ fn fixes(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         )?;
     }
     for f in &k.fixes {
-        super::prose::fix(f, st, w)?;
+        super::prose::fix(f, super::prose::DiffBase::Proposed, st, w)?;
     }
     for f in &k.fix_failures {
-        let line = format!(
-            "{}: {}",
-            super::words::fix_kind(f.kind),
-            f.reason.replace('\n', " ")
-        );
+        let (reason, hints) = split_hints(&f.reason);
+        let line = format!("{}: {reason}", super::words::fix_kind(f.kind));
         writeln!(w, "{}", wrapped("  no fix: ", 4, &line))?;
+        for h in hints {
+            writeln!(w, "{}", wrapped("    ", 6, h))?;
+        }
     }
     if st.markdown {
         writeln!(w, "\n</details>")?;
@@ -454,57 +538,68 @@ fn fixes(k: &KeyCheck, st: Style, w: &mut impl Write) -> std::io::Result<()> {
     writeln!(w)
 }
 
+/// A GitHub Actions workflow command's level.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Error,
+    Warning,
+    Notice,
+}
+
+impl Level {
+    fn of(kind: ListKind) -> Level {
+        match kind {
+            ListKind::Lose | ListKind::StillDenied => Level::Error,
+            ListKind::Undetermined => Level::Warning,
+            ListKind::Gain => Level::Notice,
+        }
+    }
+
+    fn command(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+        }
+    }
+}
+
 /// GitHub Actions workflow commands: `::error` per Deny statement (or
-/// lost Allow) that cuts callers off, `::warning` per undetermined one,
-/// `::notice` for gains; `line=` where the proposal's text shows the Sid.
+/// lost Allow) that cuts callers off or keeps them cut off, `::warning`
+/// per undetermined one, `::notice` for gains; `line=` where the
+/// proposal's text shows the Sid.
 fn github(r: &Preflight, w: &mut impl Write) -> std::io::Result<()> {
     for k in &r.keys {
-        for (level, list) in [
-            ("error", &k.lose),
-            ("warning", &k.undetermined),
-            ("notice", &k.gain),
-        ] {
-            for group in by_statement(list) {
-                annotation(r, k, level, &group, w)?;
+        for kind in ListKind::ALL {
+            for group in by_statement(k.list(kind)) {
+                annotation(r, k, kind, &group, w)?;
             }
         }
     }
     let line = headline(r);
     let level = match r.verdict {
-        Verdict::Pass => "notice",
-        Verdict::Undetermined => "warning",
-        Verdict::Lose => "error",
+        CheckVerdict::Pass => Level::Notice,
+        CheckVerdict::Undetermined => Level::Warning,
+        CheckVerdict::Lose | CheckVerdict::StillDenied => Level::Error,
     };
-    writeln!(w, "::{level} title=denydiff check::{}", escape_data(&line))
+    writeln!(
+        w,
+        "::{} title=denydiff check::{}",
+        level.command(),
+        escape_data(&line)
+    )
 }
 
 fn annotation(
     r: &Preflight,
     k: &KeyCheck,
-    level: &str,
-    group: &[&Change],
+    kind: ListKind,
+    group: &[&CallerChange],
     w: &mut impl Write,
 ) -> std::io::Result<()> {
     let first = group[0];
     let n = group.len();
-    let title = match (&first.statement, level) {
-        (Some(st), "error") => format!(
-            "{} would deny {n} caller(s) seen in the trail",
-            statement_words(st)
-        ),
-        (Some(st), "warning") => format!(
-            "{} may deny {n} caller(s) seen in the trail (undetermined)",
-            statement_words(st)
-        ),
-        (Some(st), _) => format!(
-            "{} would newly allow {n} caller(s) seen in the trail",
-            statement_words(st)
-        ),
-        (None, "error") => {
-            format!("no statement would allow {n} caller(s) seen in the trail any more")
-        }
-        (None, _) => format!("no Deny would refuse {n} caller(s) seen in the trail any more"),
-    };
+    let title = annotation_title(first, kind, n);
     let who: Vec<String> = group
         .iter()
         .take(SHOWN)
@@ -522,19 +617,20 @@ fn annotation(
     if more > 0 {
         let _ = write!(msg, "; and {more} more");
     }
-    if level == "warning" {
-        let mut keys: Vec<&str> = group
+    let level = Level::of(kind);
+    if kind == ListKind::Undetermined {
+        let keys: std::collections::BTreeSet<&str> = group
             .iter()
             .flat_map(|c| c.uncertain_keys.iter().map(String::as_str))
             .collect();
-        keys.dedup();
+        let keys: Vec<&str> = keys.into_iter().collect();
         let _ = write!(
             msg,
             ". It hangs on keys CloudTrail cannot show: {}",
             keys.join(", ")
         );
     }
-    if level == "error"
+    if level == Level::Error
         && let Some(f) = first
             .fixes
             .iter()
@@ -550,11 +646,43 @@ fn annotation(
     let line = first.line.map(|l| format!(",line={l}")).unwrap_or_default();
     writeln!(
         w,
-        "::{level} file={}{line},title={}::{}",
+        "::{} file={}{line},title={}::{}",
+        level.command(),
         escape_property(&r.proposal.path),
         escape_property(&title),
         escape_data(&msg)
     )
+}
+
+/// An annotation's title: what the statement does to the group's `n` callers.
+fn annotation_title(first: &CallerChange, kind: ListKind, n: usize) -> String {
+    match (&first.statement, kind) {
+        (Some(st), ListKind::Lose) => format!(
+            "{} would deny {n} caller(s) seen in the trail",
+            statement_words(st)
+        ),
+        (Some(st), ListKind::StillDenied) => format!(
+            "{} would still deny {n} caller(s) the policy in force cuts off",
+            statement_words(st)
+        ),
+        (Some(st), ListKind::Undetermined) => format!(
+            "{} may deny {n} caller(s) seen in the trail (undetermined)",
+            statement_words(st)
+        ),
+        (Some(st), ListKind::Gain) => format!(
+            "{} would newly allow {n} caller(s) seen in the trail",
+            statement_words(st)
+        ),
+        (None, ListKind::Gain) => {
+            format!("no Deny would refuse {n} caller(s) seen in the trail any more")
+        }
+        (None, ListKind::Undetermined) => format!(
+            "no statement would allow {n} caller(s) seen in the trail; a grant may (undetermined)"
+        ),
+        (None, _) => {
+            format!("no statement would allow {n} caller(s) seen in the trail any more")
+        }
+    }
 }
 
 /// A workflow command's message: `%`, CR and LF escaped.

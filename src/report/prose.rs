@@ -77,7 +77,7 @@ pub(super) fn render(a: &Analysis, st: Style, w: &mut impl Write) -> std::io::Re
             )?;
         }
         for f in &c.fixes {
-            fix(f, st, w)?;
+            fix(f, DiffBase::Current, st, w)?;
         }
         for f in &c.fix_failures {
             if f.not_in_trail.is_empty() {
@@ -184,7 +184,38 @@ pub(super) fn outcome_words(o: Outcome) -> &'static str {
     }
 }
 
-pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Result<()> {
+/// The policy a fix's diff starts from.
+#[derive(Clone, Copy)]
+pub(super) enum DiffBase {
+    /// `analyze`, `explain`: the policy in force.
+    Current,
+    /// `check`: the proposal.
+    Proposed,
+}
+
+/// The `---`/`+++` header of a fix's diff.
+fn diff_header(f: &ProposedFix, base: DiffBase) -> [String; 2] {
+    let from = match base {
+        DiffBase::Current => "current",
+        DiffBase::Proposed => "proposed",
+    };
+    let to = if f.kind == FixKind::Restore {
+        "restored"
+    } else {
+        "patched"
+    };
+    [
+        format!("--- key policy ({from})"),
+        format!("+++ key policy ({to})"),
+    ]
+}
+
+pub(super) fn fix(
+    f: &ProposedFix,
+    base: DiffBase,
+    st: Style,
+    w: &mut impl Write,
+) -> std::io::Result<()> {
     let unlisted = usize::try_from(f.checks_passed_not_listed).unwrap_or(usize::MAX);
     let passed = f.checks.iter().filter(|c| c.passed).count() + unlisted;
     let what = if f.kind == FixKind::Restore {
@@ -238,10 +269,15 @@ pub(super) fn fix(f: &ProposedFix, st: Style, w: &mut impl Write) -> std::io::Re
     }
     writeln!(w, "{}", st.code_open)?;
     let lines: Vec<&str> = f.diff.lines().collect();
+    if !lines.is_empty() {
+        for line in diff_header(f, base) {
+            writeln!(w, "    {line}")?;
+        }
+    }
     for line in lines.iter().take(60) {
         let paint = match line.as_bytes().first() {
-            Some(b'+') if !line.starts_with("+++") => anstyle::AnsiColor::Green.on_default(),
-            Some(b'-') if !line.starts_with("---") => anstyle::AnsiColor::Red.on_default(),
+            Some(b'+') => anstyle::AnsiColor::Green.on_default(),
+            Some(b'-') => anstyle::AnsiColor::Red.on_default(),
             Some(b'@') => anstyle::AnsiColor::Cyan.on_default(),
             _ => anstyle::Style::new(),
         };

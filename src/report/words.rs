@@ -208,20 +208,23 @@ fn tri_words(t: Tri) -> &'static str {
 }
 
 pub(super) fn evidence_line(c: &ConditionTrace) -> String {
+    format!("{}: {}", condition_words(c), seen_result_words(c))
+}
+
+/// A condition without what a request showed: operator, key, values.
+pub(super) fn condition_words(c: &ConditionTrace) -> String {
     let mut values: Vec<String> = c.values.to_vec();
     if values.len() > 5 {
         let more = values.len() - 5;
         values.truncate(5);
         values.push(format!("... {more} more"));
     }
-    format!(
-        "{} `{}` [{}]: seen {} -> {}",
-        c.operator,
-        c.key,
-        values.join(", "),
-        seen_words(&c.seen),
-        tri_words(c.result)
-    )
+    format!("{} `{}` [{}]", c.operator, c.key, values.join(", "))
+}
+
+/// What one request showed of a condition's key, and the result.
+pub(super) fn seen_result_words(c: &ConditionTrace) -> String {
+    format!("seen {} -> {}", seen_words(&c.seen), tri_words(c.result))
 }
 
 pub(super) fn fix_kind(k: FixKind) -> &'static str {

@@ -367,6 +367,11 @@ fn malformed_proposals_are_errors_naming_the_file() {
             "terraform-plan-no-kms.json",
             "no `aws_kms_key` or `aws_kms_key_policy` resource",
         ),
+        // One key, listed in both `resource_changes` and `planned_values`.
+        (
+            "terraform-plan-no-policy.json",
+            "its KMS resource sets no `policy`",
+        ),
     ];
     for (name, reason) in cases {
         let out = check(&fixture(name), "json", &[]);
@@ -500,19 +505,23 @@ fn current_overrides_the_trails_policy() {
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         (v, out.status.code().unwrap())
     };
-    // The whole trail: the policy in force is the change itself.
+    // The whole trail: the policy in force is the change itself, so none
+    // loses access; the callers it cut off stay cut off.
     let (v, code) = run_args(args(None));
-    assert_eq!(code, 0, "{v}");
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["verdict"], "still-denied");
     assert_eq!(v["keys"][0]["current"]["source"], "trail");
+    assert!(v["keys"][0]["lose"].as_array().unwrap().is_empty(), "{v}");
+    assert_eq!(who(&v, "still_denied"), expected_blocked(false));
     let (v, code) = run_args(args(Some(&before)));
     assert_eq!(code, 3, "{v}");
     assert_eq!(v["keys"][0]["current"]["source"], "file");
     assert_eq!(who(&v, "lose"), expected_blocked(false));
 }
 
-#[test]
-fn without_a_policy_in_force_successes_are_the_evidence() {
-    // The sample's records without its CreateKey and PutKeyPolicy.
+/// The sample's records without its CreateKey and PutKeyPolicy, written
+/// to `dir`: a trail that shows no policy in force.
+fn trail_without_policy(dir: &Path) -> String {
     let mut records = Vec::new();
     for entry in walkdir::WalkDir::new(sample("AWSLogs")) {
         let p = entry.unwrap().into_path();
@@ -536,14 +545,19 @@ fn without_a_policy_in_force_successes_are_the_evidence() {
         );
     }
     assert!(records.len() > 100);
-    let dir = tempfile::tempdir().unwrap();
-    let trail = write(
-        dir.path(),
+    write(
+        dir,
         "trail.json",
         serde_json::json!({ "Records": records })
             .to_string()
             .as_bytes(),
-    );
+    )
+}
+
+#[test]
+fn without_a_policy_in_force_successes_are_the_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let trail = trail_without_policy(dir.path());
     let after = sample("policies/key-policy-after.json");
     let args = [
         "check",
@@ -602,4 +616,366 @@ fn dropping_an_allow_cuts_off_what_it_allowed_but_not_grants() {
         error.contains("no statement would allow 2 caller(s)"),
         "{error}"
     );
+}
+
+/// `check --format json` of `policy` against the trail `trail`, no filters.
+fn check_trail(policy: &str, trail: &str) -> (Value, i32) {
+    let out = run(
+        &[
+            "check", "--policy", policy, "--format", "json", "--quiet", trail,
+        ],
+        b"",
+    );
+    let v = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}); stderr: {}", stderr(&out)));
+    (v, out.status.code().unwrap())
+}
+
+#[test]
+fn a_verified_fix_covers_every_encryption_context_a_caller_used() {
+    // One role decrypts under `tenant=alpha` and `tenant=beta` (synthetic);
+    // the proposal denies every tenant but `x`.
+    let trail = fixture("two-contexts-trail.json");
+    let (v, code) = check_trail(&fixture("tenant-x.json"), &trail);
+    assert_eq!(code, 3, "{v}");
+    let fixes = v["keys"][0]["fixes"].as_array().unwrap();
+    let verified: Vec<&Value> = fixes.iter().filter(|f| f["verified"] == true).collect();
+    assert!(!verified.is_empty(), "a verified fix: {}", v["keys"][0]);
+    let dir = tempfile::tempdir().unwrap();
+    for f in verified {
+        let blocked = f["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["subject"] == "blocked")
+            .count();
+        assert_eq!(blocked, 2, "both contexts are checked: {f}");
+        let name = format!("{}.json", f["id"].as_str().unwrap());
+        let patched = write(dir.path(), &name, f["policy"].to_string().as_bytes());
+        let (again, code) = check_trail(&patched, &trail);
+        assert_eq!(code, 0, "{} applied still blocks: {again}", f["id"]);
+    }
+}
+
+#[test]
+fn a_plan_that_creates_a_key_has_no_caller_to_lose() {
+    // A new key with a computed `policy` and an `aws_kms_key_policy` for
+    // it (key_id unknown until apply); then the same without
+    // `after_unknown.policy` on the key. Synthetic.
+    for name in [
+        "terraform-plan-new-key-computed-policy.json",
+        "terraform-plan-new-key-policy-resource.json",
+    ] {
+        let (v, code) = check_json(&fixture(name), &[]);
+        assert_eq!(code, 0, "{name}: {v}");
+        assert!(v["keys"].as_array().unwrap().is_empty(), "{name}: {v}");
+        let unseen: BTreeSet<(&str, bool)> = v["unseen"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (u["resource"].as_str().unwrap(), u["creates"] == true))
+            .collect();
+        assert_eq!(
+            unseen,
+            BTreeSet::from([("aws_kms_key.new", true), ("aws_kms_key_policy.new", true)]),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_list_parameter_resolves_to_a_list() {
+    // `aws:PrincipalArn: !Ref Exempt`, a `CommaDelimitedList` whose
+    // default names the admin and the restore-check role (synthetic).
+    let template = fixture("cloudformation-list-parameter.yaml");
+    let (v, code) = check_json(&template, &[]);
+    assert_eq!(code, 0, "the default's two ARNs are two values: {v}");
+    let restore = "arn:aws:iam::111122223333:role/vault-restore-check-role";
+    let given = format!("Exempt=arn:aws:iam::111122223333:user/admin, {restore}");
+    let (v, code) = check_json(&template, &["--parameter", &given]);
+    assert_eq!(code, 0, "--parameter is split and trimmed too: {v}");
+    let (v, code) = check_json(
+        &template,
+        &["--parameter", "Exempt=arn:aws:iam::111122223333:user/admin"],
+    );
+    assert_eq!(code, 3, "{v}");
+    let lambda = format!("{restore} via lambda.amazonaws.com");
+    assert_eq!(who(&v, "lose"), BTreeSet::from([lambda]));
+}
+
+#[test]
+fn callers_the_policy_in_force_cuts_off_and_the_proposal_still_denies_fail() {
+    // The whole trail: the policy in force is the after-change one; the
+    // fixed policy lets backup-storage back in but not the forward-access
+    // callers, which succeeded before the change.
+    let logs = sample("AWSLogs");
+    let fixed = sample("policies/key-policy-fixed.json");
+    let run_check = |policy: &str, format: &str, extra: &[&str]| {
+        let mut a = vec!["check", "--policy", policy, "--format", format, "--quiet"];
+        a.extend(["--key", "alias/prod-backup-vault"]);
+        a.extend_from_slice(extra);
+        a.push(&logs);
+        run(&a, b"")
+    };
+    let out = run_check(&fixed, "json", &[]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{v}");
+    assert_eq!(v["verdict"], "still-denied");
+    let still = who(&v, "still_denied");
+    assert_eq!(still, expected_blocked(true), "{v}");
+    // The same callers the check names as losing before the change.
+    let before = run_check(&fixed, "json", &["--until", "2026-11-11T10:40:00Z"]);
+    let before: Value = serde_json::from_slice(&before.stdout).unwrap();
+    assert_eq!(who(&before, "lose"), still);
+    for c in v["keys"][0]["still_denied"].as_array().unwrap() {
+        assert_eq!(c["statement"]["sid"], "Deny actions except Administrator");
+        assert_eq!(
+            c["now_statement"]["sid"],
+            "Deny actions except Administrator"
+        );
+        assert_eq!(c["now"], "explicit-deny", "{c}");
+        assert!(c["succeeded"].as_u64().unwrap() > 0, "{c}");
+        assert!(!c["evidence"].as_array().unwrap().is_empty(), "{c}");
+        assert!(!c["fixes"].as_array().unwrap().is_empty(), "{c}");
+    }
+    let table = stdout(&run_check(&fixed, "table", &[]));
+    assert!(table.starts_with("FAIL: 2 caller(s)"), "{table}");
+    assert!(table.contains("Still denied"), "{table}");
+    // Applying a verified fix lets them back in: the check passes.
+    let dir = tempfile::tempdir().unwrap();
+    let fix = v["keys"][0]["fixes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["verified"] == true)
+        .unwrap_or_else(|| panic!("a verified fix: {v}"));
+    let patched = write(
+        dir.path(),
+        "fixed-again.json",
+        fix["policy"].to_string().as_bytes(),
+    );
+    let out = run_check(&patched, "json", &[]);
+    let again: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{again}");
+    assert!(who(&again, "gain").is_superset(&still), "{again}");
+}
+
+#[test]
+fn without_a_policy_in_force_an_implicit_deny_is_undetermined() {
+    // The proposal allows the admin alone; no policy in force is known, so
+    // a success may have come through a grant (backup-storage's did).
+    let dir = tempfile::tempdir().unwrap();
+    let trail = trail_without_policy(dir.path());
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "Admin only", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:user/admin"},
+        "Action": "kms:*", "Resource": "*"}]});
+    let p = write(dir.path(), "admin-only.json", policy.to_string().as_bytes());
+    let args = ["check", "--policy", &p, "--format", "json", "--quiet"];
+    let key = ["--key", "alias/prod-backup-vault", &trail];
+    let out = run(&[&args[..], &key[..]].concat(), b"");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{v}");
+    assert!(v["keys"][0]["lose"].as_array().unwrap().is_empty(), "{v}");
+    assert!(
+        who(&v, "undetermined").contains("service:backup-storage.amazonaws.com"),
+        "{v}"
+    );
+    for c in v["keys"][0]["undetermined"].as_array().unwrap() {
+        assert!(c["now"].is_null(), "{c}");
+        assert_eq!(c["proposed"], "implicit-deny", "{c}");
+    }
+}
+
+#[test]
+fn annotations_point_into_the_checked_resource_and_not_into_a_one_line_plan() {
+    // Two keys of a template share a Sid (synthetic): the line is the one
+    // in the chosen resource's block.
+    let two = PathBuf::from(fixture("cloudformation-two-keys.yaml"));
+    let out = check(two.to_str().unwrap(), "github", &["--resource", "VaultKey"]);
+    let text = stdout(&out);
+    let vault = line_of(&two, "VaultKey:");
+    let sid = std::fs::read_to_string(&two)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .skip(vault)
+        .find(|(_, l)| l.contains("Sid: Deny others"))
+        .unwrap()
+        .0
+        + 1;
+    assert!(
+        sid > line_of(&two, "Sid: Deny others"),
+        "the fixture repeats the Sid"
+    );
+    let error = text
+        .lines()
+        .find(|l| l.starts_with("::error file="))
+        .unwrap();
+    assert!(error.contains(&format!(",line={sid},")), "{sid}: {error}");
+    // `terraform show -json` writes one line: no line to point at.
+    let dir = tempfile::tempdir().unwrap();
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(fixture("terraform-plan-blocking.json")).unwrap())
+            .unwrap();
+    let one_line = write(dir.path(), "plan.json", plan.to_string().as_bytes());
+    let text = stdout(&check(&one_line, "github", &[]));
+    let error = text
+        .lines()
+        .find(|l| l.starts_with("::error file="))
+        .unwrap();
+    assert!(!error.contains(",line="), "{error}");
+}
+
+#[test]
+fn current_for_several_keys_is_refused_naming_current() {
+    let logs = sample("AWSLogs");
+    let after = sample("policies/key-policy-after.json");
+    let before = sample("policies/key-policy-before.json");
+    let out = run(
+        &[
+            "check",
+            "--policy",
+            &after,
+            "--current",
+            &before,
+            "--quiet",
+            &logs,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("`--current {before}` would apply to 3 keys")),
+        "{err}"
+    );
+}
+
+#[test]
+fn fix_diffs_name_the_policy_they_start_from() {
+    let table = stdout(&check(
+        &sample("policies/key-policy-after.json"),
+        "table",
+        &[],
+    ));
+    assert!(
+        table.contains("--- key policy (proposed)\n    +++ key policy (patched)\n    @@ "),
+        "{table}"
+    );
+    assert!(!table.contains("(current)"), "{table}");
+    let (v, _) = check_json(&sample("policies/key-policy-after.json"), &[]);
+    let diff = v["keys"][0]["fixes"][0]["diff"].as_str().unwrap();
+    assert!(diff.starts_with("@@ "), "the JSON holds the hunks: {diff}");
+    // `analyze` patches the policy in force.
+    let logs = sample("AWSLogs");
+    let out = run(&["analyze", "--format", "table", "--quiet", &logs], b"");
+    let table = stdout(&out);
+    assert!(
+        table.contains("--- key policy (current)\n    +++ key policy (patched)\n    @@ "),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_failures_hint_stays_on_its_own_line() {
+    // A window before every call: the filters leave nothing, and say how
+    // to widen them in a hint.
+    let policy = sample("policies/key-policy-after.json");
+    let logs = sample("AWSLogs");
+    let out = run(
+        &[
+            "check",
+            "--policy",
+            &policy,
+            "--format",
+            "table",
+            "--quiet",
+            "--until",
+            "2020-01-01T00:00:00Z",
+            &logs,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let table = stdout(&out);
+    let failure = table
+        .lines()
+        .position(|l| l.starts_with("input failed: `filters`"))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        !table.lines().nth(failure).unwrap().contains("hint:"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .skip(failure)
+            .any(|l| l.starts_with("  hint: widen the window")),
+        "{table}"
+    );
+}
+
+#[test]
+fn the_table_has_a_legend_and_each_callers_evidence() {
+    let table = stdout(&check(
+        &sample("policies/key-policy-after.json"),
+        "table",
+        &[],
+    ));
+    assert!(
+        table.contains("(fas: forward access; slr: service-linked role; service: a service principal; no @account: the key's, 111122223333)"),
+        "{table}"
+    );
+    // Each caller shows its own `aws:PrincipalArn`, said whose it is
+    // (the table wraps it; words are kept whole).
+    let flat = table.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("seen absent -> true (service backup-storage)"),
+        "{table}"
+    );
+    assert!(
+        flat.contains(
+            "seen `arn:aws:iam::111122223333:role/vault-restore-check-role` -> true (fas role/vault-restore-check-role via lambda)"
+        ),
+        "{table}"
+    );
+}
+
+#[test]
+fn output_files_take_their_format_from_the_extension_as_for_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = sample("policies/key-policy-after.json");
+    let logs = sample("AWSLogs");
+    let to = |name: &str| {
+        let path = dir.path().join(name);
+        let p = path.to_str().unwrap().to_owned();
+        let args = [
+            "check",
+            "--policy",
+            &policy,
+            "--quiet",
+            "-o",
+            &p,
+            "--until",
+            BEFORE_CHANGE,
+        ];
+        let out = run(
+            &[&args[..], &["--key", "alias/prod-backup-vault", &logs]].concat(),
+            b"",
+        );
+        (out, std::fs::read_to_string(&path).unwrap_or_default())
+    };
+    let (out, md) = to("report.md");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(md.starts_with("## denydiff check"), "{md}");
+    let (out, json) = to("report.json");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(serde_json::from_str::<Value>(&json).is_ok(), "{json}");
+    let (out, html) = to("report.html");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(html.is_empty());
+    let err = stderr(&out);
+    assert!(err.contains("`check` writes no HTML report"), "{err}");
+    assert!(err.contains("\nhint: "), "{err}");
 }
