@@ -195,6 +195,9 @@ pub enum RowError {
 /// with a time and nothing else, which the collector counts as a record of
 /// another service). Cells are borrowed in [`COLUMNS`] order.
 pub fn event_of(cells: &[Option<&str>; COLUMNS.len()]) -> Result<Event, RowError> {
+    // An empty cell is null: Trino's CSV quotes every cell and writes null
+    // as `""`, and CloudTrail never logs an empty string in these fields.
+    let cells = &cells.map(|c| c.filter(|s| !s.is_empty()));
     let text = |i: usize| cells[i].map(str::to_owned);
     let version = cells[0].unwrap_or("");
     if version != VERSION {

@@ -134,6 +134,40 @@ fn a_window_given_again_cuts_the_export_as_it_cut_the_trail() {
     assert_same_analysis(&table, &direct);
 }
 
+#[test]
+fn a_csv_that_quotes_every_cell_and_writes_null_as_two_quotes_gives_the_direct_analysis() {
+    // Trino's CLI CSV: every cell quoted, null as `""` (an empty string to a
+    // CSV reader). A success's `error_code` and a direct caller's
+    // `identity_invoked_by` are such cells.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, direct) = round_trip(&[SAMPLE], &dir.path().join("calls.csv"));
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(dir.path().join("calls.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let quoted = |v: Option<&str>| format!("\"{}\"", v.unwrap_or("").replace('"', "\"\""));
+    let mut text = COLUMNS.map(|c| quoted(Some(c))).join(",") + "\n";
+    let columns: Vec<&StringChunked> = COLUMNS
+        .iter()
+        .map(|c| df.column(c).unwrap().str().unwrap())
+        .collect();
+    let error_code = df.column("error_code").unwrap();
+    assert!(error_code.null_count() > 0, "no success to turn into a failure");
+    for i in 0..df.height() {
+        let cells: Vec<String> = columns.iter().map(|c| quoted(c.get(i))).collect();
+        text += &(cells.join(",") + "\n");
+    }
+    assert!(text.contains(",\"\","), "no null written as `\"\"`");
+    let file = dir.path().join("trino.csv");
+    std::fs::write(&file, text).unwrap();
+    let (table, out) = analyze_json(&[file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_same_analysis(&table, &direct);
+}
+
 /// A good export of the sample, as a polars frame, and its path.
 fn sample_frame(dir: &Path) -> (DataFrame, PathBuf) {
     let file = dir.join("good.parquet");
