@@ -263,9 +263,7 @@ pub fn event_of(cells: &[Option<&str>; COLUMNS.len()]) -> Result<Event, RowError
                 account_id: text(account),
             }),
         });
-    let identity_cells = const { index("identity_type") }..=account;
-    let identity = identity_cells
-        .clone()
+    let identity = (const { index("identity_type") }..=account)
         .any(|i| cell(i).is_some())
         .then(|| Identity {
             kind: text(const { index("identity_type") }),
