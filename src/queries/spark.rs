@@ -5,10 +5,13 @@
 //! the accounts, regions and days asked for; then, per file, its kept
 //! records and its horizon, written as Parquet.
 //!
-//! One pass: each file is one row (`multiLine`), so a file's kept records
-//! (`filter`) and its latest time in the window (`array_max`) come from the
-//! same read. That gives one horizon row per file, of which the analysis
-//! keeps the latest.
+//! One pass over the pruned files: each file is one row (`multiLine`), so a
+//! file's kept records (`filter`) and its latest time in the window
+//! (`array_max`) come from the same read. That gives one horizon row per
+//! file, of which the analysis keeps the latest. When the path is pruned
+//! (a window, accounts, regions), a second view reads the whole tree for
+//! the key and trail changes, which the analysis reads whatever the window
+//! and wherever the trail was changed (`kept`).
 
 use super::{
     Dialect, QueryScope, day_globs, days, header, horizon_columns, kept, key_changes, kms_kept,
