@@ -359,9 +359,38 @@ pub const KEY_USE_EVENTS: &[&str] = &[
     "CreateGrant",
 ];
 
+/// The `eventSource` of the KMS API's records.
+pub const KMS_SOURCE: &str = "kms.amazonaws.com";
+
+/// The `eventSource` of CloudTrail's own records.
+pub const TRAIL_SOURCE: &str = "cloudtrail.amazonaws.com";
+
+/// The alias changes the collector follows (aliases resolve at each call's time).
+pub const ALIAS_EVENTS: &[&str] = &["CreateAlias", "UpdateAlias", "DeleteAlias"];
+
+/// Trail changes that set a trail's scope (multi-region, organization).
+pub const TRAIL_SCOPE_EVENTS: &[&str] = &["CreateTrail", "UpdateTrail"];
+
+/// Trail changes that can hide KMS events.
+pub const TRAIL_LOGGING_EVENTS: &[&str] = &[
+    "PutEventSelectors",
+    "StopLogging",
+    "StartLogging",
+    "DeleteTrail",
+];
+
+/// Every trail change the analysis reads: [`TRAIL_SCOPE_EVENTS`] and
+/// [`TRAIL_LOGGING_EVENTS`].
+pub fn trail_events() -> impl Iterator<Item = &'static str> {
+    TRAIL_SCOPE_EVENTS
+        .iter()
+        .chain(TRAIL_LOGGING_EVENTS)
+        .copied()
+}
+
 /// True for records of the KMS API.
 pub fn is_kms(ev: &Event) -> bool {
-    ev.event_source.as_deref() == Some("kms.amazonaws.com")
+    ev.event_source.as_deref() == Some(KMS_SOURCE)
 }
 
 /// Sources whose records the analysis reads in full: KMS calls, and
@@ -369,7 +398,7 @@ pub fn is_kms(ev: &Event) -> bool {
 /// Records of every other source are only counted.
 pub fn is_analysed_source(source: impl AsRef<[u8]>) -> bool {
     let s = source.as_ref();
-    s == b"kms.amazonaws.com" || s == b"cloudtrail.amazonaws.com"
+    s == KMS_SOURCE.as_bytes() || s == TRAIL_SOURCE.as_bytes()
 }
 
 /// Formats epoch milliseconds as RFC 3339 UTC (`2026-11-22T09:17:00Z`).

@@ -699,14 +699,11 @@ fn grant(ev: &Event, name: &str) -> Option<Grant> {
 
 /// `PutEventSelectors`, `StopLogging`, `DeleteTrail` and friends, when they succeeded.
 fn trail_change(ev: &Event) -> Option<TrailChange> {
-    if ev.event_source.as_deref() != Some("cloudtrail.amazonaws.com") || ev.error_code.is_some() {
+    if ev.event_source.as_deref() != Some(call::TRAIL_SOURCE) || ev.error_code.is_some() {
         return None;
     }
     let name = ev.event_name.as_deref()?;
-    if !matches!(
-        name,
-        "PutEventSelectors" | "StopLogging" | "StartLogging" | "DeleteTrail"
-    ) {
+    if !call::TRAIL_LOGGING_EVENTS.contains(&name) {
         return None;
     }
     let req = ev.request();
@@ -760,12 +757,12 @@ fn trail_place(ev: &Event, name: Option<&str>) -> (Option<String>, Option<String
 /// the response's `isMultiRegionTrail`/`isOrganizationTrail` (the whole
 /// trail), else the request's.
 fn trail_scope(ev: &Event) -> Option<ScopeChange> {
-    if ev.event_source.as_deref() != Some("cloudtrail.amazonaws.com")
+    if ev.event_source.as_deref() != Some(call::TRAIL_SOURCE)
         || ev.error_code.is_some()
-        || !matches!(
-            ev.event_name.as_deref(),
-            Some("CreateTrail" | "UpdateTrail")
-        )
+        || !ev
+            .event_name
+            .as_deref()
+            .is_some_and(|n| call::TRAIL_SCOPE_EVENTS.contains(&n))
     {
         return None;
     }

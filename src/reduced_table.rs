@@ -16,40 +16,83 @@ use polars_io::SerWriter;
 use polars_io::prelude::{CsvWriter, ParquetWriter};
 use serde_json::value::RawValue;
 
+use crate::call;
 use crate::event::{Event, Identity, Issuer, Resource, SessionContext};
 
 /// The contract's version, the value of every row's first column.
 pub const VERSION: &str = "1";
 
-/// The columns, in order. Every one is a string (UTF-8, nullable).
-pub const COLUMNS: [&str; 26] = [
-    "denydiff_table_version",
-    "row_kind",
-    "event_time",
-    "event_id",
-    "event_source",
-    "event_name",
-    "aws_region",
-    "recipient_account_id",
-    "identity_type",
-    "identity_arn",
-    "identity_account_id",
-    "identity_principal_id",
-    "identity_invoked_by",
-    "identity_user_name",
-    "issuer_type",
-    "issuer_arn",
-    "issuer_account_id",
-    "source_ip_address",
-    "vpc_endpoint_id",
-    "error_code",
-    "error_message",
-    "request_parameters",
-    "response_elements",
-    "additional_event_data",
-    "resources",
-    "event_version",
+/// The columns, in order, each with the CloudTrail field it comes from (its
+/// JSON path), but the contract's own first two. Every one is a string
+/// (UTF-8, nullable).
+pub const FIELDS: [(&str, Option<&str>); 26] = [
+    ("denydiff_table_version", None),
+    ("row_kind", None),
+    ("event_time", Some("eventTime")),
+    ("event_id", Some("eventID")),
+    ("event_source", Some("eventSource")),
+    ("event_name", Some("eventName")),
+    ("aws_region", Some("awsRegion")),
+    ("recipient_account_id", Some("recipientAccountId")),
+    ("identity_type", Some("userIdentity.type")),
+    ("identity_arn", Some("userIdentity.arn")),
+    ("identity_account_id", Some("userIdentity.accountId")),
+    ("identity_principal_id", Some("userIdentity.principalId")),
+    ("identity_invoked_by", Some("userIdentity.invokedBy")),
+    ("identity_user_name", Some("userIdentity.userName")),
+    (
+        "issuer_type",
+        Some("userIdentity.sessionContext.sessionIssuer.type"),
+    ),
+    (
+        "issuer_arn",
+        Some("userIdentity.sessionContext.sessionIssuer.arn"),
+    ),
+    (
+        "issuer_account_id",
+        Some("userIdentity.sessionContext.sessionIssuer.accountId"),
+    ),
+    ("source_ip_address", Some("sourceIPAddress")),
+    ("vpc_endpoint_id", Some("vpcEndpointId")),
+    ("error_code", Some("errorCode")),
+    ("error_message", Some("errorMessage")),
+    ("request_parameters", Some("requestParameters")),
+    ("response_elements", Some("responseElements")),
+    ("additional_event_data", Some("additionalEventData")),
+    ("resources", Some("resources")),
+    ("event_version", Some("eventVersion")),
 ];
+
+/// The column names of [`FIELDS`], in order.
+pub const COLUMNS: [&str; FIELDS.len()] = {
+    let mut out = [""; FIELDS.len()];
+    let mut i = 0;
+    while i < FIELDS.len() {
+        out[i] = FIELDS[i].0;
+        i += 1;
+    }
+    out
+};
+
+/// The position of `column` in [`COLUMNS`]; a compile error in a `const`
+/// block when there is none.
+const fn index(column: &str) -> usize {
+    let mut i = 0;
+    while i < COLUMNS.len() {
+        let (a, b) = (COLUMNS[i].as_bytes(), column.as_bytes());
+        let mut same = a.len() == b.len();
+        let mut j = 0;
+        while same && j < a.len() {
+            same = a[j] == b[j];
+            j += 1;
+        }
+        if same {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such column")
+}
 
 /// What a row stands for (`row_kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,28 +121,18 @@ impl RowKind {
     }
 }
 
-/// The CloudTrail events (`cloudtrail.amazonaws.com`) the analysis reads:
-/// trail changes that can hide KMS events, and the trail scope they act on.
-pub const TRAIL_EVENTS: [&str; 6] = [
-    "CreateTrail",
-    "UpdateTrail",
-    "PutEventSelectors",
-    "StopLogging",
-    "StartLogging",
-    "DeleteTrail",
-];
-
 /// Whether a record belongs in the table: every KMS record, and the trail
-/// changes of [`TRAIL_EVENTS`]. (Every other record only moves the horizon.)
+/// changes of `call::trail_events`. (Every other record only moves the
+/// horizon.)
 pub fn keeps(ev: &Event) -> bool {
-    match ev.event_source.as_deref() {
-        Some("kms.amazonaws.com") => true,
-        Some("cloudtrail.amazonaws.com") => ev
+    if call::is_kms(ev) {
+        return true;
+    }
+    ev.event_source.as_deref() == Some(call::TRAIL_SOURCE)
+        && ev
             .event_name
             .as_deref()
-            .is_some_and(|n| TRAIL_EVENTS.contains(&n)),
-        _ => false,
-    }
+            .is_some_and(|n| call::trail_events().any(|t| t == n))
 }
 
 /// One row: a cell per column of [`COLUMNS`], in order.
@@ -148,7 +181,7 @@ pub fn horizon_row(time_ms: i64) -> Row {
     let mut row: Row = Default::default();
     row[0] = Some(VERSION.to_owned());
     row[1] = Some(RowKind::Horizon.as_str().to_owned());
-    row[2] = Some(crate::call::fmt_time(time_ms));
+    row[2] = Some(call::fmt_time(time_ms));
     row
 }
 
@@ -195,55 +228,73 @@ pub enum RowError {
 /// with a time and nothing else, which the collector counts as a record of
 /// another service). Cells are borrowed in [`COLUMNS`] order.
 pub fn event_of(cells: &[Option<&str>; COLUMNS.len()]) -> Result<Event, RowError> {
-    let text = |i: usize| cells[i].map(str::to_owned);
-    let version = cells[0].unwrap_or("");
+    // An empty cell is null: Trino's CSV quotes every cell and writes null
+    // as `""`, and CloudTrail never logs an empty string in these fields.
+    let cells = &cells.map(|c| c.filter(|s| !s.is_empty()));
+    let cell = |i: usize| cells[i];
+    let text = |i: usize| cell(i).map(str::to_owned);
+    let version = cell(const { index("denydiff_table_version") }).unwrap_or("");
     if version != VERSION {
         return Err(RowError::Version(version.to_owned()));
     }
-    let kind = cells[1].unwrap_or("");
-    match RowKind::parse(kind) {
+    let row_kind = cell(const { index("row_kind") }).unwrap_or("");
+    match RowKind::parse(row_kind) {
         Some(RowKind::Record) => {}
         Some(RowKind::Horizon) => {
             return Ok(Event {
-                event_time: text(2),
+                event_time: text(const { index("event_time") }),
                 ..Event::default()
             });
         }
-        None => return Err(RowError::Kind(kind.to_owned())),
+        None => return Err(RowError::Kind(row_kind.to_owned())),
     }
-    let issuer = (cells[14..17].iter().any(Option::is_some)).then(|| SessionContext {
-        session_issuer: Some(Issuer {
-            kind: text(14),
-            arn: text(15),
-            account_id: text(16),
-        }),
-    });
-    let identity = (cells[8..17].iter().any(Option::is_some)).then(|| Identity {
-        kind: text(8),
-        arn: text(9),
-        account_id: text(10),
-        principal_id: text(11),
-        invoked_by: text(12),
-        user_name: text(13),
-        session_context: issuer,
-    });
+    let [kind, arn, account] = [
+        const { index("issuer_type") },
+        const { index("issuer_arn") },
+        const { index("issuer_account_id") },
+    ];
+    let issuer = [kind, arn, account]
+        .iter()
+        .any(|i| cell(*i).is_some())
+        .then(|| SessionContext {
+            session_issuer: Some(Issuer {
+                kind: text(kind),
+                arn: text(arn),
+                account_id: text(account),
+            }),
+        });
+    let identity = (const { index("identity_type") }..=account)
+        .any(|i| cell(i).is_some())
+        .then(|| Identity {
+            kind: text(const { index("identity_type") }),
+            arn: text(const { index("identity_arn") }),
+            account_id: text(const { index("identity_account_id") }),
+            principal_id: text(const { index("identity_principal_id") }),
+            invoked_by: text(const { index("identity_invoked_by") }),
+            user_name: text(const { index("identity_user_name") }),
+            session_context: issuer,
+        });
+    let json = |i: usize| cell(i).map(raw_json);
     Ok(Event {
-        event_version: text(25),
-        event_time: text(2),
-        event_id: text(3),
-        event_source: text(4),
-        event_name: text(5),
-        aws_region: text(6),
-        recipient_account_id: text(7),
+        event_version: text(const { index("event_version") }),
+        event_time: text(const { index("event_time") }),
+        event_id: text(const { index("event_id") }),
+        event_source: text(const { index("event_source") }),
+        event_name: text(const { index("event_name") }),
+        aws_region: text(const { index("aws_region") }),
+        recipient_account_id: text(const { index("recipient_account_id") }),
         user_identity: identity,
-        source_ip_address: text(17),
-        vpc_endpoint_id: text(18),
-        error_code: text(19),
-        error_message: text(20),
-        request_parameters: cells[21].map(raw_json),
-        response_elements: cells[22].map(raw_json),
-        additional_event_data: cells[23].map(raw_json),
-        resources: cells[24].map(resources_of).transpose()?.unwrap_or_default(),
+        source_ip_address: text(const { index("source_ip_address") }),
+        vpc_endpoint_id: text(const { index("vpc_endpoint_id") }),
+        error_code: text(const { index("error_code") }),
+        error_message: text(const { index("error_message") }),
+        request_parameters: json(const { index("request_parameters") }),
+        response_elements: json(const { index("response_elements") }),
+        additional_event_data: json(const { index("additional_event_data") }),
+        resources: cell(const { index("resources") })
+            .map(resources_of)
+            .transpose()?
+            .unwrap_or_default(),
         ..Event::default()
     })
 }
@@ -302,6 +353,16 @@ impl TableFormat {
             None
         }
     }
+
+    /// The format an export path names; an error for any other name.
+    pub fn of_path(path: &Path) -> anyhow::Result<Self> {
+        Self::of_name(&path.to_string_lossy()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "`{}` is neither `.parquet` nor `.csv`\nhint: name the export `calls.parquet` or `calls.csv`",
+                path.display()
+            )
+        })
+    }
 }
 
 /// The rows as a polars frame, every column a string.
@@ -315,18 +376,6 @@ pub fn table_frame(rows: &[Row]) -> PolarsResult<DataFrame> {
         })
         .collect();
     DataFrame::new_infer_height(columns)
-}
-
-impl TableFormat {
-    /// The format an export path names; an error for any other name.
-    pub fn of_path(path: &Path) -> anyhow::Result<Self> {
-        Self::of_name(&path.to_string_lossy()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "`{}` is neither `.parquet` nor `.csv`\nhint: name the export `calls.parquet` or `calls.csv`",
-                path.display()
-            )
-        })
-    }
 }
 
 /// Writes the rows, then the horizon row if any, to `path` (Parquet or CSV

@@ -15,7 +15,7 @@ use crate::cli::{
 };
 use crate::collect::Filters;
 use crate::policy::{Policy, parse_policy};
-use crate::queries::{Engine, Selection};
+use crate::queries::{Engine, QueryScope};
 use crate::source::aws::AwsOptions;
 use crate::source::remote::{Query, Remote};
 
@@ -277,7 +277,7 @@ fn format_of(path: &Path) -> Format {
 #[derive(Debug)]
 pub struct SqlSettings {
     pub engine: Engine,
-    pub selection: Selection,
+    pub selection: QueryScope,
 }
 
 impl SqlSettings {
@@ -289,7 +289,7 @@ impl SqlSettings {
             SqlEngine::Trino => Engine::Trino,
             SqlEngine::CloudtrailLake => Engine::CloudtrailLake,
         };
-        let selection = Selection {
+        let selection = QueryScope {
             since_ms,
             until_ms,
             keys: a.keys.clone(),

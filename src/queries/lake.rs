@@ -8,7 +8,7 @@
 //!
 //! Two scans, as for Athena: the kept records, and the horizon row.
 
-use super::{Dialect, Selection, header, in_list, two_scans};
+use super::{Bounds, Dialect, QueryScope, days, header, two_scans};
 
 struct Lake;
 
@@ -24,34 +24,23 @@ impl Dialect for Lake {
     }
 }
 
-pub(super) fn query(sel: &Selection) -> String {
+pub(super) fn query(sel: &QueryScope) -> String {
     // Whole days, as the other engines read them: the analysis cuts exactly.
-    let mut scope = Vec::new();
-    if let Some((first, last)) = super::days(sel) {
-        scope.push(format!("eventTime >= timestamp '{first} 00:00:00'"));
-        if sel.until_ms.is_some() {
-            scope.push(format!(
-                "eventTime < timestamp '{}'",
-                last.succ_opt().unwrap_or(last)
-            ));
-        }
-    } else if let Some(u) = sel
+    // Lake's `eventTime` is the record's own time, not a delivery day, so the
+    // day of `until` is the last one needed.
+    let day = |d: chrono::NaiveDate| format!("timestamp '{d} 00:00:00'");
+    let until = sel
         .until_ms
         .and_then(chrono::DateTime::from_timestamp_millis)
-    {
-        let next = u.date_naive().succ_opt().unwrap_or(u.date_naive());
-        scope.push(format!("eventTime < timestamp '{next}'"));
-    }
-    if !sel.accounts.is_empty() {
-        scope.push(format!("recipientAccountId {}", in_list(&sel.accounts)));
-    }
-    if !sel.regions.is_empty() {
-        scope.push(format!("awsRegion {}", in_list(&sel.regions)));
-    }
+        .map(|u| u.date_naive());
+    let bounds = Bounds {
+        lower: days(sel).map(|(first, _)| format!("eventTime >= {}", day(first))),
+        upper: until.map(|u| format!("eventTime < {}", day(u.succ_opt().unwrap_or(u)))),
+    };
     let head = header(
         "CloudTrail Lake",
         sel,
         "`aws cloudtrail start-query --query-statement file://THIS.sql`, save the results as CSV and run",
     );
-    two_scans(&Lake, sel, &head, &scope)
+    two_scans(&Lake, sel, &head, &bounds)
 }

@@ -8,8 +8,10 @@
 //! The window prunes what is read (S3 day folders, the `timestamp`
 //! partition, Lake's `eventTime`) but not the records of the days read: the
 //! analysis applies `--since/--until` exactly, and the horizon row is the
-//! latest `eventTime` inside the window. `--key` keeps a superset (records
-//! that name the key or any alias) that `analyze --key` narrows exactly.
+//! latest `eventTime` inside the window. Key and trail changes are kept
+//! before the window too. `--key` keeps a superset (records that name the
+//! key or any alias; every KMS record when a key is given as an alias) that
+//! `analyze --key` narrows exactly.
 //! This module writes text only; it reads nothing.
 
 mod lake;
@@ -18,7 +20,8 @@ mod trino;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::reduced_table::{COLUMNS, TRAIL_EVENTS, VERSION};
+use crate::call::{ALIAS_EVENTS, KMS_SOURCE, LIFECYCLE_EVENTS, TRAIL_SOURCE, trail_events};
+use crate::reduced_table::{COLUMNS, FIELDS, RowKind, VERSION};
 
 /// Where the query runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +34,7 @@ pub enum Engine {
 
 /// What the query selects, and where (`denydiff sql`'s settings).
 #[derive(Debug, Clone, Default)]
-pub struct Selection {
+pub struct QueryScope {
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
     /// Key ARNs, key ids, alias names or alias ARNs.
@@ -49,7 +52,7 @@ pub struct Selection {
 }
 
 /// The query text for `engine`.
-pub fn query(engine: Engine, sel: &Selection) -> String {
+pub fn query(engine: Engine, sel: &QueryScope) -> String {
     match engine {
         Engine::Spark => spark::query(sel),
         Engine::Athena | Engine::Trino => trino::query(engine, sel),
@@ -80,35 +83,6 @@ pub(crate) trait Dialect {
     }
 }
 
-/// The CloudTrail field each column of the contract comes from, in order
-/// (the first two columns are constants).
-const SOURCES: [&str; COLUMNS.len() - 2] = [
-    "eventTime",
-    "eventID",
-    "eventSource",
-    "eventName",
-    "awsRegion",
-    "recipientAccountId",
-    "userIdentity.type",
-    "userIdentity.arn",
-    "userIdentity.accountId",
-    "userIdentity.principalId",
-    "userIdentity.invokedBy",
-    "userIdentity.userName",
-    "userIdentity.sessionContext.sessionIssuer.type",
-    "userIdentity.sessionContext.sessionIssuer.arn",
-    "userIdentity.sessionContext.sessionIssuer.accountId",
-    "sourceIPAddress",
-    "vpcEndpointId",
-    "errorCode",
-    "errorMessage",
-    "requestParameters",
-    "responseElements",
-    "additionalEventData",
-    "resources",
-    "eventVersion",
-];
-
 /// Fields whose value is JSON (kept as its text).
 const JSON_FIELDS: [&str; 4] = [
     "requestParameters",
@@ -121,12 +95,13 @@ const JSON_FIELDS: [&str; 4] = [
 pub(crate) fn record_columns(d: &dyn Dialect) -> Vec<(String, &'static str)> {
     let mut out = vec![
         (format!("'{VERSION}'"), COLUMNS[0]),
-        ("'record'".to_owned(), COLUMNS[1]),
+        (format!("'{}'", RowKind::Record.as_str()), COLUMNS[1]),
     ];
-    for (path, column) in SOURCES.iter().zip(&COLUMNS[2..]) {
-        let expr = if *path == "eventTime" {
+    let fields = FIELDS.iter().filter_map(|(c, p)| Some((*c, (*p)?)));
+    for (column, path) in fields {
+        let expr = if path == "eventTime" {
             d.event_time()
-        } else if JSON_FIELDS.contains(path) {
+        } else if JSON_FIELDS.contains(&path) {
             d.json(path)
         } else {
             d.field(path)
@@ -140,7 +115,7 @@ pub(crate) fn record_columns(d: &dyn Dialect) -> Vec<(String, &'static str)> {
 pub(crate) fn horizon_columns(d: &dyn Dialect, time: &str) -> Vec<(String, &'static str)> {
     let mut out = vec![
         (format!("'{VERSION}'"), COLUMNS[0]),
-        ("'horizon'".to_owned(), COLUMNS[1]),
+        (format!("'{}'", RowKind::Horizon.as_str()), COLUMNS[1]),
         (time.to_owned(), COLUMNS[2]),
     ];
     let null = format!("CAST(NULL AS {})", d.string_type());
@@ -157,14 +132,26 @@ pub(crate) fn select_list(columns: &[(String, &str)]) -> String {
         .join(",\n  ")
 }
 
-/// A query in two scans (Athena, Trino, Lake): the kept records of
-/// `scope`, then the horizon row, the latest `time` (an expression of the
-/// RFC 3339 text) of the records of `scope` inside the window.
-pub(crate) fn two_scans(d: &dyn Dialect, sel: &Selection, head: &str, scope: &[String]) -> String {
+/// How an engine bounds the records it reads by time, on its partition or
+/// time column: from the first day of the window (`lower`), to the last
+/// day read (`upper`, see [`days`]).
+#[derive(Debug, Default)]
+pub(crate) struct Bounds {
+    pub lower: Option<String>,
+    pub upper: Option<String>,
+}
+
+/// A query in two scans (Athena, Trino, Lake): the kept records, then the
+/// horizon row, the latest `time` (an expression of the RFC 3339 text) of
+/// the records of the accounts and regions asked for inside the window.
+/// Key changes and trail changes have no lower bound ([`kept`]).
+pub(crate) fn two_scans(d: &dyn Dialect, sel: &QueryScope, head: &str, bounds: &Bounds) -> String {
     let time = d.event_time();
-    let mut records = scope.to_vec();
-    records.push(kept(d, &sel.keys));
-    let mut horizon = scope.to_vec();
+    let mut records = vec![kept(d, sel, bounds.lower.as_deref())];
+    records.extend(bounds.upper.clone());
+    let mut horizon = place(d, sel);
+    horizon.extend(bounds.lower.clone());
+    horizon.extend(bounds.upper.clone());
     horizon.extend(in_window(sel, &format!("substr({time}, 1, 19)")));
     let horizon_where = if horizon.is_empty() {
         String::new()
@@ -181,7 +168,7 @@ UNION ALL
 SELECT
   {horizon_list}
 FROM {table}{horizon_where}
-HAVING max({time}) IS NOT NULL
+HAVING max({time}) IS NOT NULL;
 ",
         records_list = select_list(&record_columns(d)),
         horizon_list = select_list(&horizon_columns(d, &format!("max({time})"))),
@@ -190,38 +177,97 @@ HAVING max({time}) IS NOT NULL
     )
 }
 
-/// The records the table keeps (`reduced_table::keeps`), and `--key`.
-pub(crate) fn kept(d: &dyn Dialect, keys: &[String]) -> String {
-    let names = TRAIL_EVENTS
-        .iter()
-        .map(|n| format!("'{n}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let (source, name) = (d.field("eventSource"), d.field("eventName"));
-    let kms = format!("{source} = 'kms.amazonaws.com'");
-    let kms = match key_tokens(keys) {
-        tokens if tokens.is_empty() => kms,
-        tokens => {
-            let text = JSON_FIELDS[..2]
-                .iter()
-                .chain(&JSON_FIELDS[3..])
-                .map(|f| format!("coalesce({}, '')", d.json(f)))
-                .collect::<Vec<_>>()
-                .join(" || ");
-            let any = tokens
-                .iter()
-                .chain(&["alias/".to_owned()])
-                .map(|t| d.contains(&text, &format!("'{}'", quote(t))))
-                .collect::<Vec<_>>()
-                .join("\n      OR ");
-            format!("({kms}\n    AND ({any}))")
-        }
+/// The records the table keeps (`reduced_table::keeps`): the KMS records of
+/// the accounts, regions and key asked for, from `lower` on, and their key
+/// changes (policies, state, grants, aliases) and every trail change at any
+/// time: the collector reads those whatever the window, and places trail
+/// changes itself (a multi-region or organization trail is changed in its
+/// home region, which `--region` need not name).
+pub(crate) fn kept(d: &dyn Dialect, sel: &QueryScope, lower: Option<&str>) -> String {
+    let kms = kms_kept(d, sel);
+    let kms = match lower {
+        Some(lower) => format!("{kms}\n    AND ({lower}\n      OR {})", key_changes(d)),
+        None => kms,
     };
-    format!("({kms}\n    OR ({source} = 'cloudtrail.amazonaws.com' AND {name} IN ({names})))")
+    format!("(({kms})\n    OR {})", trail_changes(d))
 }
 
-/// What a `--key` value is found by in a record's text: a key ARN's or
-/// alias ARN's last part (`key/ID`, `alias/NAME`), else the value itself.
+/// The KMS records of the accounts, regions and key asked for.
+pub(crate) fn kms_kept(d: &dyn Dialect, sel: &QueryScope) -> String {
+    let mut parts = vec![format!("{} = '{KMS_SOURCE}'", d.field("eventSource"))];
+    parts.extend(place(d, sel));
+    parts.extend(names_key(d, &sel.keys));
+    parts.join("\n    AND ")
+}
+
+/// `--account` and `--region` on the record's fields.
+fn place(d: &dyn Dialect, sel: &QueryScope) -> Vec<String> {
+    let mut out = Vec::new();
+    if !sel.accounts.is_empty() {
+        let field = d.field("recipientAccountId");
+        out.push(format!("{field} {}", in_list(&sel.accounts)));
+    }
+    if !sel.regions.is_empty() {
+        out.push(format!(
+            "{} {}",
+            d.field("awsRegion"),
+            in_list(&sel.regions)
+        ));
+    }
+    out
+}
+
+/// The KMS key changes the collector reads at any time.
+pub(crate) fn key_changes(d: &dyn Dialect) -> String {
+    let names: Vec<String> = LIFECYCLE_EVENTS
+        .iter()
+        .chain(ALIAS_EVENTS)
+        .map(|n| format!("'{n}'"))
+        .collect();
+    format!("{} IN ({})", d.field("eventName"), names.join(", "))
+}
+
+/// The trail changes the table keeps.
+pub(crate) fn trail_changes(d: &dyn Dialect) -> String {
+    let names: Vec<String> = trail_events().map(|n| format!("'{n}'")).collect();
+    format!(
+        "({} = '{TRAIL_SOURCE}' AND {} IN ({}))",
+        d.field("eventSource"),
+        d.field("eventName"),
+        names.join(", ")
+    )
+}
+
+/// `--key` as a condition on the record's text, or `None`: without a key,
+/// and when any key is an alias. Calls and `CreateKey`/`PutKeyPolicy` name
+/// a key by its ARN or id, never by an alias that points to it; the alias
+/// resolves to a key only at analysis time, so an alias narrows nothing.
+fn names_key(d: &dyn Dialect, keys: &[String]) -> Option<String> {
+    if keys.is_empty() || keys.iter().any(|k| is_alias(k)) {
+        return None;
+    }
+    let text = JSON_FIELDS[..2]
+        .iter()
+        .chain(&JSON_FIELDS[3..])
+        .map(|f| format!("coalesce({}, '')", d.json(f)))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    let any = key_tokens(keys)
+        .iter()
+        .chain(&["alias/".to_owned()])
+        .map(|t| d.contains(&text, &format!("'{}'", quote(t))))
+        .collect::<Vec<_>>()
+        .join("\n      OR ");
+    Some(format!("({any})"))
+}
+
+/// An alias name (`alias/NAME`) or alias ARN.
+fn is_alias(key: &str) -> bool {
+    key.starts_with("alias/") || (key.starts_with("arn:") && key.contains(":alias/"))
+}
+
+/// What a `--key` value is found by in a record's text: a key ARN's last
+/// part (`key/ID`), else the value itself.
 fn key_tokens(keys: &[String]) -> Vec<String> {
     keys.iter()
         .map(|k| match k.rsplit_once(':') {
@@ -245,7 +291,7 @@ pub(crate) fn in_list(values: &[String]) -> String {
 /// The window in whole seconds as CloudTrail writes times
 /// (`2026-11-20T10:00:00`, compared on their first 19 characters, so
 /// `Z` and fractions do not matter).
-pub(crate) fn window(sel: &Selection) -> (Option<String>, Option<String>) {
+pub(crate) fn window(sel: &QueryScope) -> (Option<String>, Option<String>) {
     let text = |ms: i64| {
         DateTime::<Utc>::from_timestamp_millis(ms)
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
@@ -256,7 +302,7 @@ pub(crate) fn window(sel: &Selection) -> (Option<String>, Option<String>) {
 
 /// The condition that `time19` (an expression of the first 19 characters
 /// of `eventTime`) is in the window, or `None` without one.
-pub(crate) fn in_window(sel: &Selection, time19: &str) -> Option<String> {
+pub(crate) fn in_window(sel: &QueryScope, time19: &str) -> Option<String> {
     let (since, until) = window(sel);
     let mut parts = Vec::new();
     if let Some(s) = since {
@@ -268,15 +314,23 @@ pub(crate) fn in_window(sel: &Selection, time19: &str) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" AND "))
 }
 
-/// The UTC days the window touches, first and last (`until` defaults to now).
-pub(crate) fn days(sel: &Selection) -> Option<(NaiveDate, NaiveDate)> {
+/// The UTC days to read, first and last: from the day of `since` to the
+/// day after `until` (`until` defaults to now). A `YYYY/MM/DD` folder (and
+/// Athena's `timestamp` partition) is the day a file was *delivered*, and a
+/// file holds records written any time before it: the last minutes of the
+/// `until` day are in the next day's folder (docs/reduced-table.md).
+pub(crate) fn days(sel: &QueryScope) -> Option<(NaiveDate, NaiveDate)> {
     let day = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.date_naive());
     let first = day(sel.since_ms?)?;
-    let last = sel
-        .until_ms
-        .and_then(day)
-        .unwrap_or_else(|| Utc::now().date_naive());
+    let last = last_day(sel).unwrap_or_else(|| Utc::now().date_naive());
     Some((first, last.max(first)))
+}
+
+/// The day after `until`'s day: the last folder that can hold a record of
+/// the window ([`days`]).
+pub(crate) fn last_day(sel: &QueryScope) -> Option<NaiveDate> {
+    let until = DateTime::<Utc>::from_timestamp_millis(sel.until_ms?)?.date_naive();
+    Some(until.succ_opt().unwrap_or(until))
 }
 
 /// The days as `YYYY/MM/DD` path parts, a whole month as `YYYY/MM/*`.
@@ -303,12 +357,17 @@ pub(crate) fn day_globs(first: NaiveDate, last: NaiveDate) -> Vec<String> {
 }
 
 /// The comment every query opens with: what it writes and how to read it.
-pub(crate) fn header(engine: &str, sel: &Selection, then: &str) -> String {
+pub(crate) fn header(engine: &str, sel: &QueryScope, then: &str) -> String {
     let mut given = Vec::new();
     let (since, until) = window(sel);
     given.extend(since.map(|s| format!("--since {s}Z")));
     given.extend(until.map(|u| format!("--until {u}Z")));
     given.extend(sel.keys.iter().map(|k| format!("--key {k}")));
+    let alias = if sel.keys.iter().any(|k| is_alias(k)) {
+        "-- An alias names no record of its key: KMS records are not narrowed by key here.\n"
+    } else {
+        ""
+    };
     let again = if given.is_empty() {
         String::new()
     } else {
@@ -317,6 +376,7 @@ pub(crate) fn header(engine: &str, sel: &Selection, then: &str) -> String {
     format!(
         "-- denydiff reduced table, version {VERSION} (docs/reduced-table.md), for {engine}.\n\
          -- One row per KMS record and trail change, and horizon rows.\n\
+         {alias}\
          -- Then: {then}\n\
          --   denydiff analyze{again} TABLE\n"
     )
@@ -354,11 +414,11 @@ mod tests {
 
     #[test]
     fn every_engine_selects_the_contract_in_order() {
-        let sel = Selection {
+        let sel = QueryScope {
             input: "/t/AWSLogs".into(),
             output: "/t/out".into(),
             table: "t".into(),
-            ..Selection::default()
+            ..QueryScope::default()
         };
         for engine in [
             Engine::Spark,

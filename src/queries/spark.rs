@@ -5,13 +5,17 @@
 //! the accounts, regions and days asked for; then, per file, its kept
 //! records and its horizon, written as Parquet.
 //!
-//! One pass: each file is one row (`multiLine`), so a file's kept records
-//! (`filter`) and its latest time in the window (`array_max`) come from the
-//! same read. That gives one horizon row per file, of which the analysis
-//! keeps the latest.
+//! One pass over the pruned files: each file is one row (`multiLine`), so a
+//! file's kept records (`filter`) and its latest time in the window
+//! (`array_max`) come from the same read. That gives one horizon row per
+//! file, of which the analysis keeps the latest. When the path is pruned
+//! (a window, accounts, regions), a second view reads the whole tree for
+//! the key and trail changes, which the analysis reads whatever the window
+//! and wherever the trail was changed (`kept`).
 
 use super::{
-    Dialect, Selection, day_globs, days, header, horizon_columns, kept, quote, record_columns,
+    Dialect, QueryScope, day_globs, days, header, horizon_columns, kept, key_changes, kms_kept,
+    last_day, quote, record_columns, trail_changes,
 };
 
 struct Spark;
@@ -38,11 +42,53 @@ const RECORD_SCHEMA: &str = "eventVersion: STRING, eventTime: STRING, eventID: S
     requestParameters: STRING, responseElements: STRING, additionalEventData: STRING,
     resources: STRING";
 
-pub(super) fn query(sel: &Selection) -> String {
+pub(super) fn query(sel: &QueryScope) -> String {
     let d = Spark;
     let record = named_struct(&record_columns(&d));
     let in_window = super::in_window(sel, "substr(r.eventTime, 1, 19)").unwrap_or("true".into());
     let horizon = named_struct(&horizon_columns(&d, "t"));
+    let calls = kms_kept(&d, sel);
+    // The pruned read keeps the calls; the key and trail changes come from
+    // the whole tree, unless the pruned read is the whole tree.
+    let wide = sel.since_ms.is_some() || !sel.accounts.is_empty() || !sel.regions.is_empty();
+    let (calls, changes_view, changes) = if wide {
+        let mut changes = format!(
+            "(({calls}\n    AND {})\n    OR {})",
+            key_changes(&d),
+            trail_changes(&d)
+        );
+        if let Some(last) = last_day(sel) {
+            changes = format!("{changes}\n    AND substr(r.eventTime, 1, 10) <= '{last}'");
+        }
+        let view = format!(
+            "CREATE OR REPLACE TEMPORARY VIEW denydiff_changes (Records ARRAY<STRUCT<
+    {RECORD_SCHEMA}>>)
+USING json
+OPTIONS (path '{path}', multiLine 'true', mode 'FAILFAST');
+
+",
+            path = quote(&glob(&QueryScope {
+                since_ms: None,
+                accounts: Vec::new(),
+                regions: Vec::new(),
+                ..sel.clone()
+            })),
+        );
+        let select = format!(
+            "
+UNION ALL
+SELECT inline(transform(filter(Records, r -> {changes}), r -> {record}))
+FROM denydiff_changes",
+            changes = changes.replace('\n', "\n    "),
+        );
+        (
+            format!("{calls}\n    AND NOT {}", key_changes(&d)),
+            view,
+            select,
+        )
+    } else {
+        (kept(&d, sel, None), String::new(), String::new())
+    };
     format!(
         "{head}\
 CREATE OR REPLACE TEMPORARY VIEW denydiff_raw (Records ARRAY<STRUCT<
@@ -50,14 +96,15 @@ CREATE OR REPLACE TEMPORARY VIEW denydiff_raw (Records ARRAY<STRUCT<
 USING json
 OPTIONS (path '{path}', multiLine 'true', mode 'FAILFAST');
 
+{changes_view}\
 INSERT OVERWRITE DIRECTORY '{output}' USING parquet
 SELECT inline(concat(
-  transform(filter(Records, r -> {kept}), r -> {record}),
+  transform(filter(Records, r -> {calls}), r -> {record}),
   transform(
     filter(array(array_max(transform(filter(Records, r -> {in_window}), r -> r.eventTime))),
       t -> t IS NOT NULL),
     t -> {horizon})))
-FROM denydiff_raw;
+FROM denydiff_raw{changes};
 ",
         head = header(
             "Spark SQL",
@@ -66,7 +113,7 @@ FROM denydiff_raw;
         ),
         path = quote(&glob(sel)),
         output = quote(&sel.output),
-        kept = kept(&d, &sel.keys).replace('\n', "\n    "),
+        calls = calls.replace('\n', "\n    "),
     )
 }
 
@@ -78,7 +125,7 @@ fn named_struct(columns: &[(String, &str)]) -> String {
 
 /// The log files to read: `INPUT/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/*.json.gz`,
 /// each part a `{a,b}` choice when given.
-fn glob(sel: &Selection) -> String {
+fn glob(sel: &QueryScope) -> String {
     let choice = |v: &[String], all: &str| match v {
         [] => all.to_owned(),
         [one] => one.clone(),
@@ -108,17 +155,17 @@ mod tests {
                 .unwrap()
                 .timestamp_millis()
         };
-        let sel = Selection {
+        let sel = QueryScope {
             input: "s3://b/AWSLogs/".into(),
             accounts: vec!["111122223333".into()],
             regions: vec!["eu-west-1".into(), "us-east-1".into()],
             since_ms: Some(day("2026-11-10T05:00:00Z")),
             until_ms: Some(day("2026-11-11T23:59:59Z")),
-            ..Selection::default()
+            ..QueryScope::default()
         };
         assert_eq!(
             glob(&sel),
-            "s3://b/AWSLogs/111122223333/CloudTrail/{eu-west-1,us-east-1}/{2026/11/10,2026/11/11}/*.json.gz"
+            "s3://b/AWSLogs/111122223333/CloudTrail/{eu-west-1,us-east-1}/{2026/11/10,2026/11/11,2026/11/12}/*.json.gz"
         );
         let q = query(&sel);
         assert!(

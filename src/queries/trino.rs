@@ -3,14 +3,14 @@
 //! partition projection": lowercase columns, `useridentity` and `resources`
 //! as structs, the JSON fields as strings, partitioned by the day
 //! `timestamp`, `yyyy/MM/dd`). The window prunes partitions through
-//! `timestamp`; the result is CSV (Athena's result file, or `trino
+//! `timestamp` (key and trail changes only from above); the result is CSV (Athena's result file, or `trino
 //! --output-format CSV_HEADER`).
 //!
 //! Two scans: the kept records, and the latest time of every record in the
 //! window (the horizon row). Without the second part (delete it after
 //! `UNION ALL` to scan once) only silence verdicts can end earlier.
 
-use super::{Dialect, Engine, Selection, header, in_list, quote, two_scans};
+use super::{Bounds, Dialect, Engine, QueryScope, days, header, last_day, two_scans};
 
 struct Trino;
 
@@ -28,14 +28,7 @@ impl Dialect for Trino {
     }
 }
 
-pub(super) fn query(engine: Engine, sel: &Selection) -> String {
-    let mut scope = partitions(sel);
-    if !sel.accounts.is_empty() {
-        scope.push(format!("recipientaccountid {}", in_list(&sel.accounts)));
-    }
-    if !sel.regions.is_empty() {
-        scope.push(format!("awsregion {}", in_list(&sel.regions)));
-    }
+pub(super) fn query(engine: Engine, sel: &QueryScope) -> String {
     let (name, then) = match engine {
         Engine::Athena => (
             "Athena",
@@ -46,22 +39,16 @@ pub(super) fn query(engine: Engine, sel: &Selection) -> String {
             "`trino --output-format CSV_HEADER -f THIS.sql > calls.csv` and run",
         ),
     };
-    two_scans(&Trino, sel, &header(name, sel, then), &scope)
+    two_scans(&Trino, sel, &header(name, sel, then), &partitions(sel))
 }
 
-/// The days read, on the partition column `timestamp` (`yyyy/MM/dd`).
-fn partitions(sel: &Selection) -> Vec<String> {
-    let day = |ms: i64| {
-        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-            .map(|t| t.format("%Y/%m/%d").to_string())
-            .unwrap_or_default()
-    };
-    let mut out = Vec::new();
-    if let Some(s) = sel.since_ms {
-        out.push(format!("\"timestamp\" >= '{}'", quote(&day(s))));
+/// The days read, on the partition column `timestamp` (`yyyy/MM/dd`, the
+/// delivery day): from `since`'s day to the day after `until`'s.
+fn partitions(sel: &QueryScope) -> Bounds {
+    let day =
+        |op: &str, d: chrono::NaiveDate| format!("\"timestamp\" {op} '{}'", d.format("%Y/%m/%d"));
+    Bounds {
+        lower: days(sel).map(|(first, _)| day(">=", first)),
+        upper: last_day(sel).map(|last| day("<=", last)),
     }
-    if let Some(u) = sel.until_ms {
-        out.push(format!("\"timestamp\" <= '{}'", quote(&day(u))));
-    }
-    out
 }

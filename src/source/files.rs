@@ -162,7 +162,7 @@ fn read(e: &Entry) -> Done {
                     Ok(_) if *found == Found::Walked && table_file::is_other_csv(&name, &buf) => {
                         Ok(Done::Entry(Entry::Skipped))
                     }
-                    Ok(_) => match table_file::format_of(&name, &buf) {
+                    Ok(_) => match table_file::table_format_of(&name, &buf) {
                         // Read after the buffer is let go: polars works on
                         // this pool, which may start another file's read on
                         // this thread meanwhile.

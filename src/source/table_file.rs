@@ -25,7 +25,7 @@ pub struct Table(DataFrame);
 
 /// The table format of a file: by name, else by its bytes (which no JSON
 /// or gzip input starts with).
-pub fn format_of(name: &str, bytes: &[u8]) -> Option<TableFormat> {
+pub fn table_format_of(name: &str, bytes: &[u8]) -> Option<TableFormat> {
     if let Some(f) = TableFormat::of_name(name) {
         return Some(f);
     }
@@ -126,12 +126,18 @@ mod tests {
 
     #[test]
     fn formats_by_name_then_content() {
-        assert_eq!(format_of("a.PARQUET", b""), Some(TableFormat::Parquet));
-        assert_eq!(format_of("x", b"PAR1...."), Some(TableFormat::Parquet));
+        assert_eq!(
+            table_format_of("a.PARQUET", b""),
+            Some(TableFormat::Parquet)
+        );
+        assert_eq!(
+            table_format_of("x", b"PAR1...."),
+            Some(TableFormat::Parquet)
+        );
         let csv = b"\"denydiff_table_version\",\"row_kind\"\n";
-        assert_eq!(format_of("result", csv), Some(TableFormat::Csv));
-        assert_eq!(format_of("x.json", b"{}"), None);
-        assert_eq!(format_of("x.json.gz", b"\x1f\x8b"), None);
+        assert_eq!(table_format_of("result", csv), Some(TableFormat::Csv));
+        assert_eq!(table_format_of("x.json", b"{}"), None);
+        assert_eq!(table_format_of("x.json.gz", b"\x1f\x8b"), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use polars::prelude::*;
 use polars_io::prelude::*;
 use serde_json::Value;
 
-use crate::util::{analyze_json, gen_corpus, run, shared, stderr, stdout};
+use crate::util::{analyze_json, gen_corpus, gzip, run, shared, stderr, stdout};
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -131,6 +131,43 @@ fn a_window_given_again_cuts_the_export_as_it_cut_the_trail() {
     let mut again = window.to_vec();
     again.push(file.to_str().unwrap());
     let (table, _) = analyze_json(&again);
+    assert_same_analysis(&table, &direct);
+}
+
+#[test]
+fn a_csv_that_quotes_every_cell_and_writes_null_as_two_quotes_gives_the_direct_analysis() {
+    // Trino's CLI CSV: every cell quoted, null as `""` (an empty string to a
+    // CSV reader). A success's `error_code` and a direct caller's
+    // `identity_invoked_by` are such cells.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, direct) = round_trip(&[SAMPLE], &dir.path().join("calls.csv"));
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(dir.path().join("calls.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let quoted = |v: Option<&str>| format!("\"{}\"", v.unwrap_or("").replace('"', "\"\""));
+    let mut text = COLUMNS.map(|c| quoted(Some(c))).join(",") + "\n";
+    let columns: Vec<&StringChunked> = COLUMNS
+        .iter()
+        .map(|c| df.column(c).unwrap().str().unwrap())
+        .collect();
+    let error_code = df.column("error_code").unwrap();
+    assert!(
+        error_code.null_count() > 0,
+        "no success to turn into a failure"
+    );
+    for i in 0..df.height() {
+        let cells: Vec<String> = columns.iter().map(|c| quoted(c.get(i))).collect();
+        text += &(cells.join(",") + "\n");
+    }
+    assert!(text.contains(",\"\","), "no null written as `\"\"`");
+    let file = dir.path().join("trino.csv");
+    std::fs::write(&file, text).unwrap();
+    let (table, out) = analyze_json(&[file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_same_analysis(&table, &direct);
 }
 
@@ -313,16 +350,10 @@ fn spark_reduces_the_sample_and_a_corpus_to_the_local_analysis() {
     // Every KMS event the generator wrote is a call of the table.
     assert_eq!(tables[1]["inputs"]["kms_calls"], truth["kms_events"]);
 
-    // The window: the days read, cut again by analyze, equal the local run
-    // over the same days' files.
-    let mut again: Vec<&str> = window.to_vec();
-    again.push(&day_out);
-    let (table, _) = analyze_json(&again);
-    let day = format!("{SAMPLE}/111122223333/CloudTrail/eu-west-1/2026/11/11");
-    let mut local: Vec<&str> = window.to_vec();
-    local.push(&day);
-    let (direct, _) = analyze_json(&local);
-    assert_same_analysis(&table, &direct);
+    // The window: the days read (and the key and trail changes of the whole
+    // tree), cut again by analyze, equal the raw analysis of the whole tree
+    // with the same window.
+    assert_same_with(&window, &day_out, Path::new(SAMPLE));
 }
 
 #[test]
@@ -389,4 +420,141 @@ fn every_trino_dialect_query_parses_and_selects_the_contract() {
         let cols: Vec<&str> = line.split('\t').skip(1).collect();
         assert_eq!(cols, COLUMNS.to_vec(), "{line}");
     }
+}
+
+/// The Athena query of `args` run in DuckDB over the tree `logs`: the
+/// result CSV's path and text.
+fn athena_csv(py: &str, logs: &Path, args: &[&str], dir: &Path, name: &str) -> (String, String) {
+    let mut all = vec!["--engine", "athena"];
+    all.extend_from_slice(args);
+    let q = sql(&all, &dir.join(format!("{name}.sql")));
+    let csv = dir.join(format!("{name}.csv"));
+    let csv = csv.to_str().unwrap().to_owned();
+    python(
+        py,
+        &[
+            &script("athena_duckdb.py"),
+            logs.to_str().unwrap(),
+            &q,
+            &csv,
+        ],
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    (csv, text)
+}
+
+/// `analyze ARGS TABLE` and `analyze ARGS RAW` agree; with a window, but
+/// for the count of calls outside it (a pruned read holds fewer).
+fn assert_same_with(args: &[&str], table: &str, raw: &Path) {
+    let mut t = args.to_vec();
+    t.push(table);
+    let (table, out) = analyze_json(&t);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut d = args.to_vec();
+    d.push(raw.to_str().unwrap());
+    let (mut direct, _) = analyze_json(&d);
+    if args.contains(&"--since") {
+        direct["inputs"]["outside_filters"] = table["inputs"]["outside_filters"].clone();
+    }
+    assert_same_analysis(&table, &direct);
+}
+
+/// The sample's tree copied under `dir`, with extra gzipped log files
+/// (`(path under AWSLogs/111122223333/CloudTrail/, records)`).
+fn sample_with(dir: &Path, extra: &[(&str, &str)]) -> PathBuf {
+    let logs = dir.join("AWSLogs");
+    for entry in walkdir::WalkDir::new(SAMPLE) {
+        let entry = entry.unwrap();
+        let to = logs.join(entry.path().strip_prefix(SAMPLE).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+    for (path, records) in extra {
+        let to = logs.join("111122223333/CloudTrail").join(path);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let body = format!(r#"{{"Records": [{records}]}}"#);
+        std::fs::write(to, gzip(body.as_bytes())).unwrap();
+    }
+    logs
+}
+
+#[test]
+fn an_alias_as_key_keeps_every_record_of_the_key() {
+    // Calls and `PutKeyPolicy` name the key by ARN or id, never the alias.
+    let Some(py) = engines_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let key = ["--key", "alias/prod-backup-vault"];
+    let (csv, _) = athena_csv(&py, Path::new(SAMPLE), &key, dir.path(), "alias");
+    assert_same_with(&key, &csv, Path::new(SAMPLE));
+}
+
+/// A call at 23:58 of 2026-11-11, delivered in the next day's folder.
+const LATE_CALL: (&str, &str) = (
+    "eu-west-1/2026/11/12/111122223333_CloudTrail_eu-west-1_20261112T0003Z_late.json.gz",
+    r#"{"eventVersion": "1.10", "eventTime": "2026-11-11T23:58:30Z",
+    "eventSource": "kms.amazonaws.com", "eventName": "Decrypt", "awsRegion": "eu-west-1",
+    "userIdentity": {"type": "AssumedRole", "principalId": "AROA27E63AB2D3A4B28C8:i-1",
+      "arn": "arn:aws:sts::111122223333:assumed-role/app-server/i-1", "accountId": "111122223333",
+      "sessionContext": {"sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/app-server",
+        "accountId": "111122223333"}}, "invokedBy": "ec2.amazonaws.com"},
+    "sourceIPAddress": "ec2.amazonaws.com", "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+    "responseElements": null, "eventID": "11111111-2222-4333-8444-999999999999",
+    "resources": [{"accountId": "111122223333", "type": "AWS::KMS::Key",
+      "ARN": "arn:aws:kms:eu-west-1:111122223333:key/5c2a1f3e-7b6d-4e8f-9a0b-1c2d3e4f5a6b"}],
+    "recipientAccountId": "111122223333"}"#,
+);
+
+#[test]
+fn a_window_keeps_the_late_records_of_its_last_day_and_the_key_changes_before_it() {
+    // A day folder is the delivery day; the analysis reads key changes
+    // whatever the window.
+    let Some(py) = engines_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let logs = sample_with(dir.path(), &[LATE_CALL]);
+    let window = ["--since", "2026-11-11T10:00:00Z", "--until", "2026-11-11"];
+    let (csv, text) = athena_csv(&py, &logs, &window, dir.path(), "window");
+    assert!(text.contains("11111111-2222-4333-8444-999999999999"));
+    assert!(
+        text.contains("\"2026-11-10T00:13:19Z\""),
+        "the alias made before the window"
+    );
+    assert_same_with(&window, &csv, &logs);
+}
+
+#[test]
+fn a_region_keeps_the_trail_changes_made_in_another_region() {
+    // A multi-region trail created and stopped from us-east-1 stops
+    // eu-west-1's logging too (the collector places it: trail_scope.rs).
+    let Some(py) = engines_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let admin = r#""userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/admin",
+      "accountId": "111122223333", "userName": "admin", "principalId": "AIDA"},
+      "awsRegion": "us-east-1", "recipientAccountId": "111122223333", "sourceIPAddress": "1.2.3.4",
+      "eventSource": "cloudtrail.amazonaws.com", "eventVersion": "1.08""#;
+    let records = format!(
+        r#"{{{admin}, "eventTime": "2026-11-09T00:00:00Z", "eventName": "CreateTrail",
+      "eventID": "00000000-0000-4000-8000-000000000001",
+      "requestParameters": {{"name": "management-trail", "s3BucketName": "b", "isMultiRegionTrail": true}},
+      "responseElements": {{"name": "management-trail", "isMultiRegionTrail": true, "isOrganizationTrail": false,
+        "trailARN": "arn:aws:cloudtrail:us-east-1:111122223333:trail/management-trail"}}}},
+      {{{admin}, "eventTime": "2026-11-12T09:00:00Z", "eventName": "StopLogging",
+      "eventID": "00000000-0000-4000-8000-000000000002", "responseElements": null,
+      "requestParameters": {{"name": "arn:aws:cloudtrail:us-east-1:111122223333:trail/management-trail"}}}}"#
+    );
+    let path =
+        "us-east-1/2026/11/12/111122223333_CloudTrail_us-east-1_20261112T0905Z_trail.json.gz";
+    let logs = sample_with(dir.path(), &[(path, &records)]);
+    let region = ["--region", "eu-west-1"];
+    let (csv, text) = athena_csv(&py, &logs, &region, dir.path(), "region");
+    assert!(
+        text.contains("00000000-0000-4000-8000-000000000002"),
+        "StopLogging kept"
+    );
+    let (direct, _) = analyze_json(&[logs.to_str().unwrap()]);
+    let stop = direct["trail_changes"].to_string();
+    assert!(stop.contains("StopLogging"), "{stop}");
+    assert_same_with(&[], &csv, &logs);
 }
