@@ -44,7 +44,7 @@ fn essence(v: &Value) -> Value {
 
 /// Asserts that two reports agree on everything but their inputs, and that
 /// there was something to agree on.
-fn assert_same_analysis(table: &Value, direct: &Value) {
+pub(crate) fn assert_same_analysis(table: &Value, direct: &Value) {
     assert!(direct["inputs"]["kms_calls"].as_u64() > Some(0), "{direct}");
     let (t, d) = (essence(table), essence(direct));
     if t != d {

@@ -711,3 +711,25 @@ fn aws_errors_name_the_call_and_give_a_hint() {
     );
     assert!(reason.contains("hint: "), "{reason}");
 }
+
+/// `--export-calls` from LookupEvents writes the same table as from files:
+/// read back, it gives the analysis of the remote run.
+#[test]
+fn lookup_events_export_to_a_table_and_back() {
+    let server = Server::start(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("lookup.parquet");
+    let out = analyze_remote(
+        &server.1,
+        &[
+            "cloudtrail://eu-west-1",
+            "--export-calls",
+            table.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let direct = json_of(&out);
+    let (back, again) = analyze_json(&[table.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    crate::reduced_table::assert_same_analysis(&back, &direct);
+}
