@@ -572,10 +572,9 @@ fn lake_context(csv: &str) -> String {
             .split("\"\",\"\"")
             .map(|p| p.trim_matches('"').replacen("\"\":\"\"", "=", 1))
             .collect();
-        out.push_str(&format!(
-            "\"\"encryptionContext\"\":\"\"{{{}}}\"\"",
-            pairs.join(", ")
-        ));
+        out += "\"\"encryptionContext\"\":\"\"{";
+        out += &pairs.join(", ");
+        out += "}\"\"";
         rest = &after[end + 1..];
     }
     out + rest
