@@ -278,6 +278,10 @@ pub struct KmsCall {
     /// shared; values are the row's own, as they are often unique (an S3
     /// object ARN, an EBS volume id) and sharing them would cost more.
     pub encryption_context: Box<[(Text, Box<str>)]>,
+    /// `requestParameters.encryptionContext` is there but not a JSON object
+    /// (CloudTrail Lake's map-of-strings column reads as text, `{k=v}`):
+    /// the context keys are then unknown, not absent.
+    pub encryption_context_unreadable: bool,
 }
 
 /// Hands out one shared copy of each distinct value.
@@ -598,9 +602,12 @@ pub const NO_KEY: &str = "(no key)";
 pub fn kms_call(ev: &Event, strings: &mut Interner) -> KmsCall {
     let request = ev.request();
     let key = key_of(ev, request.as_ref()).or_else(|| created_key(ev));
-    let mut encryption_context: Vec<(Text, Box<str>)> = request
+    let logged = request
         .as_ref()
         .and_then(|r| r.get("encryptionContext"))
+        .filter(|v| !v.is_null());
+    let encryption_context_unreadable = logged.is_some_and(|v| !v.is_object());
+    let mut encryption_context: Vec<(Text, Box<str>)> = logged
         .and_then(serde_json::Value::as_object)
         .map(|m| {
             m.iter()
@@ -625,6 +632,7 @@ pub fn kms_call(ev: &Event, strings: &mut Interner) -> KmsCall {
         source_ip: strings.opt(ev.source_ip_address.as_deref()),
         vpc_endpoint_id: strings.opt(ev.vpc_endpoint_id.as_deref()),
         encryption_context: encryption_context.into(),
+        encryption_context_unreadable,
     }
 }
 

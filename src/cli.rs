@@ -281,8 +281,10 @@ pub struct AnalyzeArgs {
 
     /// Also write the reduced table of the trail read (`.parquet` or `.csv`):
     /// every KMS record and trail change, before `--since/--until` and `--key`
-    /// (docs/reduced-table.md). `analyze` reads it back like the trail
-    #[arg(long, value_name = "FILE")]
+    /// (docs/reduced-table.md). `analyze` reads it back like the trail. The
+    /// table is raw data: `--redact` applies to reports only, so the two
+    /// conflict
+    #[arg(long, value_name = "FILE", conflicts_with = "redact")]
     pub export_calls: Option<std::path::PathBuf>,
 }
 

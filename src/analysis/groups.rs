@@ -370,6 +370,7 @@ mod tests {
             source_ip: None,
             vpc_endpoint_id: None,
             encryption_context: Box::default(),
+            encryption_context_unreadable: false,
         }
     }
 

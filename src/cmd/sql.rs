@@ -8,6 +8,7 @@ use crate::queries;
 use crate::settings::SqlSettings;
 
 pub fn run(s: &SqlSettings) -> anyhow::Result<ExitStatus> {
+    queries::check_scope(s.engine, &s.selection)?;
     let mut out = std::io::stdout().lock();
     out.write_all(queries::query(s.engine, &s.selection).as_bytes())?;
     out.flush()?;

@@ -51,6 +51,84 @@ pub struct QueryScope {
     pub table: String,
 }
 
+/// What `denydiff sql` refuses before writing a query: options its engine
+/// does not use, and values that would be pasted into the query text
+/// unchecked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScopeError {
+    #[error(
+        "`--{0}` is Spark's (`--engine spark`); the other engines read a table\nhint: drop `--{0}`, or name the table with `--table` (CloudTrail Lake: `--event-data-store`)"
+    )]
+    SparkOnly(&'static str),
+    #[error("`{0}` is not an account id\nhint: an account id is 12 digits, e.g. `111122223333`")]
+    Account(String),
+    #[error("`{0}` is not a region\nhint: a region looks like `eu-west-1` or `us-gov-east-1`")]
+    Region(String),
+    #[error(
+        "`{0}` is not a table name denydiff writes into a query\nhint: use letters, digits, `_` and `.` (`database.table`)"
+    )]
+    Table(String),
+    #[error(
+        "`{0}` is not an event data store id\nhint: use the end of the event data store's ARN (letters, digits, `-` and `_`)"
+    )]
+    EventDataStore(String),
+}
+
+/// Checks `sel` for `engine` ([`ScopeError`]).
+pub fn check_scope(engine: Engine, sel: &QueryScope) -> Result<(), ScopeError> {
+    if engine != Engine::Spark {
+        if !sel.input.is_empty() {
+            return Err(ScopeError::SparkOnly("input"));
+        }
+        if !sel.output.is_empty() {
+            return Err(ScopeError::SparkOnly("output"));
+        }
+    }
+    if let Some(a) = sel
+        .accounts
+        .iter()
+        .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ScopeError::Account(a.clone()));
+    }
+    if let Some(r) = sel.regions.iter().find(|r| !is_region(r)) {
+        return Err(ScopeError::Region(r.clone()));
+    }
+    let t = &sel.table;
+    match engine {
+        Engine::Spark => {}
+        Engine::Athena | Engine::Trino => {
+            let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'.';
+            if t.is_empty() || !t.bytes().all(ok) {
+                return Err(ScopeError::Table(t.clone()));
+            }
+        }
+        Engine::CloudtrailLake => {
+            let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+            if t.is_empty() || !t.bytes().all(ok) {
+                return Err(ScopeError::EventDataStore(t.clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `[a-z]{2}(-[a-z]+)+-\d+`: `eu-west-1`, `us-gov-east-1`, `ap-southeast-5`.
+fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return false;
+    };
+    first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !middle.is_empty()
+        && middle
+            .iter()
+            .all(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_lowercase()))
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The query text for `engine`.
 pub fn query(engine: Engine, sel: &QueryScope) -> String {
     match engine {
@@ -388,6 +466,60 @@ mod tests {
 
     fn date(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn regions_accounts_and_table_names_are_checked() {
+        for r in ["eu-west-1", "us-gov-east-1", "ap-southeast-5"] {
+            assert!(is_region(r), "{r}");
+        }
+        for r in [
+            "eu-west",
+            "EU-WEST-1",
+            "eu-1",
+            "e-west-1",
+            "eu--1",
+            "eu-west-1;",
+        ] {
+            assert!(!is_region(r), "{r}");
+        }
+        let scope = |table: &str| QueryScope {
+            table: table.into(),
+            ..QueryScope::default()
+        };
+        assert_eq!(
+            check_scope(Engine::Athena, &scope("db.cloudtrail_logs")),
+            Ok(())
+        );
+        assert_eq!(
+            check_scope(Engine::Trino, &scope("x; drop")),
+            Err(ScopeError::Table("x; drop".into()))
+        );
+        assert_eq!(
+            check_scope(Engine::CloudtrailLake, &scope("EXAMPLE-f852-4e8f")),
+            Ok(())
+        );
+        assert_eq!(
+            check_scope(Engine::CloudtrailLake, &scope("a b")),
+            Err(ScopeError::EventDataStore("a b".into()))
+        );
+        let accounts = QueryScope {
+            accounts: vec!["11112222333".into()],
+            ..scope("t")
+        };
+        assert_eq!(
+            check_scope(Engine::Athena, &accounts),
+            Err(ScopeError::Account("11112222333".into()))
+        );
+        let output = QueryScope {
+            output: "s3://b/out".into(),
+            ..scope("t")
+        };
+        assert_eq!(
+            check_scope(Engine::Athena, &output),
+            Err(ScopeError::SparkOnly("output"))
+        );
+        assert_eq!(check_scope(Engine::Spark, &output), Ok(()));
     }
 
     #[test]

@@ -42,11 +42,105 @@ mod walk;
 /// The prefix of condition keys whose values are encryption context.
 const CONTEXT_KEY: &str = "kms:EncryptionContext:";
 
+/// What a value names, which says how its pseudonym looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Account,
+    Key,
+    Mrk,
+    Org,
+    Vpc,
+    Vpce,
+    Instance,
+    Ip,
+    Ip6,
+    Cidr,
+    Email,
+    /// An IAM unique id or access key id, by its four-letter prefix (`AKIA`).
+    UniqueId(&'static str),
+    Bucket,
+    Object,
+    Resource,
+    User,
+    Role,
+    Group,
+    Policy,
+    Profile,
+    Trail,
+    Alias,
+    Name,
+    Session,
+    Context,
+    Ou,
+    UserId,
+    OrgPath,
+    Identity,
+    Tag,
+}
+
+impl Kind {
+    /// The word a pseudonym without a shape of its own starts with
+    /// (`user-1`), also the order [`net::Net`] prefers kinds in.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Account => "account",
+            Self::Key => "key",
+            Self::Mrk => "mrk",
+            Self::Org => "o",
+            Self::Vpc => "vpc",
+            Self::Vpce => "vpce",
+            Self::Instance => "i",
+            Self::Ip => "ip",
+            Self::Ip6 => "ip6",
+            Self::Cidr => "cidr",
+            Self::Email => "email",
+            Self::UniqueId(prefix) => prefix,
+            Self::Bucket => "bucket",
+            Self::Object => "object",
+            Self::Resource => "resource",
+            Self::User => "user",
+            Self::Role => "role",
+            Self::Group => "group",
+            Self::Policy => "policy",
+            Self::Profile => "profile",
+            Self::Trail => "trail",
+            Self::Alias => "alias",
+            Self::Name => "name",
+            Self::Session => "session",
+            Self::Context => "context",
+            Self::Ou => "ou",
+            Self::UserId => "userid",
+            Self::OrgPath => "orgpath",
+            Self::Identity => "identity",
+            Self::Tag => "tag",
+        }
+    }
+
+    /// Whether the scan finds values of this kind by their shape anywhere
+    /// (ids, addresses), or they are path segments that are rarely a name
+    /// (an S3 object's `2026`, `AWSLogs`): [`net::Net`] leaves them out.
+    fn shaped(self) -> bool {
+        matches!(
+            self,
+            Self::Account
+                | Self::Key
+                | Self::Mrk
+                | Self::Org
+                | Self::Vpc
+                | Self::Vpce
+                | Self::Instance
+                | Self::Ip
+                | Self::Ip6
+                | Self::Object
+        )
+    }
+}
+
 /// Pseudonyms by kind and original value, assigned in order of first sight.
 #[derive(Debug, Default)]
 pub struct Redactor {
-    names: HashMap<(&'static str, String), String>,
-    counts: HashMap<&'static str, usize>,
+    names: HashMap<(Kind, String), String>,
+    counts: HashMap<Kind, usize>,
     pseudonyms: HashSet<String>,
     /// Event ids: UUID-shaped, kept.
     keep: HashSet<String>,
@@ -76,7 +170,7 @@ impl Redactor {
     }
 
     /// The pseudonym of `value` as a `kind`, made on first sight.
-    fn name(&mut self, kind: &'static str, value: &str) -> String {
+    fn name(&mut self, kind: Kind, value: &str) -> String {
         if self.pseudonyms.contains(value) {
             return value.to_owned();
         }
@@ -87,16 +181,16 @@ impl Redactor {
         *n += 1;
         let n = *n;
         let p = match kind {
-            "account" => format!("{n:012}"),
-            "key" => format!("00000000-0000-0000-0000-{n:012}"),
-            "mrk" => format!("mrk-{n:032}"),
-            "o" => format!("o-{n:010}"),
-            "vpc" | "vpce" | "i" => format!("{kind}-{n:017x}"),
-            "ip" => ipv4(n),
-            "ip6" => format!("2001:db8::{n:x}"),
-            "email" => format!("user-{n}@example.com"),
-            k if k.len() == 4 && k.starts_with('A') => format!("{k}EXAMPLE{n:09}"),
-            k => format!("{k}-{n}"),
+            Kind::Account => format!("{n:012}"),
+            Kind::Key => format!("00000000-0000-0000-0000-{n:012}"),
+            Kind::Mrk => format!("mrk-{n:032}"),
+            Kind::Org => format!("o-{n:010}"),
+            Kind::Vpc | Kind::Vpce | Kind::Instance => format!("{}-{n:017x}", kind.label()),
+            Kind::Ip => ipv4(n),
+            Kind::Ip6 => format!("2001:db8::{n:x}"),
+            Kind::Email => format!("user-{n}@example.com"),
+            Kind::UniqueId(prefix) => format!("{prefix}EXAMPLE{n:09}"),
+            k => format!("{}-{n}", k.label()),
         };
         self.names.insert((kind, value.to_owned()), p.clone());
         self.pseudonyms.insert(p.clone());
@@ -161,7 +255,7 @@ impl Redactor {
                 .is_some_and(|(_, t)| t.len() >= 2 && t.bytes().all(|c| c.is_ascii_alphabetic()));
             if start < at && tld_ok {
                 out.push_str(&s[last..start]);
-                out.push_str(&self.name("email", &s[start..end]));
+                out.push_str(&self.name(Kind::Email, &s[start..end]));
                 last = end;
             }
             i = end.max(at + 1);
@@ -210,7 +304,7 @@ impl Redactor {
                 .find(|c: char| c == '/' || !is_name_char(c))
                 .unwrap_or(bucket.len());
             if n > 0 {
-                let p = self.name("bucket", &bucket[..n]);
+                let p = self.name(Kind::Bucket, &bucket[..n]);
                 return Some((i + 5 + n, format!("s3://{p}")));
             }
         }
@@ -230,13 +324,13 @@ impl Redactor {
             if self.keep.contains(head) {
                 return Some((i + 36, head.to_owned()));
             }
-            return Some((i + 36, self.name("key", head)));
+            return Some((i + 36, self.name(Kind::Key, head)));
         }
         if head.starts_with("mrk-")
             && head[4..].bytes().all(|c| c.is_ascii_hexdigit())
             && word_end(36)
         {
-            return Some((i + 36, self.name("mrk", head)));
+            return Some((i + 36, self.name(Kind::Mrk, head)));
         }
         if let Some(n) = unique_id_len(rest) {
             let kind = unique_id_kind(&rest[..4]);
@@ -251,22 +345,22 @@ impl Redactor {
         if let Some(n) = cidr_len(rest, run).filter(|&n| word_end(n)) {
             let block = &rest[..n];
             // Everything: no address, nothing to hide.
-            if block == "0.0.0.0/0" {
+            if block == "0.0.0.0/0" || block == "::/0" {
                 return Some((i + n, block.to_owned()));
             }
-            return Some((i + n, self.name("cidr", block)));
+            return Some((i + n, self.name(Kind::Cidr, block)));
         }
         let cand = rest[..run].trim_end_matches(['.', ':']);
         if cand.contains(':') && cand.parse::<Ipv6Addr>().is_ok() {
-            return Some((i + cand.len(), self.name("ip6", cand)));
+            return Some((i + cand.len(), self.name(Kind::Ip6, cand)));
         }
         if cand.bytes().all(|c| c.is_ascii_digit() || c == b'.') && cand.parse::<Ipv4Addr>().is_ok()
         {
-            return Some((i + cand.len(), self.name("ip", cand)));
+            return Some((i + cand.len(), self.name(Kind::Ip, cand)));
         }
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 12 && word_end(12) && &rest[..12] != "000000000000" {
-            return Some((i + 12, self.name("account", &rest[..12])));
+            return Some((i + 12, self.name(Kind::Account, &rest[..12])));
         }
         None
     }
@@ -281,7 +375,7 @@ impl Redactor {
             if account == "000000000000" {
                 account.to_owned()
             } else {
-                self.name("account", account)
+                self.name(Kind::Account, account)
             }
         } else {
             // `aws` (managed policies), empty (S3), or already a pseudonym.
@@ -301,14 +395,14 @@ impl Redactor {
         let mut out: Vec<String> = Vec::with_capacity(segs.len());
         match (service, segs.as_slice()) {
             ("s3", [bucket, objects @ ..]) => {
-                out.push(self.name("bucket", bucket));
+                out.push(self.name(Kind::Bucket, bucket));
                 for o in objects {
-                    out.push(self.segment("object", o));
+                    out.push(self.segment(Kind::Object, o));
                 }
             }
             ("kms", ["key", id]) if is_uuid(id) || id.starts_with("mrk-") => {
                 out.push("key".into());
-                let kind = if is_uuid(id) { "key" } else { "mrk" };
+                let kind = if is_uuid(id) { Kind::Key } else { Kind::Mrk };
                 out.push(if self.pseudonyms.contains(*id) {
                     (*id).to_owned()
                 } else {
@@ -321,26 +415,26 @@ impl Redactor {
                 return format!("alias/{}", self.alias(name));
             }
             (_, [single]) if matches!(*single, "root" | "*") => return resource.to_owned(),
-            (_, [single]) => out.push(self.segment("resource", single)),
+            (_, [single]) => out.push(self.segment(Kind::Resource, single)),
             (_, [kind, names @ ..]) => {
                 out.push((*kind).to_owned());
-                let prefix: &'static str = match *kind {
-                    "user" => "user",
-                    "role" => "role",
-                    "group" => "group",
-                    "policy" => "policy",
-                    "instance-profile" => "profile",
-                    "trail" => "trail",
-                    "key" => "key",
-                    "alias" => "alias",
-                    _ => "name",
+                let prefix = match *kind {
+                    "user" => Kind::User,
+                    "role" => Kind::Role,
+                    "group" => Kind::Group,
+                    "policy" => Kind::Policy,
+                    "instance-profile" => Kind::Profile,
+                    "trail" => Kind::Trail,
+                    "key" => Kind::Key,
+                    "alias" => Kind::Alias,
+                    _ => Kind::Name,
                 };
                 for (n, name) in names.iter().enumerate() {
                     let prefix = if *kind == "assumed-role" {
                         if n + 1 == names.len() {
-                            "session"
+                            Kind::Session
                         } else {
-                            "role"
+                            Kind::Role
                         }
                     } else {
                         prefix
@@ -358,12 +452,12 @@ impl Redactor {
         if name.starts_with("aws/") {
             name.to_owned()
         } else {
-            self.name("alias", name)
+            self.name(Kind::Alias, name)
         }
     }
 
     /// One name of a resource path, unless AWS's or denydiff's own.
-    fn segment(&mut self, kind: &'static str, s: &str) -> String {
+    fn segment(&mut self, kind: Kind, s: &str) -> String {
         let aws = matches!(
             s,
             "" | "*" | "service-role" | "aws-service-role" | "aws-reserved"
@@ -384,7 +478,7 @@ impl Redactor {
         if v.starts_with("arn:") {
             return self.text(v);
         }
-        self.name("context", v)
+        self.name(Kind::Context, v)
     }
 }
 
@@ -503,10 +597,10 @@ fn is_uuid(s: &str) -> bool {
 /// a VPC, VPC endpoint or EC2 instance id (`vpc-`, `vpce-`, `i-` and 8 or
 /// 17 hex digits; an instance's role session names it): its kind and
 /// length.
-fn prefixed_id(s: &str) -> Option<(&'static str, usize)> {
+fn prefixed_id(s: &str) -> Option<(Kind, usize)> {
     /// A prefix, the kind it names, and whether a body of length `n` may
     /// hold a byte.
-    type Shape = (&'static str, &'static str, fn(usize, u8) -> bool);
+    type Shape = (&'static str, Kind, fn(usize, u8) -> bool);
     fn hex(n: usize, c: u8) -> bool {
         (n == 8 || n == 17) && c.is_ascii_hexdigit()
     }
@@ -514,10 +608,10 @@ fn prefixed_id(s: &str) -> Option<(&'static str, usize)> {
         (10..=32).contains(&n) && (c.is_ascii_lowercase() || c.is_ascii_digit())
     }
     const SHAPES: [Shape; 4] = [
-        ("vpce-", "vpce", hex),
-        ("vpc-", "vpc", hex),
-        ("i-", "i", hex),
-        ("o-", "o", org),
+        ("vpce-", Kind::Vpce, hex),
+        ("vpc-", Kind::Vpc, hex),
+        ("i-", Kind::Instance, hex),
+        ("o-", Kind::Org, org),
     ];
     let (prefix, kind, ok) = SHAPES.iter().find(|(p, ..)| s.starts_with(p))?;
     let body = &s[prefix.len()..];
@@ -545,8 +639,8 @@ fn unique_id_len(s: &str) -> Option<usize> {
     (n >= 20 && word_end && !s[4..n].starts_with("EXAMPLE")).then_some(n)
 }
 
-fn unique_id_kind(prefix: &str) -> &'static str {
-    match prefix {
+fn unique_id_kind(prefix: &str) -> Kind {
+    Kind::UniqueId(match prefix {
         "AKIA" => "AKIA",
         "ASIA" => "ASIA",
         "AIDA" => "AIDA",
@@ -558,7 +652,7 @@ fn unique_id_kind(prefix: &str) -> &'static str {
         "APKA" => "APKA",
         "ASCA" => "ASCA",
         _ => "ABIA",
-    }
+    })
 }
 
 #[cfg(test)]
@@ -573,6 +667,13 @@ mod tests {
         for k in kept {
             assert!(text.contains(k), "`{k}` not in {text}");
         }
+    }
+
+    #[test]
+    fn everything_blocks_stay_in_both_families() {
+        let mut r = Redactor::default();
+        let out = r.text("aws:SourceIp in ::/0, 0.0.0.0/0, 2a01:4f8:abcd::/48 and 10.0.0.0/8");
+        assert_eq!(out, "aws:SourceIp in ::/0, 0.0.0.0/0, cidr-1 and cidr-2");
     }
 
     #[test]

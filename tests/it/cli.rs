@@ -307,6 +307,56 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
+fn sql_refuses_options_its_engine_does_not_use_and_values_it_cannot_paste() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--engine", "athena", "--input", "s3://b/AWSLogs"],
+            "`--input` is Spark's",
+        ),
+        (
+            &["--engine", "trino", "--output", "s3://b/out"],
+            "`--output` is Spark's",
+        ),
+        (
+            &["--engine", "athena", "--account", "1111"],
+            "`1111` is not an account id",
+        ),
+        (
+            &["--engine", "athena", "--region", "eu_west_1"],
+            "`eu_west_1` is not a region",
+        ),
+        (
+            &["--engine", "trino", "--table", "x; drop table y"],
+            "`x; drop table y` is not a table name",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["sql"];
+        all.extend_from_slice(args);
+        let o = run(&all, b"");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(message), "{args:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty(), "{args:?} printed a query");
+    }
+    let o = run(
+        &[
+            "sql",
+            "--engine",
+            "athena",
+            "--table",
+            "db.trail_logs",
+            "--account",
+            "111122223333",
+            "--region",
+            "eu-west-1",
+        ],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("FROM db.trail_logs"));
+}
+
+#[test]
 fn directory_walk_skips_digests_and_non_logs() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();

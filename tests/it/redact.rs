@@ -388,3 +388,28 @@ fn a_cidr_block_is_one_unit_and_no_address_reads_as_inside_it() {
     assert!(line.contains("[cidr-1, cidr-2]: seen `192.0.2."), "{line}");
     assert!(line.ends_with("-> true"), "{line}");
 }
+
+#[test]
+fn export_calls_with_redact_is_a_usage_error_and_writes_nothing() {
+    // The reduced table is raw data; `--redact` would not reach it.
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("calls.csv");
+    let trail = sample_trail();
+    let o = run(
+        &[
+            "analyze",
+            "--redact",
+            "--export-calls",
+            table.to_str().unwrap(),
+            &trail,
+        ],
+        b"",
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--export-calls") && err.contains("--redact"),
+        "{err}"
+    );
+    assert!(!table.exists(), "an unredacted table was written");
+}

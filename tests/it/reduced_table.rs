@@ -558,3 +558,90 @@ fn a_region_keeps_the_trail_changes_made_in_another_region() {
     assert!(stop.contains("StopLogging"), "{stop}");
     assert_same_with(&[], &csv, &logs);
 }
+
+/// `csv` with each `encryptionContext` object rewritten as CloudTrail
+/// Lake's map-of-strings text, `{k=v, k2=v2}`.
+fn lake_context(csv: &str) -> String {
+    const OPEN: &str = "\"\"encryptionContext\"\":{";
+    let (mut out, mut rest) = (String::new(), csv);
+    while let Some(i) = rest.find(OPEN) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + OPEN.len()..];
+        let end = after.find('}').unwrap();
+        let pairs: Vec<String> = after[..end]
+            .split("\"\",\"\"")
+            .map(|p| p.trim_matches('"').replacen("\"\":\"\"", "=", 1))
+            .collect();
+        out += "\"\"encryptionContext\"\":\"\"{";
+        out += &pairs.join(", ");
+        out += "}\"\"";
+        rest = &after[end + 1..];
+    }
+    out + rest
+}
+
+#[test]
+fn a_lake_encryption_context_in_text_leaves_the_caller_undetermined_not_blocked() {
+    // Synthetic: a Deny unless the context names the vault. With the
+    // context read, app-uploader's Decrypt (no vault in its context) would
+    // lose access; with Lake's text form the context is unknown to
+    // denydiff, so its decision is undetermined, not a loss.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, direct) = round_trip(&[SAMPLE], &dir.path().join("calls.csv"));
+    assert!(direct["inputs"]["kms_calls"].as_u64() > Some(0));
+    let text = std::fs::read_to_string(dir.path().join("calls.csv")).unwrap();
+    let lake = lake_context(&text);
+    assert!(
+        lake.contains("\"\"{aws:backup:backup-vault=prod-vault}\"\""),
+        "no context rewritten"
+    );
+    std::fs::write(dir.path().join("lake.csv"), lake).unwrap();
+    let policy = dir.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        r#"{"Version":"2012-10-17","Statement":[
+          {"Sid":"Root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+          {"Sid":"OnlyVaultContext","Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*",
+           "Condition":{"Null":{"kms:EncryptionContext:aws:backup:backup-vault":"true"}}}]}"#,
+    )
+    .unwrap();
+    let check = |table: &str| -> (Value, Option<i32>) {
+        let out = run(
+            &[
+                "check",
+                "--format",
+                "json",
+                "--policy",
+                policy.to_str().unwrap(),
+                "--key",
+                "arn:aws:kms:eu-west-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321",
+                dir.path().join(table).to_str().unwrap(),
+            ],
+            b"",
+        );
+        let v =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        (v, out.status.code())
+    };
+    let callers = |v: &Value, list: &str| -> Vec<String> {
+        v["keys"][0][list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                c["caller"]["principal_arn"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect()
+    };
+    let uploader = "arn:aws:iam::111122223333:role/app-uploader".to_owned();
+    let (json, code) = check("calls.csv");
+    assert_eq!(code, Some(3), "{json}");
+    assert!(callers(&json, "lose").contains(&uploader), "{json}");
+    let (lake, code) = check("lake.csv");
+    assert!(!callers(&lake, "lose").contains(&uploader), "{lake}");
+    assert!(callers(&lake, "undetermined").contains(&uploader), "{lake}");
+    assert_eq!(code, Some(4), "{lake}");
+}

@@ -46,10 +46,15 @@ pub fn request_for(
 
 /// The network keys (`docs/request-context.md`: through a VPC endpoint
 /// `aws:SourceVpce` and `aws:VpcSourceIp`, never `aws:SourceIp`) and the
-/// encryption context, from the event.
+/// encryption context, from the event; a context the record holds in a form
+/// denydiff cannot read leaves its keys unknown.
 fn with_call_context(ctx: crate::policy::Context, call: &KmsCall) -> crate::policy::Context {
     let mut ctx = ctx.with_network(call.source_ip.as_deref(), call.vpc_endpoint_id.as_deref());
-    if !call.encryption_context.is_empty() {
+    if call.encryption_context_unreadable {
+        ctx = ctx
+            .set_unknown_prefix("kms:EncryptionContext:")
+            .set_unknown("kms:EncryptionContextKeys");
+    } else if !call.encryption_context.is_empty() {
         ctx = ctx.set_encryption_context(
             call.encryption_context
                 .iter()

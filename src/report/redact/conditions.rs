@@ -3,28 +3,28 @@
 //! of their own, so the condition key says what they are, in a policy, in
 //! an evaluation's trace and in a fix's diff.
 
-use super::{Redactor, prefixed_id};
+use super::{Kind, Redactor, prefixed_id};
 
 /// What the values of condition key `key` name, when they name someone.
 /// Condition keys are case-insensitive.
-pub(super) fn kind(key: &str) -> Option<&'static str> {
+pub(super) fn kind(key: &str) -> Option<Kind> {
     let k = key.to_ascii_lowercase();
     let tag = ["aws:principaltag/", "aws:requesttag/", "aws:resourcetag/"];
     let kind = match k.as_str() {
-        "aws:username" => "user",
-        "aws:userid" => "userid",
-        "aws:sourcevpc" => "vpc",
-        "aws:sourcevpce" => "vpce",
+        "aws:username" => Kind::User,
+        "aws:userid" => Kind::UserId,
+        "aws:sourcevpc" => Kind::Vpc,
+        "aws:sourcevpce" => Kind::Vpce,
         "aws:principalaccount"
         | "aws:sourceaccount"
         | "aws:resourceaccount"
-        | "kms:calleraccount" => "account",
-        "aws:principalorgid" | "aws:resourceorgid" | "aws:sourceorgid" => "o",
-        "aws:principalorgpaths" | "aws:resourceorgpaths" | "aws:sourceorgpaths" => "orgpath",
-        "aws:sourceidentity" | "sts:sourceidentity" => "identity",
-        "sts:rolesessionname" => "session",
-        _ if tag.iter().any(|t| k.starts_with(t)) => "tag",
-        _ if k.starts_with("kms:encryptioncontext:") => "context",
+        | "kms:calleraccount" => Kind::Account,
+        "aws:principalorgid" | "aws:resourceorgid" | "aws:sourceorgid" => Kind::Org,
+        "aws:principalorgpaths" | "aws:resourceorgpaths" | "aws:sourceorgpaths" => Kind::OrgPath,
+        "aws:sourceidentity" | "sts:sourceidentity" => Kind::Identity,
+        "sts:rolesessionname" => Kind::Session,
+        _ if tag.iter().any(|t| k.starts_with(t)) => Kind::Tag,
+        _ if k.starts_with("kms:encryptioncontext:") => Kind::Context,
         _ => return None,
     };
     Some(kind)
@@ -45,14 +45,14 @@ impl Redactor {
             return self.text(v);
         }
         match kind {
-            "context" => self.context_value(v),
-            "userid" => self.user_id(v),
-            "orgpath" => v
+            Kind::Context => self.context_value(v),
+            Kind::UserId => self.user_id(v),
+            Kind::OrgPath => v
                 .split('/')
                 .map(|seg| match seg {
                     "" | "*" => seg.to_owned(),
                     s if prefixed_id(s).is_some() => self.text(s),
-                    s => self.name("ou", s),
+                    s => self.name(Kind::Ou, s),
                 })
                 .collect::<Vec<_>>()
                 .join("/"),
@@ -65,12 +65,16 @@ impl Redactor {
     fn user_id(&mut self, v: &str) -> String {
         let Some((id, session)) = v.split_once(':') else {
             let t = self.text(v);
-            return if t == v { self.name("userid", v) } else { t };
+            return if t == v {
+                self.name(Kind::UserId, v)
+            } else {
+                t
+            };
         };
         let session = if session.contains('*') || session.contains("${") {
             session.to_owned()
         } else {
-            self.name("session", session)
+            self.name(Kind::Session, session)
         };
         format!("{}:{session}", self.text(id))
     }

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use aho_corasick::AhoCorasick;
 
+use super::Kind;
+
 /// Words that a report writes itself (JSON literals, a condition's result):
 /// never replaced, whatever a tag or context value says.
 const OWN_WORDS: [&str; 3] = ["true", "false", "null"];
@@ -21,13 +23,6 @@ fn plain_word(s: &str) -> bool {
     let (word, number) = s.rsplit_once('-').unwrap_or((s, ""));
     word.bytes().all(|c| c.is_ascii_lowercase()) && number.bytes().all(|c| c.is_ascii_digit())
 }
-
-/// Kinds whose pseudonyms come from a shape the scan finds anywhere
-/// (ids, addresses), or from a path segment that is rarely a name (an S3
-/// object's `2026`, `AWSLogs`): not in the net.
-const SHAPED: [&str; 10] = [
-    "account", "key", "mrk", "o", "vpc", "vpce", "i", "ip", "ip6", "object",
-];
 
 /// Original values (in their raw, JSON-escaped and HTML-escaped forms) and
 /// their pseudonyms.
@@ -44,23 +39,23 @@ impl Net {
     /// one value has pseudonyms of two kinds, the smallest kind's is used,
     /// so the choice does not depend on a hash map's order.
     pub(super) fn new<'a>(
-        names: impl Iterator<Item = (&'a (&'static str, String), &'a String)>,
+        names: impl Iterator<Item = (&'a (Kind, String), &'a String)>,
         size: usize,
     ) -> Self {
         let mut chosen: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
         for ((kind, value), p) in names {
             let netted = value.len() >= 3
                 && value.bytes().any(|c| c.is_ascii_alphabetic())
-                && !SHAPED.contains(kind)
+                && !kind.shaped()
                 && !OWN_WORDS.contains(&value.as_str())
                 && !super::is_region(value)
                 && !plain_word(value);
             if !netted {
                 continue;
             }
-            let e = chosen.entry(value).or_insert((kind, p));
-            if *kind < e.0 {
-                *e = (kind, p);
+            let e = chosen.entry(value).or_insert((kind.label(), p));
+            if kind.label() < e.0 {
+                *e = (kind.label(), p);
             }
         }
         let mut from: Vec<String> = Vec::new();
@@ -181,18 +176,21 @@ fn markup_spans(b: &[u8]) -> Vec<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
-    use super::Net;
+    use super::{Kind, Net};
 
     #[test]
     fn whole_tokens_only_and_markup_stays() {
         let names = [
-            (("user", "carol.ops".to_owned()), "user-1".to_owned()),
-            (("user", "carol.o".to_owned()), "user-2".to_owned()),
-            (("tag", "text-anchor".to_owned()), "tag-1".to_owned()),
-            (("tag", "true".to_owned()), "tag-2".to_owned()),
-            (("session", "session".to_owned()), "session-1".to_owned()),
-            (("role", "fix-2".to_owned()), "role-1".to_owned()),
-            (("object", "AWSLogs".to_owned()), "object-1".to_owned()),
+            ((Kind::User, "carol.ops".to_owned()), "user-1".to_owned()),
+            ((Kind::User, "carol.o".to_owned()), "user-2".to_owned()),
+            ((Kind::Tag, "text-anchor".to_owned()), "tag-1".to_owned()),
+            ((Kind::Tag, "true".to_owned()), "tag-2".to_owned()),
+            (
+                (Kind::Session, "session".to_owned()),
+                "session-1".to_owned(),
+            ),
+            ((Kind::Role, "fix-2".to_owned()), "role-1".to_owned()),
+            ((Kind::Object, "AWSLogs".to_owned()), "object-1".to_owned()),
         ];
         let net = Net::new(names.iter().map(|(k, v)| (k, v)), names.len());
         let text = "[carol.ops]: seen carol.o. carolina carol.ops.x user/carol.o \

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{CONTEXT_KEY, Redactor};
+use super::{CONTEXT_KEY, Kind, Redactor};
 use crate::analysis::Analysis;
 use crate::analysis::causes::{Cause, ChangeRef};
 use crate::analysis::diagnosis::fixes::{CheckSubject, ProposedFix};
@@ -63,7 +63,7 @@ impl Redactor {
         }
         for v in values {
             if !v.starts_with("arn:") && !self.context.iter().any(|(o, _)| *o == v) {
-                let p = self.name("context", &v);
+                let p = self.name(Kind::Context, &v);
                 self.context.push((v, p));
             }
         }
@@ -285,7 +285,7 @@ impl Redactor {
             *name = if name.starts_with("arn:") {
                 self.text(name)
             } else {
-                self.name("trail", name)
+                self.name(Kind::Trail, name)
             };
         }
     }
