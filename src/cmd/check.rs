@@ -58,12 +58,13 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
                 .and_then(|sid| sid_line(&proposal, *i, sid));
         }
     }
+    let verdict = preflight::verdict(&keys, !collected.failures.is_empty());
     let result = Preflight {
         proposal: ProposalRef {
             path: proposal.path.display().to_string(),
             kind: proposal.kind,
         },
-        verdict: preflight::verdict(&keys),
+        verdict,
         keys,
         unseen: unseen(&proposal, &selection.unseen),
         inputs: collected.inputs,
@@ -74,8 +75,8 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     Ok(match result.verdict {
         CheckVerdict::Lose | CheckVerdict::StillDenied => ExitStatus::Decision(3),
         CheckVerdict::Undetermined => ExitStatus::Decision(4),
-        // A pass on a trail read in part is no pass.
-        CheckVerdict::Pass if !result.failures.is_empty() => ExitStatus::InputsFailed,
+        // A trail read in part (or filtered to nothing) proves no pass.
+        CheckVerdict::NotProven => ExitStatus::InputsFailed,
         CheckVerdict::Pass => ExitStatus::Ok,
     })
 }
