@@ -111,6 +111,12 @@ impl PolicySet {
         self.versions.get(key)?.last()
     }
 
+    /// Every version of `key`: fetched, then the trail's in time order,
+    /// then a file.
+    pub fn versions(&self, key: &str) -> &[KeyPolicy] {
+        self.versions.get(key).map_or(&[], Vec::as_slice)
+    }
+
     /// The versions calls are judged by, oldest first: a `--policy` file
     /// alone when given (it overrides), else the trail's versions in time
     /// order, else the fetched policy.

@@ -1053,3 +1053,38 @@ fn a_caller_that_cannot_be_replayed_is_undetermined_not_pass() {
     assert!(table.contains("1 could not be replayed"), "{table}");
     assert!(table.contains("1 KMS calls read, 0 replayed"), "{table}");
 }
+
+/// The Terraform plan names the vault key: `--current` applies to it,
+/// although the trail shows three keys.
+#[test]
+fn current_applies_to_the_key_the_proposal_names() {
+    let logs = sample("AWSLogs");
+    let plan = fixture("terraform-plan-blocking.json");
+    let before = sample("policies/key-policy-before.json");
+    let out = run(
+        &[
+            "check",
+            "--policy",
+            &plan,
+            "--current",
+            &before,
+            "--format",
+            "json",
+            "--quiet",
+            &logs,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["keys"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["keys"][0]["current"]["source"], "file", "{v}");
+    // Against `--current` (before the change) the forward-access callers
+    // lose access; against the trail's latest they would stay cut off.
+    assert!(
+        who(&v, "lose").contains(
+            "arn:aws:iam::111122223333:role/service-role/AWSBackupDefaultServiceRole via backup.amazonaws.com"
+        ),
+        "{v}"
+    );
+}
