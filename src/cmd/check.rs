@@ -3,8 +3,6 @@
 //! the keys the trail shows, replay every observed caller against the
 //! policy in force and the proposed one, and write the report.
 
-use anyhow::Context;
-
 use crate::analysis::policies::{KeyPolicy, PolicySet, PolicySource};
 use crate::analysis::preflight::{self, CheckVerdict, KeyInput};
 use crate::proposal::{self, Proposal, ProposalKind, ProposalRef, Unseen, sid_line};
@@ -17,7 +15,7 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     let proposal = proposal::read(&s.proposal)?;
     let (collected, mut policies) = super::analyze::read_trail(&s.trail, None, "--current")?;
     let trail_keys = super::trail_keys(&collected.calls);
-    let named = || format!("the proposal `{}`", proposal.path.display());
+    let in_file = |e: proposal::ProposalError| e.in_file(&proposal.path);
     // A key policy names no key: with several left, `--current` is the
     // flag to name (as `analyze --policy` says).
     if let Some((path, _)) = &s.current
@@ -31,7 +29,7 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
         );
     }
     let selection =
-        proposal::select(&proposal, &trail_keys, s.resource.as_deref()).with_context(named)?;
+        proposal::select(&proposal, &trail_keys, s.resource.as_deref()).map_err(in_file)?;
     // `--current` is the policy in force of the key the proposal names
     // (a plan or template may name it), not of every key the trail shows.
     if let Some((path, policy)) = &s.current {
@@ -63,7 +61,7 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
         let c = &proposal.candidates[*i];
         let policy = c
             .policy(proposal.kind, &s.parameters, &proposal.declared, key)
-            .with_context(named)?;
+            .map_err(in_file)?;
         proposed.push((key.as_str(), c.resource.clone(), policy));
     }
     let inputs: Vec<KeyInput<'_>> = proposed

@@ -67,18 +67,18 @@ const MD: Style = Style {
     color: false,
 };
 
+/// The JSON report: the [`Preflight`] with a `schema_version`, as
+/// `analyze`'s.
 #[derive(Serialize)]
-struct Report<'a> {
+struct CheckJson<'a> {
     schema_version: u32,
-    command: &'static str,
     #[serde(flatten)]
     check: &'a Preflight,
 }
 
 fn json(r: &Preflight, w: &mut impl Write) -> std::io::Result<()> {
-    let report = Report {
+    let report = CheckJson {
         schema_version: super::SCHEMA_VERSION,
-        command: "check",
         check: r,
     };
     serde_json::to_writer(&mut *w, &report)?;

@@ -358,7 +358,7 @@ fn undetermined_only_exits_4_and_org_id_settles_it() {
 #[test]
 fn malformed_proposals_are_errors_naming_the_file() {
     let cases = [
-        ("invalid.json", "is not valid JSON"),
+        ("invalid.json", "invalid.json` is not valid JSON: "),
         (
             "bad-operator.json",
             "unknown condition operator `StringEqualz`",
@@ -379,6 +379,7 @@ fn malformed_proposals_are_errors_naming_the_file() {
         let err = stderr(&out);
         assert!(err.contains(name) && err.contains(reason), "{name}: {err}");
         assert_eq!(err.matches(reason).count(), 1, "said once: {err}");
+        assert!(!err.contains("the proposal `"), "one sentence: {err}");
         assert!(out.stdout.is_empty(), "no report: {name}");
     }
 }
@@ -392,6 +393,13 @@ fn a_policy_for_one_of_several_keys_needs_key() {
     let err = stderr(&out);
     assert!(err.contains("key-policy-after.json"), "{err}");
     assert!(err.contains("the trail shows calls to 3 keys"), "{err}");
+    // One sentence: the file, then what it does not say.
+    assert!(
+        err.contains(&format!(
+            "`{after}` does not say which key the policy is for"
+        )),
+        "{err}"
+    );
     assert!(
         err.contains("\nhint: name the key it belongs to with --key"),
         "{err}"
@@ -978,6 +986,14 @@ fn output_files_take_their_format_from_the_extension_as_for_analyze() {
     let err = stderr(&out);
     assert!(err.contains("`check` writes no HTML report"), "{err}");
     assert!(err.contains("\nhint: "), "{err}");
+    // Extensions are matched in any case.
+    let (out, md) = to("REPORT.MD");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(md.starts_with("## denydiff check"), "{md}");
+    let (out, html) = to("x.HTM");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(html.is_empty());
+    assert!(stderr(&out).contains("`check` writes no HTML report"));
 }
 
 #[test]
