@@ -39,6 +39,22 @@ pub struct KeyPolicy {
     pub policy: Policy,
 }
 
+impl KeyPolicy {
+    /// `key`'s policy given as a file (`--policy`, `--current`).
+    pub fn from_file(key_arn: String, path: &std::path::Path, policy: &Policy) -> Self {
+        KeyPolicy {
+            key_arn,
+            source: PolicySource::File,
+            origin: Some(path.display().to_string()),
+            event_id: None,
+            time_ms: None,
+            actor: None,
+            event_name: None,
+            policy: policy.clone(),
+        }
+    }
+}
+
 /// A policy document that could not be used.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyError {

@@ -44,16 +44,7 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
             );
         }
         for key in checked {
-            policies.add(KeyPolicy {
-                key_arn: key.to_owned(),
-                source: PolicySource::File,
-                origin: Some(path.display().to_string()),
-                event_id: None,
-                time_ms: None,
-                actor: None,
-                event_name: None,
-                policy: policy.clone(),
-            });
+            policies.add(KeyPolicy::from_file(key.to_owned(), path, policy));
         }
     }
     let mut proposed = Vec::new();
