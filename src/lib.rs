@@ -36,7 +36,9 @@ pub enum ExitStatus {
     /// Usage error or fatal error: no report.
     Error,
     /// `explain`: the decision (0 allowed, 3, 4, 5); `check`: 3 some
-    /// observed caller loses access, 4 only undetermined ones (see README).
+    /// observed caller loses access or stays cut off (still denied), 4
+    /// only undetermined ones (see README). `check`'s "not proven" (no
+    /// loss, but inputs failed) is [`ExitStatus::InputsFailed`] (1).
     Decision(u8),
 }
 

@@ -264,12 +264,20 @@ impl FetchSettings {
 }
 
 /// The format an `--output` file's extension asks for: `.html`/`.htm`
-/// HTML, `.md` Markdown, anything else JSON.
+/// HTML, `.md` Markdown, anything else JSON; in any case, as `sql`'s
+/// table extensions are.
 fn format_of(path: &Path) -> Format {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("html" | "htm") => Format::Html,
-        Some("md") => Format::Markdown,
-        _ => Format::Json,
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    let is = |want: &str| ext.eq_ignore_ascii_case(want);
+    if is("html") || is("htm") {
+        Format::Html
+    } else if is("md") {
+        Format::Markdown
+    } else {
+        Format::Json
     }
 }
 
@@ -376,7 +384,17 @@ pub fn parse_range(s: &str) -> anyhow::Result<Range> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Range, parse_bound, parse_range};
+    use super::{Format, Range, format_of, parse_bound, parse_range};
+
+    #[test]
+    fn output_extensions_in_any_case() {
+        let of = |p: &str| format_of(std::path::Path::new(p));
+        assert!(matches!(of("y.MD"), Format::Markdown));
+        assert!(matches!(of("x.HTM"), Format::Html));
+        assert!(matches!(of("x.Html"), Format::Html));
+        assert!(matches!(of("x.json"), Format::Json));
+        assert!(matches!(of("x.markdown"), Format::Json));
+    }
 
     #[test]
     fn bounds() {

@@ -39,6 +39,22 @@ pub struct KeyPolicy {
     pub policy: Policy,
 }
 
+impl KeyPolicy {
+    /// `key`'s policy given as a file (`--policy`, `--current`).
+    pub fn from_file(key_arn: String, path: &std::path::Path, policy: &Policy) -> Self {
+        KeyPolicy {
+            key_arn,
+            source: PolicySource::File,
+            origin: Some(path.display().to_string()),
+            event_id: None,
+            time_ms: None,
+            actor: None,
+            event_name: None,
+            policy: policy.clone(),
+        }
+    }
+}
+
 /// A policy document that could not be used.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyError {
@@ -109,6 +125,12 @@ impl PolicySet {
     /// The policy in force now: a file beats the trail, the trail beats the API.
     pub fn current(&self, key: &str) -> Option<&KeyPolicy> {
         self.versions.get(key)?.last()
+    }
+
+    /// Every version of `key`: fetched, then the trail's in time order,
+    /// then a file.
+    pub fn versions(&self, key: &str) -> &[KeyPolicy] {
+        self.versions.get(key).map_or(&[], Vec::as_slice)
     }
 
     /// The versions calls are judged by, oldest first: a `--policy` file

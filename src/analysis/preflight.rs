@@ -47,7 +47,8 @@ pub struct KeyCheck {
     /// The policy in force the proposal is compared with; `None` when the
     /// trail, `--current` and `--fetch-policy` give none.
     pub current: Option<PolicyRef>,
-    /// Distinct callers and request shapes replayed, and their calls.
+    /// Distinct callers and request shapes replayed, and their calls (the
+    /// `not_evaluable` callers' are not counted).
     pub callers: u64,
     pub shapes: u64,
     pub calls: u64,
@@ -77,14 +78,14 @@ impl KeyCheck {
     }
 
     /// The check of `k` before any shape is replayed.
-    fn empty(k: &KeyInput<'_>, shapes: &[RequestShape<'_>]) -> Self {
+    fn empty(k: &KeyInput<'_>) -> Self {
         KeyCheck {
             key_arn: k.key_arn.to_owned(),
             resource: k.resource.clone(),
             current: k.current.map(PolicyRef::of),
             callers: 0,
-            shapes: shapes.len() as u64,
-            calls: shapes.iter().map(|s| s.succeeded + s.denied).sum(),
+            shapes: 0,
+            calls: 0,
             not_evaluable: Vec::new(),
             lose: Vec::new(),
             still_denied: Vec::new(),
@@ -143,26 +144,34 @@ pub struct CallerChange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckVerdict {
-    /// No observed caller loses access or stays cut off.
+    /// Every observed caller was replayed, and none loses access or stays
+    /// cut off.
     Pass,
+    /// Nothing shows a loss, but the check proves nothing either: some
+    /// inputs failed (or the filters left no call to replay).
+    NotProven,
     /// Some observed caller would lose access.
     Lose,
     /// None loses access, but some the trail shows succeeding are denied
     /// by the policy in force and would still be denied by the proposal.
     StillDenied,
-    /// None loses for sure; some decisions hang on keys the trail cannot show.
+    /// None loses for sure; some decisions hang on keys the trail cannot
+    /// show, or some callers could not be replayed at all.
     Undetermined,
 }
 
-/// The verdict over every key checked.
-pub fn verdict(keys: &[KeyCheck]) -> CheckVerdict {
+/// The verdict over every key checked; `inputs_failed`: some input (or
+/// the filters) failed, so what was replayed may not be all there is.
+pub fn verdict(keys: &[KeyCheck], inputs_failed: bool) -> CheckVerdict {
     let any = |kind| keys.iter().any(|k| !k.list(kind).is_empty());
     if any(ListKind::Lose) {
         CheckVerdict::Lose
     } else if any(ListKind::StillDenied) {
         CheckVerdict::StillDenied
-    } else if any(ListKind::Undetermined) {
+    } else if any(ListKind::Undetermined) || keys.iter().any(|k| !k.not_evaluable.is_empty()) {
         CheckVerdict::Undetermined
+    } else if inputs_failed {
+        CheckVerdict::NotProven
     } else {
         CheckVerdict::Pass
     }
@@ -260,12 +269,11 @@ fn check_key(
     ids: &mut FixIds,
 ) -> KeyCheck {
     let shapes = shapes(calls, k.key_arn);
-    let mut out = KeyCheck::empty(k, &shapes);
+    let mut out = KeyCheck::empty(k);
     let mut callers: foldhash::HashSet<&Caller> = foldhash::HashSet::default();
     let mut merged = Merged::default();
     let mut observed: Vec<Observed> = Vec::new();
     for s in &shapes {
-        callers.insert(s.caller);
         let Some(req) = request_for(s.caller, k.key_arn, s.event, Some(s.rep))
             .map(|r| with_org(r, s.caller, k.key_arn, org_id))
         else {
@@ -274,6 +282,9 @@ fn check_key(
             }
             continue;
         };
+        callers.insert(s.caller);
+        out.shapes += 1;
+        out.calls += s.succeeded + s.denied;
         let now = k.current.map(|p| evaluate(&p.policy, &req));
         let after = evaluate(k.proposed, &req);
         if let Some(kind) = classify(s, now.as_ref(), &after) {

@@ -174,16 +174,7 @@ fn policies(
             );
         }
         for key in keys {
-            set.add(KeyPolicy {
-                key_arn: key,
-                source: PolicySource::File,
-                origin: Some(path.display().to_string()),
-                event_id: None,
-                time_ms: None,
-                actor: None,
-                event_name: None,
-                policy: policy.clone(),
-            });
+            set.add(KeyPolicy::from_file(key, path, policy));
         }
     }
     Ok(set)

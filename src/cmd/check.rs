@@ -3,11 +3,9 @@
 //! the keys the trail shows, replay every observed caller against the
 //! policy in force and the proposed one, and write the report.
 
-use anyhow::Context;
-
 use crate::analysis::policies::{KeyPolicy, PolicySet, PolicySource};
 use crate::analysis::preflight::{self, CheckVerdict, KeyInput};
-use crate::proposal::{self, Proposal, ProposalRef, Unseen, sid_line};
+use crate::proposal::{self, Proposal, ProposalKind, ProposalRef, Unseen, sid_line};
 use crate::report::preflight_report::Preflight;
 use crate::settings::CheckSettings;
 use crate::{ExitStatus, report};
@@ -15,20 +13,46 @@ use crate::{ExitStatus, report};
 pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     // A bad proposal is an error before any trail is read.
     let proposal = proposal::read(&s.proposal)?;
-    // `--current` goes in as `analyze --policy` does: it overrides the
-    // trail's versions of the keys `--key` selects (or of the one key).
-    let (collected, policies) =
-        super::analyze::read_trail(&s.trail, s.current.as_ref(), "--current")?;
+    let (collected, mut policies) = super::analyze::read_trail(&s.trail, None, "--current")?;
     let trail_keys = super::trail_keys(&collected.calls);
-    let named = || format!("the proposal `{}`", proposal.path.display());
+    let in_file = |e: proposal::ProposalError| e.in_file(&proposal.path);
+    // A key policy names no key: with several left, `--current` is the
+    // flag to name (as `analyze --policy` says).
+    if let Some((path, _)) = &s.current
+        && proposal.kind == ProposalKind::KeyPolicy
+        && trail_keys.len() > 1
+    {
+        anyhow::bail!(
+            "`--current {}` would apply to {} keys\nhint: name the key it belongs to with `--key`",
+            path.display(),
+            trail_keys.len()
+        );
+    }
     let selection =
-        proposal::select(&proposal, &trail_keys, s.resource.as_deref()).with_context(named)?;
+        proposal::select(&proposal, &trail_keys, s.resource.as_deref()).map_err(in_file)?;
+    // `--current` is the policy in force of the key the proposal names
+    // (a plan or template may name it), not of every key the trail shows.
+    if let Some((path, policy)) = &s.current {
+        let mut checked: Vec<&str> = selection.checks.iter().map(|(k, _)| k.as_str()).collect();
+        checked.sort_unstable();
+        checked.dedup();
+        if checked.len() > 1 {
+            anyhow::bail!(
+                "`--current {}` would apply to {} keys the proposal names\nhint: choose one of its resources with `--resource`",
+                path.display(),
+                checked.len()
+            );
+        }
+        for key in checked {
+            policies.add(KeyPolicy::from_file(key.to_owned(), path, policy));
+        }
+    }
     let mut proposed = Vec::new();
     for (key, i) in &selection.checks {
         let c = &proposal.candidates[*i];
         let policy = c
             .policy(proposal.kind, &s.parameters, &proposal.declared, key)
-            .with_context(named)?;
+            .map_err(in_file)?;
         proposed.push((key.as_str(), c.resource.clone(), policy));
     }
     let inputs: Vec<KeyInput<'_>> = proposed
@@ -58,12 +82,13 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
                 .and_then(|sid| sid_line(&proposal, *i, sid));
         }
     }
+    let verdict = preflight::verdict(&keys, !collected.failures.is_empty());
     let result = Preflight {
         proposal: ProposalRef {
             path: proposal.path.display().to_string(),
             kind: proposal.kind,
         },
-        verdict: preflight::verdict(&keys),
+        verdict,
         keys,
         unseen: unseen(&proposal, &selection.unseen),
         inputs: collected.inputs,
@@ -74,24 +99,36 @@ pub fn run(s: &CheckSettings) -> anyhow::Result<ExitStatus> {
     Ok(match result.verdict {
         CheckVerdict::Lose | CheckVerdict::StillDenied => ExitStatus::Decision(3),
         CheckVerdict::Undetermined => ExitStatus::Decision(4),
-        // A pass on a trail read in part is no pass.
-        CheckVerdict::Pass if !result.failures.is_empty() => ExitStatus::InputsFailed,
+        // A trail read in part (or filtered to nothing) proves no pass.
+        CheckVerdict::NotProven => ExitStatus::InputsFailed,
         CheckVerdict::Pass => ExitStatus::Ok,
     })
 }
 
 /// The policy in force at the end of the window: `--current` when given;
-/// else, when the trail shows versions of the key, the latest set by then
-/// (the trail's policy changes are read whatever the window; none when
-/// all come later); else the fetched one (`PolicySet::epochs`).
+/// else, with no `--until`, the one `--fetch-policy` fetched (the live
+/// policy, which may postdate the trail's last change); else the latest
+/// version the trail shows set by `--until` (the trail's policy changes
+/// are read whatever the window; none when all come later); else, when
+/// the trail shows no version at all, the fetched one.
 fn in_force<'p>(
     policies: &'p PolicySet,
     key: &str,
     until_ms: Option<i64>,
 ) -> Option<&'p KeyPolicy> {
-    policies.epochs(key).iter().rev().find(|p| {
-        p.source != PolicySource::Trail || until_ms.is_none_or(|u| p.time_ms.is_none_or(|t| t <= u))
-    })
+    let versions = policies.versions(key);
+    let of = |source| versions.iter().rev().find(|p| p.source == source);
+    let trail = || {
+        versions.iter().rev().find(|p| {
+            p.source == PolicySource::Trail
+                && until_ms.is_none_or(|u| p.time_ms.is_none_or(|t| t <= u))
+        })
+    };
+    let no_trail = || of(PolicySource::Trail).is_none();
+    of(PolicySource::File)
+        .or_else(|| of(PolicySource::Api).filter(|_| until_ms.is_none()))
+        .or_else(trail)
+        .or_else(|| of(PolicySource::Api).filter(|_| no_trail()))
 }
 
 fn unseen(p: &Proposal, which: &[usize]) -> Vec<Unseen> {
@@ -109,4 +146,66 @@ fn write_report(s: &CheckSettings, r: &Preflight) -> anyhow::Result<()> {
     super::write_output(s.output.as_deref(), |mut w| {
         report::preflight_report::render(r, s.format, &mut w)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "arn:aws:kms:eu-west-1:111122223333:key/k";
+
+    fn version(source: PolicySource, time_ms: Option<i64>) -> KeyPolicy {
+        KeyPolicy {
+            key_arn: KEY.into(),
+            source,
+            origin: None,
+            event_id: time_ms.map(|t| format!("{source:?}@{t}")),
+            time_ms,
+            actor: None,
+            event_name: None,
+            policy: crate::policy::parse_policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}"#)
+                .unwrap(),
+        }
+    }
+
+    fn in_force_of(set: &PolicySet, until: Option<i64>) -> Option<(PolicySource, Option<i64>)> {
+        in_force(set, KEY, until).map(|p| (p.source, p.time_ms))
+    }
+
+    #[test]
+    fn fetched_wins_without_until_and_the_trail_at_until_wins_with_it() {
+        let mut set = PolicySet::default();
+        set.add(version(PolicySource::Trail, Some(10)));
+        set.add(version(PolicySource::Trail, Some(20)));
+        set.add(version(PolicySource::Api, None));
+        // No `--until`: the live policy is what is in force.
+        assert_eq!(in_force_of(&set, None), Some((PolicySource::Api, None)));
+        // At `--until`, the trail's version set by then.
+        assert_eq!(
+            in_force_of(&set, Some(15)),
+            Some((PolicySource::Trail, Some(10)))
+        );
+        // Before every trail version: none known (the fetched one is today's).
+        assert_eq!(in_force_of(&set, Some(5)), None);
+        // `--current` beats both.
+        set.add(version(PolicySource::File, None));
+        assert_eq!(in_force_of(&set, None), Some((PolicySource::File, None)));
+        assert_eq!(
+            in_force_of(&set, Some(15)),
+            Some((PolicySource::File, None))
+        );
+    }
+
+    #[test]
+    fn without_trail_versions_the_fetched_one_is_in_force_at_until() {
+        let mut set = PolicySet::default();
+        set.add(version(PolicySource::Api, None));
+        assert_eq!(in_force_of(&set, Some(5)), Some((PolicySource::Api, None)));
+        set = PolicySet::default();
+        set.add(version(PolicySource::Trail, Some(10)));
+        assert_eq!(
+            in_force_of(&set, None),
+            Some((PolicySource::Trail, Some(10)))
+        );
+    }
 }

@@ -62,7 +62,7 @@ pub fn candidates(template: &Value) -> Result<(Vec<Candidate>, Declared), Propos
     if let Some(params) = template.get("Parameters").and_then(Value::as_object) {
         for (name, p) in params {
             let kind = p.get("Type").and_then(Value::as_str).unwrap_or_default();
-            if kind == "CommaDelimitedList" || kind.starts_with("List<") {
+            if is_list_type(kind) {
                 declared.lists.insert(name.clone());
             }
             let text = match p.get("Default") {
@@ -381,8 +381,41 @@ fn split(arg: Value, at: &str) -> Result<Value, ProposalError> {
     ))
 }
 
+/// Whether a parameter `Type` is a list: `CommaDelimitedList`, `List<...>`,
+/// and the SSM parameter types that hold one
+/// (`AWS::SSM::Parameter::Value<List<String>>`,
+/// `AWS::SSM::Parameter::Value<CommaDelimitedList>`).
+fn is_list_type(kind: &str) -> bool {
+    let inner = kind
+        .strip_prefix("AWS::SSM::Parameter::Value<")
+        .and_then(|k| k.strip_suffix('>'))
+        .unwrap_or(kind);
+    inner == "CommaDelimitedList" || inner.starts_with("List<")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ssm_list_parameters_are_lists() {
+        use super::is_list_type;
+        for t in [
+            "CommaDelimitedList",
+            "List<Number>",
+            "List<AWS::EC2::VPC::Id>",
+            "AWS::SSM::Parameter::Value<List<String>>",
+            "AWS::SSM::Parameter::Value<CommaDelimitedList>",
+        ] {
+            assert!(is_list_type(t), "{t}");
+        }
+        for t in [
+            "String",
+            "AWS::SSM::Parameter::Value<String>",
+            "AWS::SSM::Parameter::Name",
+        ] {
+            assert!(!is_list_type(t), "{t}");
+        }
+    }
+
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Parameters {

@@ -129,9 +129,22 @@ pub enum ProposalError {
     )]
     Ambiguous { count: usize, have: String },
     #[error(
-        "the proposal does not say which key {what} is for, and the trail shows calls to {count} keys\nhint: name the key it belongs to with --key"
+        "does not say which key {what} is for, and the trail shows calls to {count} keys\nhint: name the key it belongs to with --key"
     )]
     WhichKey { what: String, count: usize },
+}
+
+impl ProposalError {
+    /// The error about the proposal `path`, as one sentence: "`X` is not
+    /// valid JSON: ...", "`X`: `Resources.Key...` ...".
+    pub fn in_file(&self, path: &Path) -> anyhow::Error {
+        let predicate = matches!(
+            self,
+            Self::Json(_) | Self::Yaml(_) | Self::Unknown | Self::WhichKey { .. }
+        );
+        let sep = if predicate { " " } else { ": " };
+        anyhow::anyhow!("`{}`{sep}{self}", path.display())
+    }
 }
 
 /// Reads and recognises a proposal file.
@@ -139,8 +152,7 @@ pub fn read(path: &Path) -> anyhow::Result<Proposal> {
     use anyhow::Context as _;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the proposal `{}`", path.display()))?;
-    let p = recognise(path, text).with_context(|| format!("the proposal `{}`", path.display()))?;
-    Ok(p)
+    recognise(path, text).map_err(|e| e.in_file(path))
 }
 
 /// Tells the kind from the content and extracts the candidates.

@@ -67,18 +67,18 @@ const MD: Style = Style {
     color: false,
 };
 
+/// The JSON report: the [`Preflight`] with a `schema_version`, as
+/// `analyze`'s.
 #[derive(Serialize)]
-struct Report<'a> {
+struct CheckJson<'a> {
     schema_version: u32,
-    command: &'static str,
     #[serde(flatten)]
     check: &'a Preflight,
 }
 
 fn json(r: &Preflight, w: &mut impl Write) -> std::io::Result<()> {
-    let report = Report {
+    let report = CheckJson {
         schema_version: super::SCHEMA_VERSION,
-        command: "check",
         check: r,
     };
     serde_json::to_writer(&mut *w, &report)?;
@@ -115,6 +115,7 @@ fn headline(r: &Preflight) -> String {
     let still = count(ListKind::StillDenied);
     let undetermined = count(ListKind::Undetermined);
     let gain = count(ListKind::Gain);
+    let not_replayed: usize = r.keys.iter().map(|k| k.not_evaluable.len()).sum();
     let mut more = String::new();
     if still > 0 && r.verdict == CheckVerdict::Lose {
         let _ = write!(more, ", {still} more stay(s) cut off");
@@ -132,8 +133,25 @@ fn headline(r: &Preflight) -> String {
         CheckVerdict::StillDenied => format!(
             "FAIL: {still} caller(s) seen succeeding in the trail are denied by the policy in force and the proposal still denies them{more}"
         ),
-        CheckVerdict::Undetermined => format!(
-            "UNDETERMINED: no caller seen in the trail loses access for sure; {undetermined} depend(s) on keys CloudTrail cannot show{more}"
+        CheckVerdict::Undetermined => {
+            let mut why = Vec::new();
+            if undetermined > 0 {
+                why.push(format!(
+                    "{undetermined} depend(s) on keys CloudTrail cannot show"
+                ));
+            }
+            if not_replayed > 0 {
+                why.push(format!(
+                    "{not_replayed} could not be replayed (CloudTrail does not identify them)"
+                ));
+            }
+            format!(
+                "UNDETERMINED: no caller seen in the trail loses access for sure; {}{more}",
+                why.join(", ")
+            )
+        }
+        CheckVerdict::NotProven => format!(
+            "NOT PROVEN: no loss found, but some inputs failed or no call was left to replay{more}"
         ),
         CheckVerdict::Pass => format!("PASS: no caller seen in the trail loses access{more}"),
     }
@@ -226,9 +244,10 @@ fn text(r: &Preflight, st: Style, w: &mut impl Write) -> std::io::Result<()> {
         writeln!(w)?;
     }
     let i = &r.inputs;
+    let replayed: u64 = r.keys.iter().map(|k| k.calls).sum();
     writeln!(
         w,
-        "{} files read, {} failed; {} KMS calls replayed",
+        "{} files read, {} failed; {} KMS calls read, {replayed} replayed",
         i.files_read, i.files_failed, i.kms_calls
     )?;
     for f in &r.failures {
@@ -579,7 +598,7 @@ fn github(r: &Preflight, w: &mut impl Write) -> std::io::Result<()> {
     let line = headline(r);
     let level = match r.verdict {
         CheckVerdict::Pass => Level::Notice,
-        CheckVerdict::Undetermined => Level::Warning,
+        CheckVerdict::Undetermined | CheckVerdict::NotProven => Level::Warning,
         CheckVerdict::Lose | CheckVerdict::StillDenied => Level::Error,
     };
     writeln!(

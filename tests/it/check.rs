@@ -358,7 +358,7 @@ fn undetermined_only_exits_4_and_org_id_settles_it() {
 #[test]
 fn malformed_proposals_are_errors_naming_the_file() {
     let cases = [
-        ("invalid.json", "is not valid JSON"),
+        ("invalid.json", "invalid.json` is not valid JSON: "),
         (
             "bad-operator.json",
             "unknown condition operator `StringEqualz`",
@@ -379,6 +379,7 @@ fn malformed_proposals_are_errors_naming_the_file() {
         let err = stderr(&out);
         assert!(err.contains(name) && err.contains(reason), "{name}: {err}");
         assert_eq!(err.matches(reason).count(), 1, "said once: {err}");
+        assert!(!err.contains("the proposal `"), "one sentence: {err}");
         assert!(out.stdout.is_empty(), "no report: {name}");
     }
 }
@@ -392,6 +393,13 @@ fn a_policy_for_one_of_several_keys_needs_key() {
     let err = stderr(&out);
     assert!(err.contains("key-policy-after.json"), "{err}");
     assert!(err.contains("the trail shows calls to 3 keys"), "{err}");
+    // One sentence: the file, then what it does not say.
+    assert!(
+        err.contains(&format!(
+            "`{after}` does not say which key the policy is for"
+        )),
+        "{err}"
+    );
     assert!(
         err.contains("\nhint: name the key it belongs to with --key"),
         "{err}"
@@ -454,7 +462,7 @@ fn markdown_fits_a_pull_request_comment() {
 }
 
 #[test]
-fn a_pass_on_a_trail_read_in_part_exits_1() {
+fn a_pass_on_a_trail_read_in_part_is_not_proven_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let broken = write(dir.path(), "broken.json.gz", b"not gzip");
     let logs = sample("AWSLogs");
@@ -476,7 +484,7 @@ fn a_pass_on_a_trail_read_in_part_exits_1() {
     let out = run(&args, b"");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["verdict"], "not-proven");
     assert_eq!(v["failures"].as_array().unwrap().len(), 1);
     // A loss still exits 3 when an input failed.
     let blocking = fixture("cloudformation-blocking.yaml");
@@ -978,4 +986,121 @@ fn output_files_take_their_format_from_the_extension_as_for_analyze() {
     let err = stderr(&out);
     assert!(err.contains("`check` writes no HTML report"), "{err}");
     assert!(err.contains("\nhint: "), "{err}");
+    // Extensions are matched in any case.
+    let (out, md) = to("REPORT.MD");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(md.starts_with("## denydiff check"), "{md}");
+    let (out, html) = to("x.HTM");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(html.is_empty());
+    assert!(stderr(&out).contains("`check` writes no HTML report"));
+}
+
+#[test]
+fn filters_that_leave_no_call_are_not_proven_not_pass() {
+    let logs = sample("AWSLogs");
+    let after = sample("policies/key-policy-after.json");
+    for format in ["json", "table", "markdown"] {
+        let out = run(
+            &[
+                "check",
+                "--policy",
+                &after,
+                "--key",
+                "alias/nope",
+                "--format",
+                format,
+                "--quiet",
+                &logs,
+            ],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            !text.contains("PASS") && !text.contains("\"pass\""),
+            "{text}"
+        );
+        if format == "json" {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["verdict"], "not-proven");
+        } else {
+            assert!(text.contains("NOT PROVEN"), "{text}");
+        }
+    }
+}
+
+/// A caller CloudTrail names only by account (synthetic): it cannot be
+/// replayed, so the check is undetermined and counts no caller replayed.
+#[test]
+fn a_caller_that_cannot_be_replayed_is_undetermined_not_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = serde_json::json!({"Records": [{
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "AWSAccount", "principalId": "AIDAEXAMPLEEXAMPLE01", "accountId": "444455556666"},
+        "eventTime": "2026-11-10T10:00:00Z", "eventSource": "kms.amazonaws.com", "eventName": "Decrypt",
+        "awsRegion": "eu-west-1", "sourceIPAddress": "203.0.113.9", "userAgent": "x",
+        "requestParameters": {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}, "responseElements": null,
+        "requestID": "r1", "eventID": "11111111-2222-3333-4444-555555555555", "readOnly": true,
+        "resources": [{"accountId": "111122223333", "type": "AWS::KMS::Key",
+            "ARN": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}],
+        "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": "111122223333"}]});
+    let trail = write(dir.path(), "acct.json", record.to_string().as_bytes());
+    let after = sample("policies/key-policy-after.json");
+    let before = sample("policies/key-policy-before.json");
+    let base = ["check", "--policy", &after, "--current", &before, "--quiet"];
+    let mut args = base.to_vec();
+    args.extend(["--format", "json", &trail]);
+    let out = run(&args, b"");
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "undetermined");
+    let k = &v["keys"][0];
+    assert_eq!(k["not_evaluable"].as_array().unwrap().len(), 1, "{k}");
+    assert_eq!(
+        (k["callers"].as_u64(), k["calls"].as_u64()),
+        (Some(0), Some(0)),
+        "{k}"
+    );
+    let mut args = base.to_vec();
+    args.extend(["--format", "table", &trail]);
+    let table = stdout(&run(&args, b""));
+    assert!(table.starts_with("UNDETERMINED"), "{table}");
+    assert!(table.contains("1 could not be replayed"), "{table}");
+    assert!(table.contains("1 KMS calls read, 0 replayed"), "{table}");
+}
+
+/// The Terraform plan names the vault key: `--current` applies to it,
+/// although the trail shows three keys.
+#[test]
+fn current_applies_to_the_key_the_proposal_names() {
+    let logs = sample("AWSLogs");
+    let plan = fixture("terraform-plan-blocking.json");
+    let before = sample("policies/key-policy-before.json");
+    let out = run(
+        &[
+            "check",
+            "--policy",
+            &plan,
+            "--current",
+            &before,
+            "--format",
+            "json",
+            "--quiet",
+            &logs,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["keys"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["keys"][0]["current"]["source"], "file", "{v}");
+    // Against `--current` (before the change) the forward-access callers
+    // lose access; against the trail's latest they would stay cut off.
+    assert!(
+        who(&v, "lose").contains(
+            "arn:aws:iam::111122223333:role/service-role/AWSBackupDefaultServiceRole via backup.amazonaws.com"
+        ),
+        "{v}"
+    );
 }
