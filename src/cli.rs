@@ -83,8 +83,9 @@ pub struct CheckArgs {
     #[arg(long = "policy", value_name = "FILE")]
     pub policy: std::path::PathBuf,
 
-    /// The policy in force (a JSON document), instead of the latest version
-    /// the trail shows (or `--fetch-policy`'s)
+    /// The policy in force (a JSON document), for the key the proposal is
+    /// for; without it, the live policy (`--fetch-policy`, when no
+    /// `--until` is given), else the trail's version at the window's end
     #[arg(long, value_name = "FILE", conflicts_with = "fetch_policy")]
     pub current: Option<std::path::PathBuf>,
 

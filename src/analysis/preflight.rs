@@ -212,6 +212,7 @@ type ShapeKey<'a> = (
     Option<&'a str>,
     Option<&'a str>,
     &'a [(crate::call::Text, Box<str>)],
+    bool,
 );
 
 /// Checks every key of `inputs` against the calls the trail shows on it.
@@ -239,6 +240,7 @@ fn shapes<'a>(calls: &'a [KmsCall], key: &str) -> Vec<RequestShape<'a>> {
             c.source_ip.as_deref(),
             c.vpc_endpoint_id.as_deref(),
             &c.encryption_context,
+            c.encryption_context_unreadable,
         );
         let i = *at.entry(id).or_insert_with(|| {
             out.push(RequestShape {
@@ -409,9 +411,9 @@ fn classify(s: &RequestShape<'_>, now: Option<&Decision>, after: &Decision) -> O
         // With no policy in force known, a success may have come through a
         // grant, which an implicit deny leaves working: no loss for sure.
         Outcome::ImplicitDeny if now.is_none() && s.succeeded > 0 => Some(ListKind::Undetermined),
-        Outcome::Undetermined
-            if had_access && !denied_now && now_outcome != Some(Outcome::Undetermined) =>
-        {
+        // Whether the proposal lets it in hangs on keys the trail cannot
+        // show: so whether it keeps or restores access is unknown.
+        Outcome::Undetermined if had_access && now_outcome != Some(Outcome::Undetermined) => {
             Some(ListKind::Undetermined)
         }
         Outcome::Allowed

@@ -1104,3 +1104,36 @@ fn current_applies_to_the_key_the_proposal_names() {
         "{v}"
     );
 }
+
+/// Callers the policy in force cuts off, under a proposal whose Deny hangs
+/// on a key the trail cannot show: whether the proposal lets them in again
+/// is unknown, so they are undetermined, not left out of every list.
+#[test]
+fn callers_cut_off_now_under_an_unknown_proposal_are_undetermined() {
+    let logs = sample("AWSLogs");
+    let out = run(
+        &[
+            "check",
+            "--policy",
+            &fixture("undetermined-org.json"),
+            "--key",
+            "alias/prod-backup-vault",
+            "--format",
+            "json",
+            "--quiet",
+            &logs,
+        ],
+        b"",
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{v}");
+    let undetermined = who(&v, "undetermined");
+    // The forward-access roles `key-policy-after.json` (in force at the
+    // trail's end) denies, and that succeeded before it.
+    let cut_off: BTreeSet<String> = expected_blocked(false)
+        .into_iter()
+        .filter(|c| c.contains(":role/"))
+        .collect();
+    assert_eq!(cut_off.len(), 2, "{cut_off:?}");
+    assert!(cut_off.is_subset(&undetermined), "{undetermined:?}");
+}
