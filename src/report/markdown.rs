@@ -11,14 +11,7 @@ use super::words::{short_caller, wrapped};
 use crate::analysis::Analysis;
 
 /// How Markdown marks headings, bullets and code.
-const MD: super::words::Style = super::words::Style {
-    heading: "## ",
-    bullet: "- ",
-    code_open: "\n  ```diff",
-    code_close: "  ```",
-    markdown: true,
-    color: false,
-};
+const MD: super::words::Style = super::words::Style::MARKDOWN;
 
 /// Escapes the characters that would break a Markdown table cell.
 fn cell(s: &str) -> String {

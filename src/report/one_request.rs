@@ -20,12 +20,8 @@ pub fn render(x: &Explanation, format: Format, w: &mut impl Write) -> std::io::R
         Format::Table => text(
             x,
             Style {
-                heading: "== ",
-                bullet: "- ",
-                code_open: "",
-                code_close: "",
-                markdown: false,
                 color: false,
+                ..Style::TEXT
             },
             w,
         ),
@@ -36,15 +32,7 @@ pub fn render(x: &Explanation, format: Format, w: &mut impl Write) -> std::io::R
         }
         Format::Markdown => {
             writeln!(w, "# denydiff explain\n")?;
-            let st = Style {
-                heading: "## ",
-                bullet: "- ",
-                code_open: "\n  ```diff",
-                code_close: "  ```",
-                markdown: true,
-                color: false,
-            };
-            text(x, st, w)
+            text(x, Style::MARKDOWN, w)
         }
     }
 }

@@ -49,22 +49,18 @@ pub fn render(r: &Preflight, format: CheckFormat, w: &mut impl Write) -> std::io
     }
 }
 
+/// Sections under the verdict line: no heading marks, indented items.
 const TEXT: Style = Style {
     heading: "",
     bullet: "  ",
-    code_open: "",
-    code_close: "",
-    markdown: false,
     color: false,
+    ..Style::TEXT
 };
 
+/// One level below a pull-request comment's own headings.
 const MD: Style = Style {
     heading: "### ",
-    bullet: "- ",
-    code_open: "\n  ```diff",
-    code_close: "  ```",
-    markdown: true,
-    color: false,
+    ..Style::MARKDOWN
 };
 
 /// The JSON report: the [`Preflight`] with a `schema_version`, as

@@ -14,14 +14,7 @@ use crate::analysis::Analysis;
 use crate::analysis::groups::Group;
 
 /// How the plain-text report marks headings, bullets and code.
-pub(super) const TEXT: super::words::Style = super::words::Style {
-    heading: "== ",
-    bullet: "- ",
-    code_open: "",
-    code_close: "",
-    markdown: false,
-    color: true,
-};
+pub(super) const TEXT: super::words::Style = super::words::Style::TEXT;
 
 /// The columns of a key's block, shared with the Markdown report. Under
 /// the table: `fas` forward access session, `slr` service-linked role,

@@ -131,6 +131,26 @@ pub(super) struct Style {
 }
 
 impl Style {
+    /// The plain-text report: `== ` headings, styles for a terminal.
+    pub(super) const TEXT: Style = Style {
+        heading: "== ",
+        bullet: "- ",
+        code_open: "",
+        code_close: "",
+        markdown: false,
+        color: true,
+    };
+
+    /// Markdown: `## ` headings, diffs in fenced blocks, no styles.
+    pub(super) const MARKDOWN: Style = Style {
+        heading: "## ",
+        bullet: "- ",
+        code_open: "\n  ```diff",
+        code_close: "  ```",
+        markdown: true,
+        color: false,
+    };
+
     /// `label: text` under a bullet: aligned and wrapped in text, a nested
     /// list item in Markdown.
     pub(super) fn field(self, label: &str, text: &str) -> String {
